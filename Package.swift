@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "rcnn",
+    products: [
+        .executable(name: "rcnn", targets: ["rcnn"]),
+        .library(name: "Detection", targets: ["Detection"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Layer 1: C interop.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: nil, providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CImageCodec",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
+        ),
+        // Layer 2: tensors and ops.
+        .target(
+            name: "Tensor",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // Layer 3: images.
+        .target(name: "Imaging", dependencies: ["CImageCodec"]),
+        // Layer 4: detection. COCO (RLE masks, COCO evaluation) is family-agnostic and stands alone.
+        .target(name: "COCO"),
+        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "COCO"]),
+        // Layer 7: the command-line tool.
+        .executableTarget(
+            name: "rcnn",
+            dependencies: [
+                "Detection", "Imaging", "Tensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "COCOTests", dependencies: ["COCO"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
+        .testTarget(name: "ParityTests", dependencies: ["Detection"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,78 @@
+import Tensor
+
+/// Feature Pyramid Network (Lin et al., 2017) as torchvision builds it: a 1x1 lateral conv per
+/// input level, nearest-neighbour top-down upsampling added to the lateral, a 3x3 output conv per
+/// level, and optionally `LastLevelMaxPool` (a 1x1, stride-2 max pool of the coarsest output, named
+/// "pool"). Immutable; thread-safe.
+struct FeaturePyramidNetwork: Sendable {
+    let inner: [Conv2d]
+    let layer: [Conv2d]
+    let maxPoolLevel: Bool
+
+    init(loader: LayerLoader, prefix: String, config: ModelConfig.FPNConfig) throws {
+        let norm = config.norm != nil
+        inner = try config.inChannels.enumerated().map { i, cin in
+            try loader.convNormAct("\(prefix).inner_blocks.\(i)", norm: norm, in: cin, out: config.outChannels, kernel: 1, activation: .identity)
+        }
+        layer = try config.inChannels.indices.map { i in
+            try loader.convNormAct("\(prefix).layer_blocks.\(i)", norm: norm, in: config.outChannels, out: config.outChannels, kernel: 3, activation: .identity)
+        }
+        switch config.extraBlock {
+        case nil: maxPoolLevel = false
+        case "max_pool"?: maxPoolLevel = true
+        case let other?:
+            throw WeightsError.invalidConfig(file: loader.path, reason: "fpn extra_block '\(other)' is not supported (max_pool or null)")
+        }
+    }
+
+    /// `inputs` finest first; returns the outputs finest first (plus the pooled level when configured).
+    func callAsFunction(_ inputs: [Tensor]) -> [Tensor] {
+        precondition(inputs.count == inner.count, "fpn expects \(inner.count) inputs, got \(inputs.count)")
+        var results = [Tensor](repeating: Tensor(shape: [0]), count: inputs.count)
+        var last = inner[inputs.count - 1](inputs[inputs.count - 1])
+        results[inputs.count - 1] = layer[inputs.count - 1](last)
+        for i in stride(from: inputs.count - 2, through: 0, by: -1) {
+            var lateral = inner[i](inputs[i])
+            let top = Interpolation.nearest(last, outH: lateral.shape[2], outW: lateral.shape[3])
+            lateral.add(top)
+            last = lateral
+            results[i] = layer[i](last)
+        }
+        if maxPoolLevel {
+            results.append(Pooling.maxPool2d(results[results.count - 1], kernel: 1, stride: 2))
+        }
+        return results
+    }
+}
+
+/// A backbone body plus its FPN: the full feature extractor of a detection model
+/// (torchvision's `BackboneWithFPN`).
+public struct BackboneWithFPN: Sendable {
+    let body: any FeatureExtractor
+    let fpn: FeaturePyramidNetwork
+    public let featureNames: [String]
+    public let outChannels: Int
+
+    init(loader: LayerLoader, config: ModelConfig) throws {
+        switch config.backbone.type {
+        case "resnet": body = try ResNet(loader: loader, prefix: "backbone.body", config: config.backbone)
+        case "mobilenet_v3": body = try MobileNetV3(loader: loader, prefix: "backbone.body", config: config.backbone)
+        default: throw WeightsError.invalidConfig(file: loader.path, reason: "unknown backbone '\(config.backbone.type)'")
+        }
+        guard body.outChannels == config.fpn.inChannels else {
+            throw WeightsError.invalidConfig(file: loader.path, reason: "backbone returns channels \(body.outChannels) but fpn.in_channels is \(config.fpn.inChannels)")
+        }
+        fpn = try FeaturePyramidNetwork(loader: loader, prefix: "backbone.fpn", config: config.fpn)
+        let expected = config.fpn.inChannels.count + (fpn.maxPoolLevel ? 1 : 0)
+        guard config.featureNames.count == expected else {
+            throw WeightsError.invalidConfig(file: loader.path, reason: "feature_names has \(config.featureNames.count) names for \(expected) FPN outputs")
+        }
+        featureNames = config.featureNames
+        outChannels = config.fpn.outChannels
+    }
+
+    /// Runs body and FPN on a normalised, padded `[1, 3, H, W]` batch.
+    public func callAsFunction(_ x: Tensor) -> FeatureMaps {
+        FeatureMaps(names: featureNames, maps: fpn(body(x)))
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Imaging
+import Tensor
+
+/// A Faster or Mask R-CNN model loaded from a config and its safetensors weights (torchvision's
+/// `GeneralizedRCNN` at inference): preprocess -> backbone + FPN -> RPN -> RoI heads -> masks ->
+/// back to original-image coordinates.
+///
+/// Thread-safety: a model is immutable after loading; `detect` may run concurrently from several
+/// threads, each call with its own activations.
+public final class DetectionModel: Sendable {
+    public let config: ModelConfig
+    public let configURL: URL
+    public let weightsURL: URL
+    public let preprocessor: ImagePreprocessor
+    public let backbone: BackboneWithFPN
+    public let rpn: RegionProposalNetwork
+    public let roiHeads: RoIHeads
+
+    /// Loads `NAME.json` and the weights it names (relative to the config's folder), checking the
+    /// weights' SHA-256 when `verifyChecksum` and the config records one.
+    public init(configURL: URL, verifyChecksum: Bool = false) throws {
+        let config = try ModelConfig.load(configURL)
+        let weightsURL = URL(fileURLWithPath: config.weights, relativeTo: configURL.deletingLastPathComponent()).standardizedFileURL
+        let file = try SafeTensorsFile(url: weightsURL)
+        if verifyChecksum, let expected = config.weightsSha256 {
+            let found = try SHA256.hex(of: weightsURL)
+            guard found == expected.lowercased() else {
+                throw WeightsError.checksumMismatch(file: weightsURL.path, expected: expected, found: found)
+            }
+        }
+        let loader = LayerLoader(file: file)
+        self.config = config
+        self.configURL = configURL
+        self.weightsURL = weightsURL
+        preprocessor = ImagePreprocessor(config: config.transform)
+        backbone = try BackboneWithFPN(loader: loader, config: config)
+        rpn = try RegionProposalNetwork(loader: loader, channels: backbone.outChannels, config: config)
+        roiHeads = try RoIHeads(loader: loader, config: config, channels: backbone.outChannels)
+    }
+
+    public var name: String { config.name }
+    public var classes: [String] { config.classes }
+    public var hasMasks: Bool { roiHeads.hasMasks }
+
+    /// Per-request overrides of the config's thresholds.
+    public struct Options: Sendable {
+        public var scoreThreshold: Float?
+        public var maxDetections: Int?
+        public var masks: Bool = true
+        public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true) {
+            self.scoreThreshold = scoreThreshold
+            self.maxDetections = maxDetections
+            self.masks = masks
+        }
+    }
+
+    /// Runs the whole pipeline on one RGB image; boxes and masks come back in its pixel coordinates.
+    public func detect(_ image: RGBImage, options: Options = Options()) -> (detections: Detections, timings: StageTimings) {
+        var timings = StageTimings()
+        let input = timings.measure("preprocess") { preprocessor(image) }
+        let features = timings.measure("backbone") { backbone(input.batch) }
+        let proposals = timings.measure("rpn") {
+            rpn.proposals(rpn.head(features.maps), paddedSize: input.padded, imageSize: input.resized).boxes
+        }
+        var det = timings.measure("box_head") { () -> Detections in
+            let (logits, deltas) = roiHeads.classify(features, proposals: proposals, imageSize: input.resized)
+            return roiHeads.postprocess(logits: logits, deltas: deltas, proposals: proposals, imageSize: input.resized,
+                                        scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections)
+        }
+        if hasMasks && options.masks {
+            det.maskProbabilities = timings.measure("mask_head") {
+                roiHeads.maskProbabilities(features, detections: det, imageSize: input.resized)
+            }
+        }
+        timings.measure("postprocess") {
+            det.boxes = DetectionModel.mapBack(det.boxes, resized: input.resized, original: input.original)
+            if let probs = det.maskProbabilities {
+                det.masks = zip(probs, det.boxes).map { p, b in
+                    p.withUnsafeBufferPointer {
+                        MaskPaster.paste($0.baseAddress!, size: 28, box: b, imageH: image.height, imageW: image.width)
+                    }
+                }
+            }
+        }
+        return (det, timings)
+    }
+
+    /// Scales boxes from the resized image back to the original (torchvision `resize_boxes`; the
+    /// ratios are float32 quotients of the sizes).
+    public static func mapBack(_ boxes: [Box], resized: (h: Int, w: Int), original: (h: Int, w: Int)) -> [Box] {
+        let rh = Float(original.h) / Float(resized.h), rw = Float(original.w) / Float(resized.w)
+        return boxes.map { Box($0.x1 * rw, $0.y1 * rh, $0.x2 * rw, $0.y2 * rh) }
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// Wall-clock time per pipeline stage, in the order the stages ran (milliseconds).
+public struct StageTimings: Sendable {
+    public private(set) var stages: [(name: String, ms: Double)] = []
+
+    public init() {}
+
+    @discardableResult
+    public mutating func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let value = try body()
+        stages.append((name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
+        return value
+    }
+
+    public mutating func record(_ name: String, ms: Double) { stages.append((name, ms)) }
+
+    /// Appends another set of timings (for example the pipeline's after the CLI's decode).
+    public mutating func append(_ other: StageTimings) { stages += other.stages }
+
+    public var totalMs: Double { stages.reduce(0) { $0 + $1.ms } }
+}

@@ -1,0 +1,55 @@
+import Tensor
+
+/// The box head on pooled RoI features, as torchvision builds it: `TwoMLPHead` (flatten, fc6+ReLU,
+/// fc7+ReLU; Fast R-CNN, section 2) or `FastRCNNConvFCHead` (the v2 models: 3x3 conv+BN+ReLU layers,
+/// flatten, fc+ReLU layers), followed by the `FastRCNNPredictor` (class logits and per-class deltas).
+/// Immutable; thread-safe.
+struct BoxHead: Sendable {
+    let convs: [Conv2d]
+    let fcs: [Linear]
+    let clsScore: Linear
+    let bboxPred: Linear
+
+    init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
+        let pool = config.boxRoiPool.outputSize
+        let head = config.boxHead
+        var convs: [Conv2d] = [], fcs: [Linear] = []
+        if head.type == "two_mlp" {
+            guard let rep = head.representationSize else {
+                throw WeightsError.invalidConfig(file: loader.path, reason: "two_mlp box head needs representation_size")
+            }
+            fcs.append(try loader.linear("roi_heads.box_head.fc6", in: channels * pool * pool, out: rep, activation: .relu))
+            fcs.append(try loader.linear("roi_heads.box_head.fc7", in: rep, out: rep, activation: .relu))
+        } else {
+            let convLayers = head.convLayers ?? [], fcLayers = head.fcLayers ?? []
+            var index = 0, c = channels
+            for width in convLayers {
+                convs.append(try loader.convNormAct("roi_heads.box_head.\(index)", norm: head.norm != nil, in: c, out: width, kernel: 3, activation: .relu))
+                c = width
+                index += 1
+            }
+            index += 1   // nn.Flatten
+            var features = c * pool * pool
+            for width in fcLayers {
+                fcs.append(try loader.linear("roi_heads.box_head.\(index)", in: features, out: width, activation: .relu))
+                features = width
+                index += 2   // Linear, ReLU
+            }
+        }
+        let predictorIn = fcs.last?.outFeatures ?? channels * pool * pool
+        let numClasses = config.boxPredictor.numClasses
+        clsScore = try loader.linear("roi_heads.box_predictor.cls_score", in: predictorIn, out: numClasses)
+        bboxPred = try loader.linear("roi_heads.box_predictor.bbox_pred", in: predictorIn, out: numClasses * 4)
+        self.convs = convs
+        self.fcs = fcs
+    }
+
+    /// Pooled features `[R, C, 7, 7]` to class logits `[R, K]` and deltas `[R, 4K]`.
+    func callAsFunction(_ pooled: Tensor) -> (logits: Tensor, deltas: Tensor) {
+        var x = pooled
+        for c in convs { x = c(x) }
+        x.reshape([x.shape[0], x.count / max(1, x.shape[0])])
+        for fc in fcs { x = fc(x) }
+        return (clsScore(x), bboxPred(x))
+    }
+}

@@ -1,0 +1,33 @@
+import Tensor
+
+/// The Mask R-CNN mask branch (He et al., section 3): `MaskRCNNHeads` (3x3 conv(+BN)+ReLU layers on
+/// 14x14 RoI features) and `MaskRCNNPredictor` (2x2 stride-2 transposed conv + ReLU, then 1x1 conv to
+/// one 28x28 logit map per class). Immutable; thread-safe.
+struct MaskHead: Sendable {
+    let convs: [Conv2d]
+    let upsample: ConvTranspose2d
+    let logits: Conv2d
+
+    init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
+        guard let head = config.maskHead, let predictor = config.maskPredictor else {
+            throw WeightsError.invalidConfig(file: loader.path, reason: "mask model without mask_head/mask_predictor")
+        }
+        var c = channels
+        convs = try head.layers.enumerated().map { i, width in
+            defer { c = width }
+            return try loader.convNormAct("roi_heads.mask_head.\(i)", norm: head.norm != nil, in: c, out: width,
+                                          kernel: 3, dilation: head.dilation, activation: .relu)
+        }
+        upsample = try loader.convTranspose("roi_heads.mask_predictor.conv5_mask", in: predictor.inChannels,
+                                            out: predictor.dimReduced, kernel: 2, stride: 2, activation: .relu)
+        logits = try loader.conv("roi_heads.mask_predictor.mask_fcn_logits", in: predictor.dimReduced,
+                                 out: config.boxPredictor.numClasses, kernel: 1)
+    }
+
+    /// Pooled `[R, C, 14, 14]` features to `[R, K, 28, 28]` mask logits.
+    func callAsFunction(_ pooled: Tensor) -> Tensor {
+        var x = pooled
+        for c in convs { x = c(x) }
+        return logits(upsample(x))
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Tensor
+
+/// The second stage of Faster/Mask R-CNN at inference (torchvision's `RoIHeads`): pool each
+/// proposal, run the box head, decode per-class boxes with weights (10, 10, 5, 5), softmax, drop the
+/// background, keep scores above `scoreThresh`, drop boxes under 0.01 px, NMS per class, keep the best
+/// `detectionsPerImage`; then, for mask models, the mask head on the kept boxes.
+/// Immutable; thread-safe.
+public struct RoIHeads: Sendable {
+    let boxPool: MultiScaleRoIAlign
+    let boxHead: BoxHead
+    let maskPool: MultiScaleRoIAlign?
+    let maskHead: MaskHead?
+    let coder: BoxCoder
+    public var scoreThresh: Float
+    public var nmsThresh: Float
+    public var detectionsPerImage: Int
+
+    init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
+        boxPool = MultiScaleRoIAlign(config: config.boxRoiPool)
+        boxHead = try BoxHead(loader: loader, config: config, channels: channels)
+        if config.hasMasks, let mp = config.maskRoiPool {
+            maskPool = MultiScaleRoIAlign(config: mp)
+            maskHead = try MaskHead(loader: loader, config: config, channels: channels)
+        } else {
+            maskPool = nil
+            maskHead = nil
+        }
+        let w = config.boxCoderWeights.map { Float($0) }
+        coder = BoxCoder(weights: (w[0], w[1], w[2], w[3]))
+        scoreThresh = Float(config.boxScoreThresh)
+        nmsThresh = Float(config.boxNmsThresh)
+        detectionsPerImage = config.boxDetectionsPerImg
+    }
+
+    public var hasMasks: Bool { maskHead != nil }
+
+    /// Class logits `[P, K]` and deltas `[P, 4K]` for the proposals.
+    public func classify(_ features: FeatureMaps, proposals: [Box], imageSize: (h: Int, w: Int)) -> (logits: Tensor, deltas: Tensor) {
+        boxHead(boxPool(features, boxes: proposals, imageSize: imageSize))
+    }
+
+    /// Final detections in resized-image coordinates (no masks yet).
+    public func postprocess(logits: Tensor, deltas: Tensor, proposals: [Box], imageSize: (h: Int, w: Int),
+                            scoreThresh: Float? = nil, detectionsPerImage: Int? = nil) -> Detections {
+        let k = logits.shape[1]
+        let probs = Softmax.lastDim(logits)
+        let thresh = scoreThresh ?? self.scoreThresh
+        var boxes: [Box] = [], scores: [Float] = [], labels: [Int] = []
+        let fw = Float(imageSize.w), fh = Float(imageSize.h)
+        deltas.data.withUnsafeBufferPointer { d in
+            for (i, p) in proposals.enumerated() {
+                for c in 1..<k {
+                    let s = probs.data[i * k + c]
+                    guard s > thresh else { continue }
+                    let b = coder.decode(d.baseAddress! + (i * k + c) * 4, reference: p).clipped(width: fw, height: fh)
+                    guard b.width >= 1e-2 && b.height >= 1e-2 else { continue }
+                    boxes.append(b); scores.append(s); labels.append(c)
+                }
+            }
+        }
+        var keep = NonMaximumSuppression.batched(boxes, scores: scores, groups: labels, iouThreshold: nmsThresh)
+        let limit = detectionsPerImage ?? self.detectionsPerImage
+        if keep.count > limit { keep.removeLast(keep.count - limit) }
+        var det = Detections()
+        det.boxes = keep.map { boxes[$0] }
+        det.scores = keep.map { scores[$0] }
+        det.labels = keep.map { labels[$0] }
+        return det
+    }
+
+    /// Sigmoid mask probabilities (28x28) of each detection's class, boxes in resized coordinates.
+    public func maskProbabilities(_ features: FeatureMaps, detections: Detections, imageSize: (h: Int, w: Int)) -> [[Float]] {
+        guard let maskPool, let maskHead, detections.count > 0 else { return [] }
+        let logits = maskHead(maskPool(features, boxes: detections.boxes, imageSize: imageSize))
+        let k = logits.shape[1], m = logits.shape[2] * logits.shape[3]
+        return detections.labels.enumerated().map { i, label in
+            let base = (i * k + label) * m
+            return (0..<m).map { Activation.sigmoid(logits.data[base + $0]) }
+        }
+    }
+}

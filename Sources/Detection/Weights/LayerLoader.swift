@@ -1,0 +1,83 @@
+import Tensor
+
+/// Builds layers from tensors named as in a torchvision `state_dict`, folding batch norm into the
+/// convolution before it. Every shape is checked against what the layer expects, and failures name
+/// the file and the tensor.
+struct LayerLoader {
+    let file: SafeTensorsFile
+
+    var path: String { file.url.path }
+
+    func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        try file.tensor(name, shape: shape)
+    }
+
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        try file.tensor(name, shape: [count]).data
+    }
+
+    /// A convolution from `prefix.weight` (and `prefix.bias` when present).
+    func conv(_ prefix: String, in cin: Int, out cout: Int? = nil, kernel: Int, stride: Int = 1,
+              padding: Int? = nil, dilation: Int = 1, groups: Int = 1,
+              activation: Activation = .identity) throws -> Conv2d {
+        let wname = prefix + ".weight"
+        guard let entry = file.entries[wname] else { throw WeightsError.missingTensor(file: path, name: wname) }
+        let outChannels = cout ?? entry.shape.first ?? 0
+        let w = try tensor(wname, shape: [outChannels, cin / groups, kernel, kernel])
+        let bias = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: outChannels) : nil
+        return Conv2d(weight: w, bias: bias, stride: stride, padding: padding ?? (kernel - 1) / 2 * dilation,
+                      dilation: dilation, groups: groups, activation: activation)
+    }
+
+    func batchNorm(_ prefix: String, channels: Int, eps: Float = 1e-5) throws -> BatchNorm {
+        BatchNorm(gamma: try vector(prefix + ".weight", count: channels),
+                  beta: try vector(prefix + ".bias", count: channels),
+                  mean: try vector(prefix + ".running_mean", count: channels),
+                  variance: try vector(prefix + ".running_var", count: channels),
+                  eps: eps)
+    }
+
+    /// A convolution followed by batch norm, folded into one convolution.
+    func convBN(conv prefix: String, bn bnPrefix: String, in cin: Int, out cout: Int? = nil, kernel: Int,
+                stride: Int = 1, padding: Int? = nil, dilation: Int = 1, groups: Int = 1,
+                activation: Activation = .identity) throws -> Conv2d {
+        let c = try conv(prefix, in: cin, out: cout, kernel: kernel, stride: stride, padding: padding,
+                         dilation: dilation, groups: groups, activation: activation)
+        return try batchNorm(bnPrefix, channels: c.outChannels).folded(into: c)
+    }
+
+    /// torchvision's `Conv2dNormActivation` at `prefix` (`prefix.0` the conv, `prefix.1` the norm if
+    /// `norm`), with padding `(kernel - 1) / 2 * dilation`.
+    func convNormAct(_ prefix: String, norm: Bool, in cin: Int, out cout: Int? = nil, kernel: Int,
+                     stride: Int = 1, dilation: Int = 1, groups: Int = 1,
+                     activation: Activation) throws -> Conv2d {
+        if norm {
+            return try convBN(conv: prefix + ".0", bn: prefix + ".1", in: cin, out: cout, kernel: kernel,
+                              stride: stride, dilation: dilation, groups: groups, activation: activation)
+        }
+        return try conv(prefix + ".0", in: cin, out: cout, kernel: kernel, stride: stride,
+                        dilation: dilation, groups: groups, activation: activation)
+    }
+
+    func linear(_ prefix: String, in fin: Int, out fout: Int? = nil, activation: Activation = .identity) throws -> Linear {
+        let wname = prefix + ".weight"
+        guard let entry = file.entries[wname] else { throw WeightsError.missingTensor(file: path, name: wname) }
+        let o = fout ?? entry.shape.first ?? 0
+        let w = try tensor(wname, shape: [o, fin])
+        let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: o) : nil
+        return Linear(weight: w, bias: b, activation: activation)
+    }
+
+    func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int,
+                       activation: Activation = .identity) throws -> ConvTranspose2d {
+        let w = try tensor(prefix + ".weight", shape: [cin, cout, kernel, kernel])
+        let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: cout) : nil
+        return ConvTranspose2d(weight: w, bias: b, stride: stride, activation: activation)
+    }
+
+    /// Output channels of the conv weight at `name` (for heads sized from the weights).
+    func outChannels(_ name: String) throws -> Int {
+        guard let e = file.entries[name], let o = e.shape.first else { throw WeightsError.missingTensor(file: path, name: name) }
+        return o
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+/// A model's flat JSON config (`Config/models/NAME.json`); the schema is written down in
+/// `Docs/model-config.md`. Every hyperparameter has its home here, with torchvision's meaning.
+public struct ModelConfig: Codable, Sendable {
+    public var formatVersion: Int
+    public var name: String
+    public var architecture: String
+    /// "detection" (boxes) or "instance_segmentation" (boxes and masks).
+    public var task: String
+    /// The weights file, relative to the config file's folder.
+    public var weights: String
+    public var weightsSha256: String?
+    /// Class names by class id; index 0 is the background.
+    public var classes: [String]
+    public var transform: TransformConfig
+    public var backbone: BackboneConfig
+    public var fpn: FPNConfig
+    public var featureNames: [String]
+    public var anchorGenerator: AnchorConfig
+    public var rpn: RPNConfig
+    public var boxRoiPool: RoIPoolConfig
+    public var boxHead: BoxHeadConfig
+    public var boxPredictor: PredictorConfig
+    public var boxCoderWeights: [Double]
+    public var boxScoreThresh: Double
+    public var boxNmsThresh: Double
+    public var boxDetectionsPerImg: Int
+    public var maskRoiPool: RoIPoolConfig?
+    public var maskHead: MaskHeadConfig?
+    public var maskPredictor: MaskPredictorConfig?
+
+    public var hasMasks: Bool { task == "instance_segmentation" }
+
+    public struct TransformConfig: Codable, Sendable {
+        public var minSize: Int
+        public var maxSize: Int
+        public var imageMean: [Double]
+        public var imageStd: [Double]
+        public var sizeDivisible: Int
+    }
+
+    public struct MobileNetBlock: Codable, Sendable {
+        public var inputChannels: Int
+        public var kernel: Int
+        public var expandedChannels: Int
+        public var outChannels: Int
+        public var useSe: Bool
+        public var activation: String
+        public var stride: Int
+        public var dilation: Int
+    }
+
+    public struct BackboneConfig: Codable, Sendable {
+        /// "resnet" or "mobilenet_v3".
+        public var type: String
+        public var returnLayers: [String: String]
+        // ResNet
+        public var block: String?
+        public var layers: [Int]?
+        public var norm: String?
+        // MobileNetV3
+        public var stemChannels: Int?
+        public var lastChannels: Int?
+        public var blocks: [MobileNetBlock]?
+    }
+
+    public struct FPNConfig: Codable, Sendable {
+        public var inChannels: [Int]
+        public var outChannels: Int
+        public var norm: String?
+        public var extraBlock: String?
+    }
+
+    public struct AnchorConfig: Codable, Sendable {
+        public var sizes: [[Double]]
+        public var aspectRatios: [[Double]]
+    }
+
+    public struct RPNConfig: Codable, Sendable {
+        public var convDepth: Int
+        public var preNmsTopNTest: Int
+        public var postNmsTopNTest: Int
+        public var nmsThresh: Double
+        public var scoreThresh: Double
+        public var minSize: Double
+    }
+
+    public struct RoIPoolConfig: Codable, Sendable {
+        public var featmapNames: [String]
+        public var outputSize: Int
+        public var samplingRatio: Int
+        public var canonicalScale: Int?
+        public var canonicalLevel: Int?
+
+        public init(featmapNames: [String], outputSize: Int, samplingRatio: Int, canonicalScale: Int? = 224, canonicalLevel: Int? = 4) {
+            self.featmapNames = featmapNames
+            self.outputSize = outputSize
+            self.samplingRatio = samplingRatio
+            self.canonicalScale = canonicalScale
+            self.canonicalLevel = canonicalLevel
+        }
+    }
+
+    public struct BoxHeadConfig: Codable, Sendable {
+        /// "two_mlp" or "conv_fc".
+        public var type: String
+        public var representationSize: Int?
+        public var convLayers: [Int]?
+        public var fcLayers: [Int]?
+        public var norm: String?
+    }
+
+    public struct PredictorConfig: Codable, Sendable {
+        public var inChannels: Int
+        public var numClasses: Int
+    }
+
+    public struct MaskHeadConfig: Codable, Sendable {
+        public var layers: [Int]
+        public var dilation: Int
+        public var norm: String?
+    }
+
+    public struct MaskPredictorConfig: Codable, Sendable {
+        public var inChannels: Int
+        public var dimReduced: Int
+    }
+}
+
+extension ModelConfig {
+    /// Reads and validates a config file.
+    public static func load(_ url: URL) throws -> ModelConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw WeightsError.unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let config: ModelConfig
+        do {
+            config = try decoder.decode(ModelConfig.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw WeightsError.invalidConfig(file: url.path, reason: "missing key '\(snake(ctx.codingPath + [key]))'")
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            throw WeightsError.invalidConfig(file: url.path, reason: "wrong type at '\(snake(ctx.codingPath))'")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw WeightsError.invalidConfig(file: url.path, reason: "not valid JSON (\(ctx.debugDescription))")
+        }
+        try config.validate(file: url.path)
+        return config
+    }
+
+    private static func snake(_ path: [CodingKey]) -> String {
+        path.map { key in
+            key.stringValue.reduce(into: "") { s, ch in
+                if ch.isUppercase { s += "_" + ch.lowercased() } else { s.append(ch) }
+            }
+        }.joined(separator: ".")
+    }
+
+    func validate(file: String) throws {
+        func check(_ ok: Bool, _ reason: @autoclosure () -> String) throws {
+            if !ok { throw WeightsError.invalidConfig(file: file, reason: reason()) }
+        }
+        try check(formatVersion == 1, "format_version \(formatVersion) is not supported (expected 1)")
+        try check(["detection", "instance_segmentation"].contains(task), "task '\(task)' is not detection or instance_segmentation")
+        try check(classes.count == boxPredictor.numClasses, "\(classes.count) class names for \(boxPredictor.numClasses) classes")
+        try check(transform.imageMean.count == 3 && transform.imageStd.count == 3, "image_mean and image_std need 3 values")
+        try check(transform.minSize > 0 && transform.maxSize >= transform.minSize, "transform sizes must satisfy 0 < min_size <= max_size")
+        try check(["resnet", "mobilenet_v3"].contains(backbone.type), "backbone type '\(backbone.type)' is not resnet or mobilenet_v3")
+        try check(fpn.inChannels.count == backbone.returnLayers.count, "fpn.in_channels has \(fpn.inChannels.count) entries for \(backbone.returnLayers.count) return layers")
+        try check(anchorGenerator.sizes.count == featureNames.count && anchorGenerator.aspectRatios.count == featureNames.count,
+                  "anchor sizes and aspect ratios need one entry per feature level (\(featureNames.count))")
+        try check(Set(anchorGenerator.sizes.map { $0.count }).count == 1 && Set(anchorGenerator.aspectRatios.map { $0.count }).count == 1,
+                  "every level needs the same number of anchors (the RPN head is shared)")
+        try check(boxCoderWeights.count == 4, "box_coder_weights needs 4 values")
+        try check(["two_mlp", "conv_fc"].contains(boxHead.type), "box_head type '\(boxHead.type)' is not two_mlp or conv_fc")
+        if hasMasks {
+            try check(maskRoiPool != nil && maskHead != nil && maskPredictor != nil, "instance_segmentation needs mask_roi_pool, mask_head and mask_predictor")
+        }
+    }
+}

@@ -1,0 +1,205 @@
+/// A 2-D convolution layer (PyTorch `nn.Conv2d` semantics, cross-correlation) with an optional fused
+/// activation. Immutable once built; `callAsFunction` is thread-safe.
+///
+/// Dense convolutions run as GEMM: 1x1 stride-1 unpadded convolutions multiply the input directly;
+/// others lower a band of output rows at a time with im2col (bounded scratch). Depthwise convolutions
+/// (groups == in == out channels) use a direct kernel.
+public struct Conv2d: Sendable {
+    /// `[outChannels, inChannels / groups, kernelH, kernelW]`.
+    public let weight: Tensor
+    /// `[outChannels]`, or nil.
+    public let bias: [Float]?
+    public let stride: (h: Int, w: Int)
+    public let padding: (h: Int, w: Int)
+    public let dilation: (h: Int, w: Int)
+    public let groups: Int
+    public let activation: Activation
+
+    public var outChannels: Int { weight.shape[0] }
+    public var inChannels: Int { weight.shape[1] * groups }
+    public var kernel: (h: Int, w: Int) { (weight.shape[2], weight.shape[3]) }
+
+    public init(weight: Tensor, bias: [Float]?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+                groups: Int = 1, activation: Activation = .identity) {
+        self.init(weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
+                  dilation: (dilation, dilation), groups: groups, activation: activation)
+    }
+
+    public init(weight: Tensor, bias: [Float]?, stride: (h: Int, w: Int), padding: (h: Int, w: Int),
+                dilation: (h: Int, w: Int), groups: Int, activation: Activation) {
+        precondition(weight.rank == 4, "conv weight must be 4-D, got \(weight.shape)")
+        precondition(groups >= 1 && weight.shape[0] % groups == 0, "out channels \(weight.shape[0]) not divisible by groups \(groups)")
+        if let bias { precondition(bias.count == weight.shape[0], "bias has \(bias.count) values for \(weight.shape[0]) channels") }
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        self.activation = activation
+    }
+
+    /// The same convolution with a different fused activation.
+    public func with(activation: Activation) -> Conv2d {
+        Conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+               groups: groups, activation: activation)
+    }
+
+    /// Output spatial size for an input of `h` x `w`.
+    public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
+        let oh = (h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1
+        let ow = (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1
+        return (oh, ow)
+    }
+
+    /// Convolves an NCHW input.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == inChannels,
+                     "conv expects [N, \(inChannels), H, W], got \(x.shape)")
+        let n = x.shape[0], h = x.shape[2], w = x.shape[3]
+        let (oh, ow) = outputSize(h: h, w: w)
+        precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
+        var y = Tensor.uninitialized([n, outChannels, oh, ow])
+        x.data.withUnsafeBufferPointer { xs in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                for b in 0..<n {
+                    let src = xs.baseAddress! + b * inChannels * h * w
+                    let dst = ys.baseAddress! + b * outChannels * oh * ow
+                    if groups > 1 && groups == inChannels && groups == outChannels {
+                        depthwise(src, h, w, dst, oh, ow)
+                    } else {
+                        dense(src, h, w, dst, oh, ow)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Largest im2col scratch, in floats, for one band of output rows (default 16 MiB). A tuning
+    /// knob; tests lower it to exercise banding on small inputs.
+    nonisolated(unsafe) public static var scratchLimit = 4 << 20
+
+    private func dense(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int,
+                       _ dst: UnsafeMutablePointer<Float>, _ oh: Int, _ ow: Int) {
+        let cg = inChannels / groups, og = outChannels / groups
+        let (kh, kw) = kernel
+        let kdim = cg * kh * kw
+        let pointwise = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
+        weight.data.withUnsafeBufferPointer { wbuf in
+            if pointwise {
+                for g in 0..<groups {
+                    BLAS.sgemm(m: og, n: oh * ow, k: cg,
+                               a: wbuf.baseAddress! + g * og * kdim, lda: kdim,
+                               b: src + g * cg * h * w, ldb: h * w,
+                               c: dst + g * og * oh * ow, ldc: oh * ow)
+                }
+                finish(dst, 0..<outChannels, oh * ow, columns: 0..<(oh * ow))
+                return
+            }
+            let rowsPerBand = max(1, min(oh, Conv2d.scratchLimit / max(1, kdim * ow)))
+            var cols = [Float](repeating: 0, count: kdim * rowsPerBand * ow)
+            cols.withUnsafeMutableBufferPointer { cbuf in
+                var r0 = 0
+                while r0 < oh {
+                    let r1 = min(oh, r0 + rowsPerBand)
+                    let ncols = (r1 - r0) * ow
+                    for g in 0..<groups {
+                        im2col(src + g * cg * h * w, channels: cg, h, w, rows: r0..<r1, ow, into: cbuf.baseAddress!)
+                        BLAS.sgemm(m: og, n: ncols, k: kdim,
+                                   a: wbuf.baseAddress! + g * og * kdim, lda: kdim,
+                                   b: cbuf.baseAddress!, ldb: ncols,
+                                   c: dst + g * og * oh * ow + r0 * ow, ldc: oh * ow)
+                    }
+                    finish(dst, 0..<outChannels, oh * ow, columns: (r0 * ow)..<(r1 * ow))
+                    r0 = r1
+                }
+            }
+        }
+    }
+
+    /// Adds the bias and applies the activation to `columns` of each output channel plane.
+    private func finish(_ dst: UnsafeMutablePointer<Float>, _ channels: Range<Int>, _ plane: Int, columns: Range<Int>) {
+        let act = activation
+        parallelFor(channels.count, minimumPerTask: 8) { i in
+            let c = channels.lowerBound + i
+            let p = dst + c * plane + columns.lowerBound
+            if let bias = self.bias {
+                let b = bias[c]
+                for j in 0..<columns.count { p[j] += b }
+            }
+            act.apply(p, count: columns.count)
+        }
+    }
+
+    /// Lowers output rows `rows` of one group into `cols` as a `[cg*kh*kw, rows.count*ow]` matrix.
+    private func im2col(_ src: UnsafePointer<Float>, channels: Int, _ h: Int, _ w: Int,
+                        rows: Range<Int>, _ ow: Int, into cols: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = kernel
+        let ncols = rows.count * ow
+        let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
+        parallelFor(channels * kh, minimumPerTask: 4) { ck in
+            let c = ck / kh, ki = ck % kh
+            let plane = src + c * h * w
+            for kj in 0..<kw {
+                let out = cols + ((c * kh + ki) * kw + kj) * ncols
+                var col = 0
+                for oy in rows {
+                    let iy = oy * sh - ph + ki * dh
+                    if iy < 0 || iy >= h {
+                        (out + col).update(repeating: 0, count: ow)
+                        col += ow
+                        continue
+                    }
+                    let line = plane + iy * w
+                    let ix0 = kj * dw - pw
+                    if sw == 1 {
+                        // Contiguous run: copy the valid span, zero the padding at either end.
+                        let lo = max(0, -ix0), hi = min(ow, w - ix0)
+                        if lo > 0 { (out + col).update(repeating: 0, count: min(lo, ow)) }
+                        if hi > lo { (out + col + lo).update(from: line + ix0 + lo, count: hi - lo) }
+                        if hi < ow { (out + col + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = ix0 + ox * sw
+                            out[col + ox] = (ix >= 0 && ix < w) ? line[ix] : 0
+                        }
+                    }
+                    col += ow
+                }
+            }
+        }
+    }
+
+    /// Direct depthwise convolution: one filter per channel.
+    private func depthwise(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int,
+                           _ dst: UnsafeMutablePointer<Float>, _ oh: Int, _ ow: Int) {
+        let (kh, kw) = kernel
+        let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
+        let act = activation
+        weight.data.withUnsafeBufferPointer { wbuf in
+            parallelFor(outChannels) { c in
+                let plane = src + c * h * w
+                let out = dst + c * oh * ow
+                let k = wbuf.baseAddress! + c * kh * kw
+                let b = self.bias?[c] ?? 0
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var acc: Float = 0
+                        for ki in 0..<kh {
+                            let iy = oy * sh - ph + ki * dh
+                            if iy < 0 || iy >= h { continue }
+                            for kj in 0..<kw {
+                                let ix = ox * sw - pw + kj * dw
+                                if ix < 0 || ix >= w { continue }
+                                acc += plane[iy * w + ix] * k[ki * kw + kj]
+                            }
+                        }
+                        out[oy * ow + ox] = acc + b
+                    }
+                }
+                act.apply(out, count: oh * ow)
+            }
+        }
+    }
+}

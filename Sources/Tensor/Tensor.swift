@@ -1,0 +1,118 @@
+/// A dense float32 tensor in row-major (C-contiguous) order; images and feature maps are NCHW.
+///
+/// `Tensor` has value semantics (its storage is a copy-on-write `[Float]`), so a tensor handed to
+/// another thread is never mutated behind its back. Weights are immutable `Tensor`s shared by every
+/// request; activations are per request.
+public struct Tensor: Sendable, Equatable {
+    /// Extent of each dimension, outermost first.
+    public private(set) var shape: [Int]
+    /// The elements, `shape.reduce(1, *)` of them, row-major.
+    public var data: [Float]
+
+    /// A tensor of the given shape filled with `value`.
+    public init(shape: [Int], repeating value: Float = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.data = [Float](repeating: value, count: shape.reduce(1, *))
+    }
+
+    /// A tensor that takes ownership of `data`; `data.count` must equal the product of `shape`.
+    public init(shape: [Int], data: [Float]) {
+        precondition(data.count == shape.reduce(1, *),
+                     "tensor of shape \(shape) needs \(shape.reduce(1, *)) elements, got \(data.count)")
+        self.shape = shape
+        self.data = data
+    }
+
+    /// A tensor whose storage is allocated but not meaningfully initialised (zeros), for outputs that
+    /// an op overwrites completely.
+    @inlinable
+    public static func uninitialized(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { buf, n in
+            n = buf.count
+        })
+    }
+
+    public var count: Int { data.count }
+    public var rank: Int { shape.count }
+
+    /// The same elements under another shape with the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, data: data)
+    }
+
+    public mutating func reshape(_ newShape: [Int]) {
+        precondition(newShape.reduce(1, *) == data.count, "cannot reshape \(shape) to \(newShape)")
+        shape = newShape
+    }
+
+    /// Element access by full index (slow; for tests and small tensors).
+    public subscript(_ index: Int...) -> Float {
+        get { data[offset(index)] }
+        set { data[offset(index)] = newValue }
+    }
+
+    @inlinable
+    func offset(_ index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index \(index) for shape \(shape)")
+        var o = 0
+        for (i, d) in zip(index, shape) {
+            precondition(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
+            o = o * d + i
+        }
+        return o
+    }
+
+    /// The `i`-th slice along the first dimension (a copy).
+    public func slice(_ i: Int) -> Tensor {
+        let inner = Array(shape.dropFirst())
+        let n = inner.reduce(1, *)
+        return Tensor(shape: inner, data: Array(data[(i * n)..<((i + 1) * n)]))
+    }
+
+    /// Rows `range` along the first dimension (a copy).
+    public func rows(_ range: Range<Int>) -> Tensor {
+        var s = shape
+        let n = shape.dropFirst().reduce(1, *)
+        s[0] = range.count
+        return Tensor(shape: s, data: Array(data[(range.lowerBound * n)..<(range.upperBound * n)]))
+    }
+
+    /// Gathers rows along the first dimension.
+    public func gatherRows(_ indices: [Int]) -> Tensor {
+        let n = shape.dropFirst().reduce(1, *)
+        var out = Tensor.uninitialized([indices.count] + shape.dropFirst())
+        data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in indices.enumerated() {
+                    (dst.baseAddress! + r * n).update(from: src.baseAddress! + i * n, count: n)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Concatenates tensors along the first dimension.
+    public static func concatRows(_ parts: [Tensor]) -> Tensor {
+        precondition(!parts.isEmpty)
+        let inner = Array(parts[0].shape.dropFirst())
+        var data: [Float] = []
+        data.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        var rows = 0
+        for p in parts {
+            precondition(Array(p.shape.dropFirst()) == inner, "concat: \(p.shape) vs inner \(inner)")
+            data.append(contentsOf: p.data)
+            rows += p.shape[0]
+        }
+        return Tensor(shape: [rows] + inner, data: data)
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let head = data.prefix(6).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape), [\(head)\(data.count > 6 ? ", ..." : "")])"
+    }
+}
+
+import Foundation

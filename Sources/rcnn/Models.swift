@@ -1,0 +1,17 @@
+import ArgumentParser
+import Detection
+import Foundation
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a model config: architecture, classes, sizes.")
+
+    @OptionGroup var model: ModelOptions
+
+    func run() throws {
+        let url = try model.configURL()
+        let c: ModelConfig
+        do { c = try ModelConfig.load(url) } catch { throw ValidationError("\(error)") }
+        print("\(c.name): \(c.architecture), \(c.task), \(c.classes.count) classes, min_size \(c.transform.minSize), max_size \(c.transform.maxSize)")
+        print("weights: \(c.weights) sha256 \(c.weightsSha256 ?? "-")")
+    }
+}

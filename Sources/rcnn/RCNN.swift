@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct RCNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rcnn",
+        abstract: "R-CNN family object detection: Faster R-CNN and Mask R-CNN with torchvision's results.",
+        subcommands: [Detect.self, Models.self]
+    )
+}

@@ -1,0 +1,107 @@
+import Tensor
+import XCTest
+
+/// Optimised kernels against the naive references on random shapes (the torch comparisons live in
+/// ParityTests). Tolerance: float32 GEMM accumulation vs a double-precision naive sum, relative 1e-5
+/// of the largest magnitude plus 1e-5 absolute.
+final class ConvolutionTests: XCTestCase {
+    var rng = SeededGenerator(seed: 7)
+
+    func random(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+
+    func assertClose(_ a: Tensor, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
+        guard a.shape == b.shape else { return }
+        let scale = max(1, b.data.map(abs).max() ?? 1)
+        XCTAssertLessThanOrEqual(a.maxAbsDifference(b), 1e-5 * scale + 1e-5, what, file: file, line: line)
+    }
+
+    func testConv2dMatchesNaiveAcrossShapes() {
+        // (n, cin, h, w, cout, k, stride, pad, dilation, groups)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
+            (1, 3, 9, 11, 4, 3, 1, 1, 1, 1),
+            (2, 4, 8, 7, 6, 3, 2, 1, 1, 1),
+            (1, 5, 6, 6, 3, 1, 1, 0, 1, 1),
+            (1, 6, 9, 8, 4, 1, 2, 0, 1, 1),
+            (1, 3, 15, 13, 5, 7, 2, 3, 1, 1),
+            (1, 4, 10, 9, 4, 3, 1, 2, 2, 1),
+            (1, 8, 7, 9, 12, 3, 1, 1, 1, 4),
+            (1, 8, 9, 9, 8, 3, 1, 1, 1, 8),     // depthwise
+            (1, 6, 11, 10, 6, 5, 2, 2, 1, 6),   // depthwise 5x5 stride 2
+            (1, 4, 5, 5, 4, 3, 1, 0, 1, 2),
+            (1, 2, 3, 3, 3, 3, 1, 1, 1, 1),
+        ]
+        for (i, c) in cases.enumerated() {
+            let (n, cin, h, w, cout, k, s, p, d, g) = c
+            let x = random([n, cin, h, w]), wt = random([cout, cin / g, k, k])
+            let bias: [Float]? = i % 2 == 0 ? random([cout]).data : nil
+            let conv = Conv2d(weight: wt, bias: bias, stride: s, padding: p, dilation: d, groups: g)
+            assertClose(conv(x), Naive.conv2d(x, wt, bias, stride: s, padding: p, dilation: d, groups: g), "case \(i): \(c)")
+        }
+    }
+
+    func testConvFusedActivationsMatchSeparateOps() {
+        let x = random([1, 3, 8, 8]), wt = random([5, 3, 3, 3]), b = random([5]).data
+        for act in [Activation.relu, .hardswish, .hardsigmoid, .sigmoid] {
+            let fused = Conv2d(weight: wt, bias: b, padding: 1, activation: act)(x)
+            let separate = act(Conv2d(weight: wt, bias: b, padding: 1)(x))
+            XCTAssertEqual(fused, separate, "\(act)")
+        }
+    }
+
+    func testBatchNormFoldingEqualsConvThenNorm() {
+        let x = random([1, 4, 6, 6]), wt = random([3, 4, 3, 3])
+        let bn = BatchNorm(gamma: [1.5, -0.5, 2], beta: [0.1, 0.2, -0.3], mean: [0.3, -0.2, 0.05], variance: [0.5, 2, 0.01])
+        let conv = Conv2d(weight: wt, bias: [0.2, -0.1, 0.0], padding: 1)
+        assertClose(bn.folded(into: conv)(x), bn(conv(x)), "folded batch norm")
+    }
+
+    func testLargeConvUsesBandsAndStillMatches() {
+        // A scratch limit small enough that im2col is split into several bands of rows (3 rows of
+        // 13 columns x 36 rows of the lowered matrix per band), including a short last band.
+        let saved = Conv2d.scratchLimit
+        Conv2d.scratchLimit = 36 * 13 * 3
+        defer { Conv2d.scratchLimit = saved }
+        let x = random([1, 4, 11, 13]), wt = random([5, 4, 3, 3])
+        let conv = Conv2d(weight: wt, bias: nil, padding: 1)
+        let y = conv(x)
+        let ref = Naive.conv2d(x, wt, nil, stride: 1, padding: 1, dilation: 1, groups: 1)
+        assertClose(y, ref, "banded im2col")
+    }
+
+    func testConvTransposeMatchesNaive() {
+        for (k, s, p, op) in [(2, 2, 0, 0), (3, 2, 1, 1), (3, 1, 1, 0)] {
+            let x = random([2, 4, 5, 6]), wt = random([4, 3, k, k]), b = random([3]).data
+            let ct = ConvTranspose2d(weight: wt, bias: b, stride: s, padding: p, outputPadding: op)
+            assertClose(ct(x), Naive.convTranspose2d(x, wt, b, stride: s, padding: p, outputPadding: op), "k\(k) s\(s) p\(p)")
+        }
+    }
+
+    func testLinearMatchesNaive() {
+        let x = random([7, 30]), wt = random([11, 30]), b = random([11]).data
+        assertClose(Linear(weight: wt, bias: b)(x), Naive.linear(x, wt, b), "linear")
+        XCTAssertEqual(Linear(weight: wt, bias: b)(Tensor(shape: [0, 30])).shape, [0, 11])
+    }
+
+    func testMaxPoolMatchesNaive() {
+        let x = random([1, 3, 9, 10])
+        for (k, s, p) in [(3, 2, 1), (1, 2, 0), (2, 2, 0)] {
+            XCTAssertEqual(Pooling.maxPool2d(x, kernel: k, stride: s, padding: p), Naive.maxPool(x, kernel: k, stride: s, padding: p))
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so tests are reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command: sets up the Python reference environment (.venv), generates the
+# torch/torchvision reference fixtures (cached by fingerprint under .cache/fixtures), then runs the
+# Swift test suites. Tests run in release mode: the parity suites push full-size images through
+# ResNet-50 models, which takes minutes in a debug build and seconds in release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Tools/setup_python.sh
+FIXTURES="${RCNN_FIXTURES:-.cache/fixtures}"
+.venv/bin/python Tests/Parity/make_op_fixtures.py --out "$FIXTURES/ops"
+.venv/bin/python Tests/Parity/make_fixtures.py --out "$FIXTURES"
+export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
+swift test -c release "$@"
