@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "rcnn",
             dependencies: [
-                "Detection", "Imaging", "Tensor",
+                "Detection", "Imaging", "Tensor", "COCO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,116 @@
+import CImageCodec
+import Foundation
+
+/// A decoded image with what the file said about it.
+public struct DecodedImage: Sendable, Equatable {
+    /// The pixels, as stored in the file (EXIF orientation applied only if it was asked for).
+    public var image: RGBImage
+    /// The format sniffed from the magic bytes.
+    public let format: ImageFormat
+    /// The EXIF Orientation tag (JPEG APP1 "Exif" or PNG eXIf), nil when absent or invalid.
+    public let exifOrientation: EXIFOrientation?
+    /// Whether `exifOrientation` has been applied to `image`.
+    public let orientationApplied: Bool
+    /// Channels stored in the file: 1 grey, 2 grey+alpha, 3 colour, 4 RGBA/CMYK/YCCK
+    /// (palette PNGs count as 3, or 4 with transparency).
+    public let sourceChannels: Int
+}
+
+/// Decodes JPEG and PNG bytes into `RGBImage`s (libjpeg-turbo and libpng, through CImageCodec).
+///
+/// Semantics match PIL's `Image.open(...).convert("RGB")` and torchvision's
+/// `read_image(..., ImageReadMode.RGB)`: alpha is dropped (not composited), greyscale is
+/// replicated, 16-bit PNG samples keep their high byte, CMYK/YCCK JPEGs are read with the
+/// Adobe (inverted) convention, and EXIF orientation is *not* applied unless asked for
+/// (`applyEXIFOrientation: true`; torchvision's detection references never rotate).
+/// Truncated files are errors, not grey-padded images.
+///
+/// Thread-safety: stateless; call from any thread concurrently.
+public enum ImageDecoder {
+    /// Default cap on `width * height`: 40 megapixels (about 120 MB of RGB8).
+    public static let defaultMaxPixels = 40_000_000
+
+    /// Decodes `bytes` (`[UInt8]`, `Data`, ...) into RGB8.
+    ///
+    /// - Parameters:
+    ///   - maxPixels: largest accepted `width * height`; checked against the header before
+    ///     any pixel memory is allocated.
+    ///   - applyEXIFOrientation: rotate/flip to the EXIF Orientation tag, like PIL's
+    ///     `ImageOps.exif_transpose`.
+    /// - Throws: `ImageDecodingError`.
+    public static func decode<Bytes: ContiguousBytes>(
+        _ bytes: Bytes, maxPixels: Int = defaultMaxPixels, applyEXIFOrientation: Bool = false
+    ) throws -> RGBImage {
+        try decodeWithInfo(bytes, maxPixels: maxPixels, applyEXIFOrientation: applyEXIFOrientation)
+            .image
+    }
+
+    /// As `decode`, and also reports the format, the EXIF orientation and the stored channels.
+    public static func decodeWithInfo<Bytes: ContiguousBytes>(
+        _ bytes: Bytes, maxPixels: Int = defaultMaxPixels, applyEXIFOrientation: Bool = false
+    ) throws -> DecodedImage {
+        precondition(maxPixels >= 0, "maxPixels must not be negative")
+        var decoded = try bytes.withUnsafeBytes { buffer in
+            try decodeBuffer(buffer, maxPixels: maxPixels)
+        }
+        if applyEXIFOrientation, let orientation = decoded.exifOrientation,
+           orientation != .identity {
+            decoded = DecodedImage(
+                image: decoded.image.applying(orientation), format: decoded.format,
+                exifOrientation: orientation, orientationApplied: true,
+                sourceChannels: decoded.sourceChannels)
+        }
+        return decoded
+    }
+
+    private static func decodeBuffer(_ buffer: UnsafeRawBufferPointer, maxPixels: Int) throws
+        -> DecodedImage
+    {
+        guard let base = buffer.baseAddress, buffer.count > 0 else {
+            throw ImageDecodingError.empty
+        }
+        guard let format = ImageFormat.sniff(buffer) else {
+            throw ImageDecodingError.unsupportedFormat(leadingBytes: Array(buffer.prefix(16)))
+        }
+        var image = icodec_image()
+        var message = [CChar](repeating: 0, count: Int(ICODEC_MESSAGE_CAPACITY))
+        let data = base.assumingMemoryBound(to: UInt8.self)
+        let status: Int32 = message.withUnsafeMutableBufferPointer { text in
+            switch format {
+            case .jpeg:
+                return icodec_decode_jpeg(data, buffer.count, UInt64(maxPixels), &image,
+                                          text.baseAddress, text.count)
+            case .png:
+                return icodec_decode_png(data, buffer.count, UInt64(maxPixels), &image,
+                                         text.baseAddress, text.count)
+            }
+        }
+        defer { icodec_free(image.pixels) }
+        let text = cMessage(message)
+        switch status {
+        case ICODEC_OK:
+            break
+        case ICODEC_ERR_TOO_LARGE:
+            throw ImageDecodingError.tooLarge(
+                width: Int(image.width), height: Int(image.height), limit: maxPixels)
+        case ICODEC_ERR_UNSUPPORTED:
+            throw ImageDecodingError.unsupportedVariant(format: format, message: text)
+        case ICODEC_ERR_NO_MEMORY:
+            throw ImageDecodingError.outOfMemory(format: format, message: text)
+        default:
+            throw ImageDecodingError.corrupt(format: format, message: text)
+        }
+        let width = Int(image.width), height = Int(image.height)
+        let pixels = [UInt8](UnsafeBufferPointer(start: image.pixels, count: width * height * 3))
+        return DecodedImage(
+            image: RGBImage(width: width, height: height, pixels: pixels), format: format,
+            exifOrientation: EXIFOrientation(rawValue: Int(image.exif_orientation)),
+            orientationApplied: false, sourceChannels: Int(image.source_channels))
+    }
+}
+
+/// The NUL-terminated UTF-8 text in a C message buffer (invalid UTF-8 is repaired, not fatal).
+func cMessage(_ buffer: [CChar]) -> String {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}
