@@ -59,12 +59,11 @@ public enum Interpolation {
     }
 
     /// Source indices and weights for one axis (PyTorch `area_pixel_compute_source_index`,
-    /// align_corners=False: `src = max(0, (dst + 0.5) * in/out - 0.5)`).
+    /// align_corners=False: `src = max(0, (dst + 0.5) * in/out - 0.5)`), in float32.
     static func taps(input: Int, output: Int) -> [(Int, Int, Float, Float)] {
         let scale = Float(input) / Float(output)
         return (0..<output).map { i in
-            var src = scale * (Float(i) + 0.5) - 0.5
-            if src < 0 { src = 0 }
+            let src = max(scale * (Float(i) + 0.5) - 0.5, 0)
             let i0 = Int(src)
             let i1 = i0 + (i0 < input - 1 ? 1 : 0)
             let l1 = src - Float(i0)
@@ -72,3 +71,4 @@ public enum Interpolation {
         }
     }
 }
+

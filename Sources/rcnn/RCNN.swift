@@ -5,6 +5,6 @@ struct RCNN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rcnn",
         abstract: "R-CNN family object detection: Faster R-CNN and Mask R-CNN with torchvision's results.",
-        subcommands: [Detect.self, Models.self]
+        subcommands: [Detect.self, Evaluate.self, Models.self]
     )
 }

@@ -9,8 +9,9 @@ import XCTest
 /// `Tests/Parity/make_fixtures.py`; see `Tests/Parity/README.md`).
 ///
 /// Tolerances, and why:
-/// - preprocessing: 1e-5 absolute. Same float32 formulae in the same order; only `expf`-free
-///   arithmetic, so any larger difference is a bug in resize indices or weights.
+/// - preprocessing: 2e-4 absolute on normalised values (range about +-2.6). PyTorch's vectorised
+///   bilinear kernel rounds its weights and sums differently; measured differences reach 9e-5,
+///   about 1/100 of one 8-bit grey level. A wrong index or weight gives differences of order 0.1-1.
 /// - features, RPN head outputs, class logits and deltas: 2e-3 of the reference's largest magnitude.
 ///   Both sides accumulate float32 dot products of length up to 4608 in different orders (GEMM
 ///   blocking, batch norm folded here vs applied there) through ~50 layers; errors of 1e-4 relative
@@ -54,7 +55,7 @@ final class ModelParityTests: XCTestCase {
         XCTAssertEqual([input.resized.h, input.resized.w], size, "\(tag): resized size")
         XCTAssertEqual(input.batch.shape, refInput.shape, "\(tag): padded batch shape")
         guard input.batch.shape == refInput.shape else { return }
-        XCTAssertLessThanOrEqual(input.batch.maxAbsDifference(refInput), 1e-5, "\(tag): preprocessed input")
+        XCTAssertLessThanOrEqual(input.batch.maxAbsDifference(refInput), 2e-4, "\(tag): preprocessed input")
 
         // 2. Backbone + FPN on torchvision's input (isolates this stage).
         let features = model.backbone(refInput)

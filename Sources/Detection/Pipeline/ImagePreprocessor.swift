@@ -20,11 +20,13 @@ public struct ImagePreprocessor: Sendable {
         public var padded: (h: Int, w: Int) { (batch.shape[2], batch.shape[3]) }
     }
 
-    /// torchvision's scale: `min(min_size / short, max_size / long)` in float32; the output size is
-    /// `floor(side * scale)` computed in double, as `interpolate(recompute_scale_factor=True)` does.
+    /// torchvision's scale: `min(min_size / short, max_size / long)` in float32, where a Python number
+    /// divided by a tensor is computed as `tensor.reciprocal() * number` (so 800 / 240 gives
+    /// 3.33333349, not the correctly rounded 3.33333325); the output size is `floor(side * scale)` in
+    /// double, as `interpolate(recompute_scale_factor=True)` computes it.
     public func resizedSize(h: Int, w: Int) -> (h: Int, w: Int) {
         let short = Float(min(h, w)), long = Float(max(h, w))
-        let scale = min(Float(config.minSize) / short, Float(config.maxSize) / long)
+        let scale = min(Float(config.minSize) * (1 / short), Float(config.maxSize) * (1 / long))
         let s = Double(scale)
         return (Int((Double(h) * s).rounded(.down)), Int((Double(w) * s).rounded(.down)))
     }
