@@ -28,11 +28,15 @@ let package = Package(
         // Layer 4: detection. COCO (RLE masks, COCO evaluation) is family-agnostic and stands alone.
         .target(name: "COCO"),
         .target(name: "Detection", dependencies: ["Tensor", "Imaging", "COCO"]),
+        // Layer 5: HTTP/1.1 on sockets, knowing nothing about detection.
+        .target(name: "HTTP"),
+        // Layer 6: routes, request/response types, models, scheduling.
+        .target(name: "Service", dependencies: ["Detection", "HTTP", "Imaging"]),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "rcnn",
             dependencies: [
-                "Detection", "Imaging", "Tensor", "COCO",
+                "Detection", "Imaging", "Tensor", "COCO", "HTTP", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +44,8 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "COCOTests", dependencies: ["COCO"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging"]),
         .testTarget(name: "ParityTests", dependencies: ["Detection"]),
     ],
     swiftLanguageModes: [.v5]

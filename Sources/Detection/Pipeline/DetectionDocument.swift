@@ -12,11 +12,17 @@ public struct DetectionDocument: Codable, Sendable {
         public var height: Int
     }
 
+    /// A mask as COCO compressed RLE (`size` + `counts`) or as polygons (`size` + `polygons`).
     public struct Mask: Codable, Sendable {
         /// `[height, width]`, as COCO writes it.
         public var size: [Int]
-        public var counts: String
+        public var counts: String?
+        /// Outer boundaries, `[x0, y0, x1, y1, ...]` through boundary pixel centres.
+        public var polygons: [[Double]]?
     }
+
+    /// How masks are written.
+    public enum MaskEncoding: String, Sendable { case rle, polygon, none }
 
     public struct Item: Codable, Sendable {
         public var label: String
@@ -41,7 +47,7 @@ public struct DetectionDocument: Codable, Sendable {
     }
 
     public init(model: String, pipeline: String, imageWidth: Int, imageHeight: Int,
-                detections: Detections, classes: [String], timings: StageTimings) {
+                detections: Detections, classes: [String], timings: StageTimings, masks: MaskEncoding = .rle) {
         self.model = model
         self.pipeline = pipeline
         image = ImageInfo(width: imageWidth, height: imageHeight)
@@ -49,8 +55,16 @@ public struct DetectionDocument: Codable, Sendable {
             let label = detections.labels[i]
             var mask: Mask?
             if let m = detections.masks?[i] {
-                let rle = RLE(rowMajorMask: m, height: imageHeight, width: imageWidth)
-                mask = Mask(size: [imageHeight, imageWidth], counts: rle.compressedCounts)
+                switch masks {
+                case .rle:
+                    let rle = RLE(rowMajorMask: m, height: imageHeight, width: imageWidth)
+                    mask = Mask(size: [imageHeight, imageWidth], counts: rle.compressedCounts)
+                case .polygon:
+                    mask = Mask(size: [imageHeight, imageWidth],
+                                polygons: MaskPolygons.polygons(m, width: imageWidth, height: imageHeight))
+                case .none:
+                    break
+                }
             }
             return Item(label: label < classes.count ? classes[label] : "class_\(label)", classId: label,
                         score: detections.scores[i], box: detections.boxes[i], mask: mask)
@@ -58,10 +72,59 @@ public struct DetectionDocument: Codable, Sendable {
         timingsMs = OrderedTimings(timings)
     }
 
+    /// The document as JSON with keys in a fixed, readable order (`model`, `pipeline`, `image`,
+    /// `detections`, `timings_ms`; stages in the order they ran). `pretty` adds newlines between
+    /// detections.
     public func jsonData(pretty: Bool = false) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
-        return try encoder.encode(self)
+        var out = "{\"model\":\(JSONText.string(model)),\"pipeline\":\(JSONText.string(pipeline)),"
+        out += "\"image\":{\"width\":\(image.width),\"height\":\(image.height)},\"detections\":["
+        for (i, d) in detections.enumerated() {
+            if i > 0 { out += "," }
+            if pretty { out += "\n  " }
+            out += "{\"label\":\(JSONText.string(d.label)),\"class_id\":\(d.classId),\"score\":\(JSONText.number(d.score)),"
+            out += "\"box\":[\(JSONText.number(d.box.x1)),\(JSONText.number(d.box.y1)),\(JSONText.number(d.box.x2)),\(JSONText.number(d.box.y2))]"
+            if let m = d.mask {
+                out += ",\"mask\":{\"size\":[\(m.size[0]),\(m.size[1])]"
+                if let c = m.counts { out += ",\"counts\":\(JSONText.string(c))" }
+                if let polys = m.polygons {
+                    out += ",\"polygons\":[" + polys.map { "[" + $0.map { JSONText.number($0) }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+                }
+                out += "}"
+            }
+            out += "}"
+        }
+        if pretty && !detections.isEmpty { out += "\n" }
+        out += "],\"timings_ms\":{"
+        out += timingsMs.stages.map { "\(JSONText.string($0.0)):\(JSONText.number($0.1))" }.joined(separator: ",")
+        out += "}}"
+        return Data(out.utf8)
+    }
+}
+
+/// Minimal JSON text helpers for hand-written documents.
+public enum JSONText {
+    /// A JSON string literal with the required escapes.
+    public static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Shortest round-tripping decimal for a finite number; `null` for NaN or infinity.
+    public static func number<F: BinaryFloatingPoint & LosslessStringConvertible>(_ v: F) -> String {
+        guard v.isFinite else { return "null" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
     }
 }
 

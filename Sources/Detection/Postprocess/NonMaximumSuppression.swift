@@ -28,6 +28,10 @@ public enum NonMaximumSuppression {
 
     /// NMS within each group (class or pyramid level) independently; the kept indices of all groups,
     /// by descending score (torchvision `batched_nms`).
+    ///
+    /// Among equal scores the lower index comes first. (torchvision sorts the union with torch's
+    /// unstable CPU sort, so its order among exactly equal scores is arbitrary; the kept set is the
+    /// same.)
     public static func batched(_ boxes: [Box], scores: [Float], groups: [Int], iouThreshold: Float) -> [Int] {
         precondition(boxes.count == scores.count && boxes.count == groups.count)
         var byGroup: [Int: [Int]] = [:]

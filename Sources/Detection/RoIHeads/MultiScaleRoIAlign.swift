@@ -46,7 +46,7 @@ public struct MultiScaleRoIAlign: Sendable {
         var out = Tensor(shape: [boxes.count, c, outputSize, outputSize])
         if boxes.isEmpty { return out }
         if maps.count == 1 {
-            RoIAlign.pool(maps[0], boxes: boxes, output: outputSize, spatialScale: scales[0],
+            RoIAlign.pool(maps[0], boxes: boxes, outputH: outputSize, outputW: outputSize, spatialScale: scales[0],
                           samplingRatio: samplingRatio, aligned: false, into: &out, rows: Array(boxes.indices))
             return out
         }
@@ -54,7 +54,7 @@ public struct MultiScaleRoIAlign: Sendable {
         for (l, map) in maps.enumerated() {
             let rows = boxes.indices.filter { lv[$0] == l }
             if rows.isEmpty { continue }
-            RoIAlign.pool(map, boxes: rows.map { boxes[$0] }, output: outputSize, spatialScale: scales[l],
+            RoIAlign.pool(map, boxes: rows.map { boxes[$0] }, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
                           samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
         }
         return out

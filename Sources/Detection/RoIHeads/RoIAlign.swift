@@ -7,17 +7,24 @@ import Tensor
 /// pixel outside the map contribute zero.
 public enum RoIAlign {
     /// Pools `boxes` (in image coordinates; multiplied by `spatialScale`) from one `[1, C, H, W]` map
-    /// into `[boxes.count, C, output, output]`.
-    public static func callAsFunction(_ feature: Tensor, boxes: [Box], output: Int, spatialScale: Float,
+    /// into `[boxes.count, C, outputH, outputW]`.
+    public static func callAsFunction(_ feature: Tensor, boxes: [Box], outputH: Int, outputW: Int, spatialScale: Float,
                                       samplingRatio: Int, aligned: Bool = false) -> Tensor {
-        var out = Tensor.uninitialized([boxes.count, feature.shape[1], output, output])
-        pool(feature, boxes: boxes, output: output, spatialScale: spatialScale, samplingRatio: samplingRatio,
-             aligned: aligned, into: &out, rows: Array(boxes.indices))
+        var out = Tensor.uninitialized([boxes.count, feature.shape[1], outputH, outputW])
+        pool(feature, boxes: boxes, outputH: outputH, outputW: outputW, spatialScale: spatialScale,
+             samplingRatio: samplingRatio, aligned: aligned, into: &out, rows: Array(boxes.indices))
         return out
     }
 
-    /// Writes each box's pooled result into row `rows[i]` of `out` (shape `[R, C, output, output]`).
-    static func pool(_ feature: Tensor, boxes: [Box], output: Int, spatialScale: Float, samplingRatio: Int,
+    /// Square output.
+    public static func callAsFunction(_ feature: Tensor, boxes: [Box], output: Int, spatialScale: Float,
+                                      samplingRatio: Int, aligned: Bool = false) -> Tensor {
+        callAsFunction(feature, boxes: boxes, outputH: output, outputW: output, spatialScale: spatialScale,
+                       samplingRatio: samplingRatio, aligned: aligned)
+    }
+
+    /// Writes each box's pooled result into row `rows[i]` of `out` (shape `[R, C, outputH, outputW]`).
+    static func pool(_ feature: Tensor, boxes: [Box], outputH: Int, outputW: Int, spatialScale: Float, samplingRatio: Int,
                      aligned: Bool, into out: inout Tensor, rows: [Int]) {
         let c = feature.shape[1], h = feature.shape[2], w = feature.shape[3]
         let offset: Float = aligned ? 0.5 : 0
@@ -30,14 +37,14 @@ public enum RoIAlign {
                     let x1 = b.x2 * spatialScale - offset, y1 = b.y2 * spatialScale - offset
                     var rw = x1 - x0, rh = y1 - y0
                     if !aligned { rw = max(rw, 1); rh = max(rh, 1) }
-                    let binH = rh / Float(output), binW = rw / Float(output)
-                    let gh = samplingRatio > 0 ? samplingRatio : Int(ceilf(rh / Float(output)))
-                    let gw = samplingRatio > 0 ? samplingRatio : Int(ceilf(rw / Float(output)))
+                    let binH = rh / Float(outputH), binW = rw / Float(outputW)
+                    let gh = samplingRatio > 0 ? samplingRatio : Int(ceilf(rh / Float(outputH)))
+                    let gw = samplingRatio > 0 ? samplingRatio : Int(ceilf(rw / Float(outputW)))
                     let count = Float(max(gh * gw, 1))
                     // Precompute the four taps and weights of every sample of every bin.
                     var taps: [(Int, Int, Int, Int, Float, Float, Float, Float)] = []
-                    taps.reserveCapacity(output * output * gh * gw)
-                    for ph in 0..<output { for pw in 0..<output {
+                    taps.reserveCapacity(outputH * outputW * gh * gw)
+                    for ph in 0..<outputH { for pw in 0..<outputW {
                         for iy in 0..<gh {
                             let yy = y0 + Float(ph) * binH + (Float(iy) + 0.5) * binH / Float(gh)
                             for ix in 0..<gw {
@@ -47,11 +54,12 @@ public enum RoIAlign {
                         }
                     }}
                     let per = gh * gw
-                    let dst = o + rows[bi] * c * output * output
+                    let bins = outputH * outputW
+                    let dst = o + rows[bi] * c * bins
                     for ch in 0..<c {
                         let plane = f + ch * h * w
-                        let outPlane = dst + ch * output * output
-                        for bin in 0..<(output * output) {
+                        let outPlane = dst + ch * bins
+                        for bin in 0..<bins {
                             var acc: Float = 0
                             for t in taps[(bin * per)..<((bin + 1) * per)] {
                                 acc += t.4 * plane[t.0] + t.5 * plane[t.1] + t.6 * plane[t.2] + t.7 * plane[t.3]

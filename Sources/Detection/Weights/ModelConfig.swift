@@ -38,6 +38,14 @@ public struct ModelConfig: Codable, Sendable {
         public var imageMean: [Double]
         public var imageStd: [Double]
         public var sizeDivisible: Int
+
+        public init(minSize: Int, maxSize: Int, imageMean: [Double], imageStd: [Double], sizeDivisible: Int) {
+            self.minSize = minSize
+            self.maxSize = maxSize
+            self.imageMean = imageMean
+            self.imageStd = imageStd
+            self.sizeDivisible = sizeDivisible
+        }
     }
 
     public struct MobileNetBlock: Codable, Sendable {

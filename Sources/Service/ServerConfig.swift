@@ -1,0 +1,141 @@
+import Foundation
+
+/// The server's settings: `Config/server.json`, overridden by environment variables, overridden by
+/// command-line flags. Every key, its variable and its default:
+///
+/// | key | environment | default |
+/// | --- | --- | --- |
+/// | `host` | `RCNN_HOST` | `0.0.0.0` |
+/// | `port` | `RCNN_PORT` | `8080` |
+/// | `models` | — | the embedded default model |
+/// | `default_model` | `RCNN_DEFAULT_MODEL` | the first model |
+/// | `workers` | `RCNN_WORKERS` | 1 |
+/// | `threads_per_worker` | `RCNN_THREADS` | cores / workers |
+/// | `queue_depth` | `RCNN_QUEUE_DEPTH` | 8 |
+/// | `request_timeout_ms` | `RCNN_REQUEST_TIMEOUT_MS` | 60000 |
+/// | `max_body_bytes` | `RCNN_MAX_BODY_BYTES` | 20 MiB |
+/// | `max_image_pixels` | `RCNN_MAX_IMAGE_PIXELS` | 40,000,000 |
+/// | `max_connections` | `RCNN_MAX_CONNECTIONS` | 256 |
+/// | `read_timeout_s` | `RCNN_READ_TIMEOUT_S` | 30 |
+/// | `warmup_runs` | `RCNN_WARMUP_RUNS` | 1 |
+/// | `access_log` | `RCNN_ACCESS_LOG` | true |
+public struct ServerConfig: Codable, Sendable {
+    public struct ModelEntry: Codable, Sendable {
+        /// Path of the model's JSON config, relative to the server config's folder.
+        public var config: String
+        public init(config: String) { self.config = config }
+    }
+
+    public var host: String = "0.0.0.0"
+    public var port: Int = 8080
+    public var models: [ModelEntry] = []
+    public var defaultModel: String?
+    public var workers: Int = 1
+    public var threadsPerWorker: Int?
+    public var queueDepth: Int = 8
+    public var requestTimeoutMs: Int = 60_000
+    public var maxBodyBytes: Int = 20 << 20
+    public var maxImagePixels: Int = 40_000_000
+    public var maxConnections: Int = 256
+    public var readTimeoutS: Double = 30
+    public var warmupRuns: Int = 1
+    public var accessLog: Bool = true
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case host, port, models, workers, accessLog = "access_log"
+        case defaultModel = "default_model", threadsPerWorker = "threads_per_worker", queueDepth = "queue_depth"
+        case requestTimeoutMs = "request_timeout_ms", maxBodyBytes = "max_body_bytes", maxImagePixels = "max_image_pixels"
+        case maxConnections = "max_connections", readTimeoutS = "read_timeout_s", warmupRuns = "warmup_runs"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ServerConfig()
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
+        models = try c.decodeIfPresent([ModelEntry].self, forKey: .models) ?? d.models
+        defaultModel = try c.decodeIfPresent(String.self, forKey: .defaultModel)
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
+        threadsPerWorker = try c.decodeIfPresent(Int.self, forKey: .threadsPerWorker)
+        queueDepth = try c.decodeIfPresent(Int.self, forKey: .queueDepth) ?? d.queueDepth
+        requestTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutMs) ?? d.requestTimeoutMs
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        maxImagePixels = try c.decodeIfPresent(Int.self, forKey: .maxImagePixels) ?? d.maxImagePixels
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+        readTimeoutS = try c.decodeIfPresent(Double.self, forKey: .readTimeoutS) ?? d.readTimeoutS
+        warmupRuns = try c.decodeIfPresent(Int.self, forKey: .warmupRuns) ?? d.warmupRuns
+        accessLog = try c.decodeIfPresent(Bool.self, forKey: .accessLog) ?? d.accessLog
+    }
+
+    /// Reads a config file; model paths become absolute (relative to the file's folder).
+    public static func load(_ url: URL) throws -> ServerConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ServiceError.config("\(url.path): cannot read: \(error.localizedDescription)")
+        }
+        var config: ServerConfig
+        do { config = try JSONDecoder().decode(ServerConfig.self, from: data) } catch {
+            throw ServiceError.config("\(url.path): invalid server config: \(error)")
+        }
+        let base = url.deletingLastPathComponent()
+        config.models = config.models.map {
+            ModelEntry(config: URL(fileURLWithPath: $0.config, relativeTo: base).standardizedFileURL.path)
+        }
+        return config
+    }
+
+    /// Applies `RCNN_*` environment variables (see the table above).
+    public mutating func applyEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws {
+        func int(_ key: String) throws -> Int? {
+            guard let v = env[key] else { return nil }
+            guard let i = Int(v) else { throw ServiceError.config("\(key)=\(v) is not an integer") }
+            return i
+        }
+        if let v = env["RCNN_HOST"] { host = v }
+        if let v = try int("RCNN_PORT") { port = v }
+        if let v = env["RCNN_DEFAULT_MODEL"] { defaultModel = v }
+        if let v = try int("RCNN_WORKERS") { workers = v }
+        if let v = try int("RCNN_THREADS") { threadsPerWorker = v }
+        if let v = try int("RCNN_QUEUE_DEPTH") { queueDepth = v }
+        if let v = try int("RCNN_REQUEST_TIMEOUT_MS") { requestTimeoutMs = v }
+        if let v = try int("RCNN_MAX_BODY_BYTES") { maxBodyBytes = v }
+        if let v = try int("RCNN_MAX_IMAGE_PIXELS") { maxImagePixels = v }
+        if let v = try int("RCNN_MAX_CONNECTIONS") { maxConnections = v }
+        if let v = env["RCNN_READ_TIMEOUT_S"] {
+            guard let d = Double(v) else { throw ServiceError.config("RCNN_READ_TIMEOUT_S=\(v) is not a number") }
+            readTimeoutS = d
+        }
+        if let v = try int("RCNN_WARMUP_RUNS") { warmupRuns = v }
+        if let v = env["RCNN_ACCESS_LOG"] { accessLog = !["0", "false", "no", "off"].contains(v.lowercased()) }
+    }
+
+    /// Rejects settings that cannot work, with the key's name.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ServiceError.config(message) } }
+        try check((0...65535).contains(port), "port \(port) is not in 0...65535")
+        try check(workers >= 1, "workers must be at least 1")
+        try check(queueDepth >= 0, "queue_depth must not be negative")
+        try check(requestTimeoutMs > 0, "request_timeout_ms must be positive")
+        try check(maxBodyBytes > 0, "max_body_bytes must be positive")
+        try check(maxImagePixels > 0, "max_image_pixels must be positive")
+        try check(maxConnections >= 1, "max_connections must be at least 1")
+        try check(readTimeoutS > 0, "read_timeout_s must be positive")
+        try check(warmupRuns >= 0, "warmup_runs must not be negative")
+        try check(!models.isEmpty, "no models configured")
+    }
+}
+
+/// Errors of the service layer that are not HTTP responses.
+public enum ServiceError: Error, CustomStringConvertible {
+    case config(String)
+    case model(String)
+
+    public var description: String {
+        switch self {
+        case .config(let m): return "configuration error: \(m)"
+        case .model(let m): return "model error: \(m)"
+        }
+    }
+}

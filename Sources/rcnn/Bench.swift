@@ -1,0 +1,94 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Imaging
+import Tensor
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the pipeline per stage: median, min and max over repeated runs after warm-up.",
+        discussion: """
+        Measures wall-clock time of each pipeline stage on one image, in this process, with the given \
+        thread count. It does not measure model loading (reported separately), image decoding of \
+        real files, HTTP overhead, or concurrency between requests.
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Image to run on (default: a synthetic image of --size).")
+    var image: String?
+
+    @Option(name: .long, help: "Synthetic image size WxH when no --image is given.")
+    var size: String = "640x480"
+
+    @Option(name: .long, help: "Timed runs.")
+    var runs: Int = 5
+
+    @Option(name: .long, help: "Untimed warm-up runs.")
+    var warmup: Int = 1
+
+    @Option(name: .long, help: "Output format: table or json.")
+    var format: String = "table"
+
+    func run() throws {
+        if let t = model.threads { BLAS.threads = t; Parallelism.workers = t }
+        let loadStart = Date()
+        let detector: DetectionModel
+        do { detector = try DetectionModel(configURL: try model.configURL()) } catch { throw ValidationError("\(error)") }
+        let loadMs = Date().timeIntervalSince(loadStart) * 1000
+        let rgb: RGBImage
+        if let image {
+            do { rgb = try ImageDecoder.decode(try Data(contentsOf: URL(fileURLWithPath: image))) } catch {
+                throw ValidationError("\(image): \(error)")
+            }
+        } else {
+            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("--size must be WxH") }
+            rgb = Self.syntheticImage(width: parts[0], height: parts[1])
+        }
+        for _ in 0..<warmup { _ = detector.detect(rgb) }
+        var samples: [String: [Double]] = [:]
+        var order: [String] = []
+        var detections = 0
+        for _ in 0..<runs {
+            let (det, t) = detector.detect(rgb)
+            detections = det.count
+            for (name, ms) in t.stages + [("total", t.totalMs)] {
+                if samples[name] == nil { order.append(name) }
+                samples[name, default: []].append(ms)
+            }
+        }
+        let stats = order.map { name -> (String, Double, Double, Double) in
+            let s = samples[name]!.sorted()
+            return (name, s[s.count / 2], s.first!, s.last!)
+        }
+        if format == "json" {
+            var out: [String: Any] = ["model": detector.name, "image": ["width": rgb.width, "height": rgb.height],
+                                      "runs": runs, "warmup": warmup, "threads": BLAS.threads, "blas_core": BLAS.coreName,
+                                      "load_ms": loadMs, "detections": detections]
+            out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3] }
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("\(detector.name) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections")
+            print("stage           median ms     min ms     max ms")
+            for (name, med, lo, hi) in stats {
+                print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%12.1f %10.1f %10.1f", med, lo, hi))
+            }
+        }
+    }
+
+    /// A deterministic test card: gradient background with a few filled shapes.
+    static func syntheticImage(width: Int, height: Int) -> RGBImage {
+        var img = RGBImage(width: width, height: height)
+        for y in 0..<height { for x in 0..<width {
+            let i = (y * width + x) * 3
+            img.pixels[i] = UInt8(x * 255 / max(1, width - 1))
+            img.pixels[i + 1] = UInt8(y * 255 / max(1, height - 1))
+            img.pixels[i + 2] = UInt8((x + y) % 256)
+        }}
+        img.fillRectangle(x0: width / 8, y0: height / 8, x1: width / 3, y1: height / 2, color: RGBColor(red: 220, green: 30, blue: 30))
+        img.fillRectangle(x0: width / 2, y0: height / 3, x1: width * 7 / 8, y1: height * 7 / 8, color: RGBColor(red: 30, green: 40, blue: 200))
+        return img
+    }
+}
