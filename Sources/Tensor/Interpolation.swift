@@ -59,14 +59,16 @@ public enum Interpolation {
     }
 
     /// Source indices and weights for one axis (PyTorch `area_pixel_compute_source_index`,
-    /// align_corners=False: `src = max(0, (dst + 0.5) * in/out - 0.5)`), in float32.
+    /// align_corners=False: `src = max(0, (dst + 0.5) * in/out - 0.5)`). As PyTorch's CPU kernel does,
+    /// the scale is a float32 quotient while the source position is computed in double and the
+    /// weight rounded to float32 from it (measured bit-exact against torch 1.13).
     static func taps(input: Int, output: Int) -> [(Int, Int, Float, Float)] {
-        let scale = Float(input) / Float(output)
+        let scale = Double(Float(input) / Float(output))
         return (0..<output).map { i in
-            let src = max(scale * (Float(i) + 0.5) - 0.5, 0)
+            let src = max(scale * (Double(i) + 0.5) - 0.5, 0)
             let i0 = Int(src)
             let i1 = i0 + (i0 < input - 1 ? 1 : 0)
-            let l1 = src - Float(i0)
+            let l1 = Float(src - Double(i0))
             return (i0, i1, 1 - l1, l1)
         }
     }
