@@ -1,0 +1,130 @@
+import Detection
+import Foundation
+import HTTP
+import Imaging
+@testable import Service
+import XCTest
+
+/// The API through `DetectionService.handle`, without sockets, on the embedded default model.
+final class RouteTests: XCTestCase {
+    var service: DetectionService!
+
+    override func setUpWithError() throws { service = try ServiceFixture.service() }
+
+    func get(_ path: String) -> HTTPResponse { service.handle(ServiceFixture.request("GET", path)) }
+
+    func testHealthReadinessAndModels() throws {
+        XCTAssertEqual(get("/healthz").status, 200)
+        service.registry.warmUp(runs: 1)
+        XCTAssertEqual(get("/readyz").status, 200)
+        let models = ServiceFixture.json(get("/v1/models"))?["models"] as? [[String: Any]]
+        XCTAssertEqual(models?.first?["name"] as? String, "shapes_mask_rcnn")
+        let one = ServiceFixture.json(get("/v1/models/shapes_mask_rcnn"))
+        XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster"])
+        XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
+        XCTAssertNotNil(one?["weights_sha256"] as? String)
+        let missing = get("/v1/models/nope")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual((ServiceFixture.json(missing)?["error"] as? [String: Any])?["code"] as? String, "not_found")
+        XCTAssertEqual(get("/nowhere").status, 404)
+    }
+
+    func testWrongMethodIs405WithAllow() {
+        let r = service.handle(ServiceFixture.request("GET", "/v1/detect"))
+        XCTAssertEqual(r.status, 405)
+        XCTAssertEqual(r.headers["Allow"], "POST")
+        let p = service.handle(ServiceFixture.request("POST", "/healthz"))
+        XCTAssertEqual(p.status, 405)
+        XCTAssertEqual(p.headers["Allow"], "GET, HEAD")
+    }
+
+    func testDetectReturnsTheEngineDocument() throws {
+        let r = service.handle(ServiceFixture.request("POST", "/v1/detect?score_threshold=0.0&max_detections=20", contentType: "image/jpeg", body: try ServiceFixture.sampleBytes()))
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        let doc = try XCTUnwrap(ServiceFixture.json(r))
+        XCTAssertEqual(doc["model"] as? String, "shapes_mask_rcnn")
+        XCTAssertEqual(doc["pipeline"] as? String, "mask")
+        XCTAssertEqual((doc["image"] as? [String: Int])?["width"], 320)
+        let dets = try XCTUnwrap(doc["detections"] as? [[String: Any]])
+        XCTAssertFalse(dets.isEmpty)
+        XCTAssertLessThanOrEqual(dets.count, 20)
+        let first = dets[0]
+        XCTAssertEqual((first["box"] as? [Double])?.count, 4)
+        let mask = try XCTUnwrap(first["mask"] as? [String: Any])
+        XCTAssertEqual(mask["size"] as? [Int], [320, 320])
+        XCTAssertNotNil(mask["counts"] as? String)
+        XCTAssertNotNil((doc["timings_ms"] as? [String: Double])?["backbone"])
+
+        // The same detections as the engine run directly.
+        let model = service.registry.defaultModel
+        let image = try ImageDecoder.decode(try ServiceFixture.sampleBytes())
+        let direct = model.detect(image, options: .init(scoreThreshold: 0, maxDetections: 20)).detections
+        XCTAssertEqual(dets.count, direct.count)
+        XCTAssertEqual(dets.map { Float($0["score"] as! Double) }, direct.scores)
+    }
+
+    func testMaskFormatsClassesAndPipelines() throws {
+        let body = try ServiceFixture.sampleBytes()
+        func post(_ q: String, accept: String? = nil) -> HTTPResponse {
+            service.handle(ServiceFixture.request("POST", "/v1/models/shapes_mask_rcnn/detect?score_threshold=0&max_detections=10" + q,
+                                                  contentType: "application/octet-stream", body: body,
+                                                  headers: accept.map { [("Accept", $0)] } ?? []))
+        }
+        let poly = try XCTUnwrap(ServiceFixture.json(post("&masks=polygon"))?["detections"] as? [[String: Any]])
+        XCTAssertNotNil((poly.first?["mask"] as? [String: Any])?["polygons"] as? [[Double]])
+        let none = try XCTUnwrap(ServiceFixture.json(post("&masks=none"))?["detections"] as? [[String: Any]])
+        XCTAssertTrue(none.allSatisfy { $0["mask"] == nil })
+        let faster = try XCTUnwrap(ServiceFixture.json(post("&pipeline=faster")))
+        XCTAssertEqual(faster["pipeline"] as? String, "faster")
+        XCTAssertTrue((faster["detections"] as! [[String: Any]]).allSatisfy { $0["mask"] == nil })
+        let all = try XCTUnwrap(ServiceFixture.json(post(""))?["detections"] as? [[String: Any]])
+        let label = try XCTUnwrap(all.first?["label"] as? String)
+        let only = try XCTUnwrap(ServiceFixture.json(post("&classes=\(label)"))?["detections"] as? [[String: Any]])
+        XCTAssertFalse(only.isEmpty)
+        XCTAssertTrue(only.allSatisfy { $0["label"] as? String == label })
+        XCTAssertEqual(post("&pipeline=rcnn").status, 422)
+        XCTAssertEqual(post("&classes=unicorn").status, 422)
+        // Annotated output: by query or by Accept.
+        for r in [post("&format=png"), post("", accept: "image/png")] {
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(r.headers["Content-Type"], "image/png")
+            XCTAssertEqual(Array(r.body.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+            let drawn = try ImageDecoder.decode(r.body)
+            XCTAssertEqual([drawn.width, drawn.height], [320, 320])
+            XCTAssertNotEqual(drawn.pixels, try ImageDecoder.decode(body).pixels)
+        }
+        let jpeg = post("&format=jpeg")
+        XCTAssertEqual(jpeg.headers["Content-Type"], "image/jpeg")
+        XCTAssertEqual(Array(jpeg.body.prefix(2)), [0xFF, 0xD8])
+    }
+
+    func testBadImagesGetPreciseErrors() throws {
+        func post(_ body: [UInt8], _ type: String = "image/jpeg") -> (Int, String?) {
+            let r = service.handle(ServiceFixture.request("POST", "/v1/detect", contentType: type, body: body))
+            return (r.status, (ServiceFixture.json(r)?["error"] as? [String: Any])?["code"] as? String)
+        }
+        let sample = try ServiceFixture.sampleBytes()
+        XCTAssertEqual(post(Array(sample.prefix(300))).0, 400)            // truncated JPEG
+        XCTAssertEqual(post(Array("GIF89a....".utf8)).0, 400)               // not JPEG/PNG
+        XCTAssertEqual(post(sample, "text/plain").0, 415)
+        // A PNG header declaring 60000 x 60000 pixels: refused before decoding (decompression bomb).
+        // A real 8x8 PNG whose IHDR is rewritten to 60000 x 60000 (CRC fixed).
+        var png = try ImageEncoder.png(RGBImage(width: 8, height: 8))
+        png.replaceSubrange(16..<24, with: [0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60])
+        let crc = crc32(Array(png[12..<29]))
+        png.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8((crc >> 16) & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8(crc & 0xFF)])
+        let bomb = post(png, "image/png")
+        XCTAssertEqual(bomb.0, 413, "declared size should be refused as too large: \(bomb)")
+        XCTAssertEqual(bomb.1, "image_too_large")
+    }
+}
+
+/// CRC-32 (ISO-HDLC), as PNG chunks use.
+func crc32(_ bytes: [UInt8]) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
+    }
+    return c ^ 0xFFFF_FFFF
+}
