@@ -9,9 +9,9 @@ import XCTest
 /// `Tests/Parity/make_fixtures.py`; see `Tests/Parity/README.md`).
 ///
 /// Tolerances, and why:
-/// - preprocessing: 2e-4 absolute on normalised values (range about +-2.6). PyTorch's vectorised
-///   bilinear kernel rounds its weights and sums differently; measured differences reach 9e-5,
-///   about 1/100 of one 8-bit grey level. A wrong index or weight gives differences of order 0.1-1.
+/// - preprocessing: 1e-5 absolute on normalised values (range about +-2.6). The resize reproduces
+///   PyTorch's index and weight arithmetic exactly; only the order of the final multiply-adds
+///   differs (an ulp or two). A wrong index or weight gives differences of order 0.1-1.
 /// - features, RPN head outputs, class logits and deltas: 2e-3 of the reference's largest magnitude.
 ///   Both sides accumulate float32 dot products of length up to 4608 in different orders (GEMM
 ///   blocking, batch norm folded here vs applied there) through ~50 layers; errors of 1e-4 relative
@@ -20,6 +20,7 @@ import XCTest
 ///   agree with IoU >= 0.97; at least 97% of torchvision's detections matched, >= 50 per image.
 final class ModelParityTests: XCTestCase {
     static let featureTolerance: Float = 2e-3
+    let verbose = ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil
 
     func testAllArchitectures() throws {
         guard let manifest = Fixtures.manifest("manifest.json"),
@@ -55,7 +56,7 @@ final class ModelParityTests: XCTestCase {
         XCTAssertEqual([input.resized.h, input.resized.w], size, "\(tag): resized size")
         XCTAssertEqual(input.batch.shape, refInput.shape, "\(tag): padded batch shape")
         guard input.batch.shape == refInput.shape else { return }
-        XCTAssertLessThanOrEqual(input.batch.maxAbsDifference(refInput), 2e-4, "\(tag): preprocessed input")
+        XCTAssertLessThanOrEqual(input.batch.maxAbsDifference(refInput), 1e-5, "\(tag): preprocessed input")
 
         // 2. Backbone + FPN on torchvision's input (isolates this stage).
         let features = model.backbone(refInput)
@@ -63,7 +64,9 @@ final class ModelParityTests: XCTestCase {
             let ref = try st.tensor("features.\(name)")
             XCTAssertEqual(map.shape, ref.shape, "\(tag): features.\(name) shape")
             if map.shape == ref.shape {
-                XCTAssertLessThanOrEqual(Compare.relativeError(map.data, ref.data), Self.featureTolerance, "\(tag): features.\(name)")
+                let err = Compare.relativeError(map.data, ref.data)
+                XCTAssertLessThanOrEqual(err, Self.featureTolerance, "\(tag): features.\(name)")
+                if verbose { print("  \(tag) features.\(name) relative error \(err)") }
             }
         }
 
@@ -82,6 +85,12 @@ final class ModelParityTests: XCTestCase {
 
         // 4. Box head on torchvision's proposals.
         let (logits, deltas) = model.roiHeads.classify(features, proposals: refProposals, imageSize: input.resized)
+        if verbose {
+            print("  \(tag) class logits relative error \(Compare.relativeError(logits.data, try st.tensor("class_logits").data)), deltas \(Compare.relativeError(deltas.data, try st.tensor("box_regression").data))")
+            let torchFeatures = FeatureMaps(names: features.names, maps: try features.names.map { try st.tensor("features.\($0)") })
+            let (l2, d2) = model.roiHeads.classify(torchFeatures, proposals: refProposals, imageSize: input.resized)
+            print("  \(tag) on torch's features: class logits relative error \(Compare.relativeError(l2.data, try st.tensor("class_logits").data)), deltas \(Compare.relativeError(d2.data, try st.tensor("box_regression").data))")
+        }
         XCTAssertLessThanOrEqual(Compare.relativeError(logits.data, try st.tensor("class_logits").data), Self.featureTolerance, "\(tag): class logits")
         XCTAssertLessThanOrEqual(Compare.relativeError(deltas.data, try st.tensor("box_regression").data), Self.featureTolerance, "\(tag): box regression")
 
@@ -119,7 +128,19 @@ final class ModelParityTests: XCTestCase {
                 let iou = det.boxes[i].iou(refBox)
                 if iou > bestIoU { bestIoU = iou; best = i }
             }
-            guard best >= 0, bestIoU >= 0.98 else { continue }
+            guard best >= 0, bestIoU >= 0.98 else {
+                // Diagnose: the closest detection of ours regardless of score.
+                var near = -1
+                var nearIoU: Float = 0
+                for i in 0..<det.count where det.labels[i] == label {
+                    let iou = det.boxes[i].iou(refBox)
+                    if iou > nearIoU { nearIoU = iou; near = i }
+                }
+                if ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil {
+                    print("  unmatched \(tag): label \(label) score \(score) box \(refBox.array); nearest ours: iou \(nearIoU) score \(near >= 0 ? det.scores[near] : -1) box \(near >= 0 ? det.boxes[near].array : [])")
+                }
+                continue
+            }
             used.insert(best)
             matched += 1
             if let rle = item["mask_rle"] as? [String: Any], let masks = det.masks {

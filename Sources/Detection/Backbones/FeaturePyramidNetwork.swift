@@ -54,15 +54,16 @@ public struct BackboneWithFPN: Sendable {
     public let outChannels: Int
 
     init(loader: LayerLoader, config: ModelConfig) throws {
+        let bodyLoader = loader.with(eps: config.backbone.normEps)
         switch config.backbone.type {
-        case "resnet": body = try ResNet(loader: loader, prefix: "backbone.body", config: config.backbone)
-        case "mobilenet_v3": body = try MobileNetV3(loader: loader, prefix: "backbone.body", config: config.backbone)
+        case "resnet": body = try ResNet(loader: bodyLoader, prefix: "backbone.body", config: config.backbone)
+        case "mobilenet_v3": body = try MobileNetV3(loader: bodyLoader, prefix: "backbone.body", config: config.backbone)
         default: throw WeightsError.invalidConfig(file: loader.path, reason: "unknown backbone '\(config.backbone.type)'")
         }
         guard body.outChannels == config.fpn.inChannels else {
             throw WeightsError.invalidConfig(file: loader.path, reason: "backbone returns channels \(body.outChannels) but fpn.in_channels is \(config.fpn.inChannels)")
         }
-        fpn = try FeaturePyramidNetwork(loader: loader, prefix: "backbone.fpn", config: config.fpn)
+        fpn = try FeaturePyramidNetwork(loader: loader.with(eps: config.fpn.normEps), prefix: "backbone.fpn", config: config.fpn)
         let expected = config.fpn.inChannels.count + (fpn.maxPoolLevel ? 1 : 0)
         guard config.featureNames.count == expected else {
             throw WeightsError.invalidConfig(file: loader.path, reason: "feature_names has \(config.featureNames.count) names for \(expected) FPN outputs")

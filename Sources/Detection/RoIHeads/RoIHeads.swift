@@ -18,10 +18,10 @@ public struct RoIHeads: Sendable {
 
     init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
         boxPool = MultiScaleRoIAlign(config: config.boxRoiPool)
-        boxHead = try BoxHead(loader: loader, config: config, channels: channels)
+        boxHead = try BoxHead(loader: loader.with(eps: config.boxHead.normEps), config: config, channels: channels)
         if config.hasMasks, let mp = config.maskRoiPool {
             maskPool = MultiScaleRoIAlign(config: mp)
-            maskHead = try MaskHead(loader: loader, config: config, channels: channels)
+            maskHead = try MaskHead(loader: loader.with(eps: config.maskHead?.normEps), config: config, channels: channels)
         } else {
             maskPool = nil
             maskHead = nil

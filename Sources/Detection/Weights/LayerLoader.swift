@@ -5,6 +5,15 @@ import Tensor
 /// the file and the tensor.
 struct LayerLoader {
     let file: SafeTensorsFile
+    /// Batch-norm eps for the part of the network being built (from the config's `norm_eps`).
+    var eps: Float = 1e-5
+
+    /// The same loader with another batch-norm eps (nil keeps torchvision's default 1e-5).
+    func with(eps: Double?) -> LayerLoader {
+        var l = self
+        l.eps = Float(eps ?? 1e-5)
+        return l
+    }
 
     var path: String { file.url.path }
 
@@ -29,7 +38,7 @@ struct LayerLoader {
                       dilation: dilation, groups: groups, activation: activation)
     }
 
-    func batchNorm(_ prefix: String, channels: Int, eps: Float = 1e-5) throws -> BatchNorm {
+    func batchNorm(_ prefix: String, channels: Int) throws -> BatchNorm {
         BatchNorm(gamma: try vector(prefix + ".weight", count: channels),
                   beta: try vector(prefix + ".bias", count: channels),
                   mean: try vector(prefix + ".running_mean", count: channels),

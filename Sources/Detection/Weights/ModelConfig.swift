@@ -67,6 +67,8 @@ public struct ModelConfig: Codable, Sendable {
         public var block: String?
         public var layers: [Int]?
         public var norm: String?
+        /// Batch-norm eps of the body (torchvision's COCO v1 ResNet weights run with 0).
+        public var normEps: Double?
         // MobileNetV3
         public var stemChannels: Int?
         public var lastChannels: Int?
@@ -77,6 +79,7 @@ public struct ModelConfig: Codable, Sendable {
         public var inChannels: [Int]
         public var outChannels: Int
         public var norm: String?
+        public var normEps: Double?
         public var extraBlock: String?
     }
 
@@ -117,6 +120,7 @@ public struct ModelConfig: Codable, Sendable {
         public var convLayers: [Int]?
         public var fcLayers: [Int]?
         public var norm: String?
+        public var normEps: Double?
     }
 
     public struct PredictorConfig: Codable, Sendable {
@@ -128,6 +132,7 @@ public struct ModelConfig: Codable, Sendable {
         public var layers: [Int]
         public var dilation: Int
         public var norm: String?
+        public var normEps: Double?
     }
 
     public struct MaskPredictorConfig: Codable, Sendable {
