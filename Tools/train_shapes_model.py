@@ -167,6 +167,9 @@ def main():
                     help="small eval (--monitor-images val images) this often; 0 disables")
     ap.add_argument("--monitor-images", type=int, default=50)
     ap.add_argument("--eval-images", type=int, default=200)
+    ap.add_argument("--init-from", default=None,
+                    help="start from this checkpoint's weights (a state_dict) instead of scratch; the "
+                         "schedule (warm-up, cosine decay over --minutes) starts afresh")
     args = ap.parse_args()
     if args.lr == 0.0:
         args.lr = 1e-3 if args.optimizer == "adamw" else 0.02
@@ -185,6 +188,9 @@ def main():
     log(f"model: {json.dumps(MODEL_KWARGS)}")
 
     model = build_model(NUM_CLASSES)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from, map_location="cpu"))
+        log(f"initialised from {args.init_from}")
     log(f"parameters: {parameter_count(model):,}")
     model.train()
     train_dir = os.path.join(args.data, "train")

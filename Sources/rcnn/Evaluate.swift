@@ -39,39 +39,14 @@ struct Evaluate: ParsableCommand {
             dataset = try COCODataset(contentsOf: URL(fileURLWithPath: annotations))
         } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
 
-        // Class ids map to category ids by name when the names match, else by id.
-        var byName: [String: Int] = [:]
-        for c in dataset.categories { byName[c.name] = c.id }
-        let categoryOf: (Int) -> Int = { classID in
-            classID < detector.classes.count ? (byName[detector.classes[classID]] ?? classID) : classID
-        }
-
         var ids = dataset.imageIDs
         if let limit { ids = Array(ids.prefix(limit)) }
-        var results: [COCODetection] = []
+        let evaluator = DatasetEvaluator(model: detector, dataset: dataset, imagesDirectory: URL(fileURLWithPath: images))
         let progress = ProgressBar(total: ids.count)
-        let options = DetectionModel.Options(scoreThreshold: scoreThreshold)
-        for id in ids {
-            guard let info = dataset.image(id: id), let name = info.fileName else {
-                throw ValidationError("image \(id) has no file_name in \(annotations)")
-            }
-            let path = URL(fileURLWithPath: images).appendingPathComponent(name)
-            let rgb: RGBImage
-            do { rgb = try ImageDecoder.decode(try Data(contentsOf: path)) } catch {
-                throw ValidationError("\(path.path): \(error)")
-            }
-            let (det, _) = detector.detect(rgb, options: options)
-            for i in 0..<det.count {
-                let b = det.boxes[i]
-                var d = COCODetection(imageID: id, categoryID: categoryOf(det.labels[i]), score: Double(det.scores[i]),
-                                      bbox: COCOBox(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1)))
-                if let m = det.masks?[i] {
-                    d.segmentation = .rle(RLE(rowMajorMask: m, height: rgb.height, width: rgb.width))
-                }
-                results.append(d)
-            }
-            progress.advance()
-        }
+        let results: [COCODetection]
+        do {
+            results = try evaluator.detections(imageIDs: ids, options: DetectionModel.Options(scoreThreshold: scoreThreshold)) { _, _ in progress.advance() }
+        } catch { throw ValidationError("\(error)") }
         progress.finish()
 
         if let output {
@@ -79,19 +54,11 @@ struct Evaluate: ParsableCommand {
             try encoder.encode(results).write(to: URL(fileURLWithPath: output))
         }
         var report: [String: [String: Double]] = [:]
-        for iouType in detector.hasMasks ? [COCOIoUType.bbox, .segm] : [.bbox] {
-            let dt = try dataset.loadResults(results.map { r in
-                var r = r
-                if iouType == .bbox { r.segmentation = nil }
-                return r
-            })
-            var parameters = COCOEvalParameters(iouType: iouType)
-            parameters.imageIDs = ids
-            let evaluation = try COCOEvaluator(groundTruth: dataset, detections: dt, parameters: parameters).evaluate()
+        for (iouType, evaluation) in try evaluator.evaluate(results, imageIDs: ids) {
             if json {
-                report[iouType == .bbox ? "bbox" : "segm"] = Dictionary(uniqueKeysWithValues: zip(COCOStats.names, evaluation.stats.values))
+                report[iouType.rawValue] = Dictionary(uniqueKeysWithValues: zip(COCOStats.names, evaluation.stats.values))
             } else {
-                print("\(iouType == .bbox ? "bbox" : "segm"): \(ids.count) images, \(results.count) detections")
+                print("\(iouType.rawValue): \(ids.count) images, \(results.count) detections")
                 print(evaluation.summary)
             }
         }

@@ -1,0 +1,68 @@
+import COCO
+import Foundation
+import Imaging
+
+/// Runs a model over a COCO-format dataset and scores the result with the COCO protocol
+/// (pycocotools semantics, see the COCO module): the engine behind `rcnn eval`.
+public struct DatasetEvaluator {
+    public let model: DetectionModel
+    public let dataset: COCODataset
+    public let imagesDirectory: URL
+
+    public init(model: DetectionModel, dataset: COCODataset, imagesDirectory: URL) {
+        self.model = model
+        self.dataset = dataset
+        self.imagesDirectory = imagesDirectory
+    }
+
+    /// Category id for a class id: by name when the dataset's category names match the model's
+    /// class names, else the class id itself (torchvision's 91-class COCO indexing).
+    public func categoryID(forClass classID: Int) -> Int {
+        guard classID < model.classes.count else { return classID }
+        let name = model.classes[classID]
+        return dataset.categories.first { $0.name == name }?.id ?? classID
+    }
+
+    /// Detections for `imageIDs` in COCO results format (bbox `[x, y, w, h]`, and RLE segmentation
+    /// for mask models). `progress` is called after each image with (done, total).
+    public func detections(imageIDs: [Int], options: DetectionModel.Options = .init(),
+                           progress: (Int, Int) -> Void = { _, _ in }) throws -> [COCODetection] {
+        var results: [COCODetection] = []
+        for (n, id) in imageIDs.enumerated() {
+            guard let info = dataset.image(id: id), let name = info.fileName else {
+                throw COCOError.invalidFile(path: "annotations", reason: "image \(id) has no file_name")
+            }
+            let path = imagesDirectory.appendingPathComponent(name)
+            let rgb: RGBImage
+            do { rgb = try ImageDecoder.decode(try Data(contentsOf: path)) } catch {
+                throw COCOError.invalidFile(path: path.path, reason: "\(error)")
+            }
+            let det = model.detect(rgb, options: options).detections
+            for i in 0..<det.count {
+                let b = det.boxes[i]
+                var d = COCODetection(imageID: id, categoryID: categoryID(forClass: det.labels[i]), score: Double(det.scores[i]),
+                                      bbox: COCOBox(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1)))
+                if let m = det.masks?[i] { d.segmentation = .rle(RLE(rowMajorMask: m, height: rgb.height, width: rgb.width)) }
+                results.append(d)
+            }
+            progress(n + 1, imageIDs.count)
+        }
+        return results
+    }
+
+    /// COCO evaluation of `results` over `imageIDs`: bbox, plus segm for mask models.
+    public func evaluate(_ results: [COCODetection], imageIDs: [Int]) throws -> [(COCOIoUType, COCOEvaluation)] {
+        var out: [(COCOIoUType, COCOEvaluation)] = []
+        for iouType in model.hasMasks ? [COCOIoUType.bbox, .segm] : [.bbox] {
+            let dt = try dataset.loadResults(results.map { r in
+                var r = r
+                if iouType == .bbox { r.segmentation = nil }
+                return r
+            })
+            var parameters = COCOEvalParameters(iouType: iouType)
+            parameters.imageIDs = imageIDs
+            out.append((iouType, try COCOEvaluator(groundTruth: dataset, detections: dt, parameters: parameters).evaluate()))
+        }
+        return out
+    }
+}
