@@ -9,5 +9,6 @@ bash Tools/setup_python.sh
 FIXTURES="${RCNN_FIXTURES:-.cache/fixtures}"
 .venv/bin/python Tests/Parity/make_op_fixtures.py --out "$FIXTURES/ops"
 .venv/bin/python Tests/Parity/make_fixtures.py --out "$FIXTURES"
+.venv/bin/python Tests/Parity/make_default_model_fixture.py --out "$FIXTURES"
 export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
 swift test -c release -Xswiftc -enable-testing "$@"
