@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "COCOTests", dependencies: ["COCO"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "CLITests"),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging"]),
         .testTarget(name: "ParityTests", dependencies: ["Detection"]),
     ],

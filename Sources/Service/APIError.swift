@@ -22,6 +22,14 @@ public struct APIError: Error, CustomStringConvertible {
         return r
     }
 
+    /// The open inference protocol's error shape, `{"error": "message"}`. The protocol reports
+    /// failed requests as 400, so 422 (invalid option values) becomes 400; other statuses stay.
+    public var openInferenceResponse: HTTPResponse {
+        var r = HTTPResponse.json(["error": message], status: status == 422 ? 400 : status)
+        for (k, v) in headers { r.headers.replaceOrAdd(name: k, value: v) }
+        return r
+    }
+
     static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(400, code, message) }
     static func unprocessable(_ message: String, code: String = "invalid_parameter") -> APIError { APIError(422, code, message) }
     static func notFound(_ message: String) -> APIError { APIError(404, "not_found", message) }

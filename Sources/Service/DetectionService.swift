@@ -4,66 +4,91 @@ import Foundation
 import HTTP
 import Imaging
 
-/// The HTTP API: routes requests to handlers. Knows the models, the inference scheduler and the
-/// limits; knows nothing about sockets. `handle` is called on connection threads and only blocks
-/// them while waiting for the scheduler, which runs the inference.
+/// The HTTP API: routes requests to handlers. Knows the models, the inference scheduler, the
+/// limits and the metrics; knows nothing about sockets. `handle` is called on connection threads and
+/// only blocks them while waiting for the scheduler, which runs the inference.
 ///
-/// Thread-safety: immutable apart from the registry's readiness flag and the scheduler, both
-/// thread-safe.
+/// Routes are listed in `Route.all`. Native errors are `{"error": {"code", "message"}}`; the open
+/// inference protocol's routes (`/v2...`) answer errors as `{"error": "message"}`.
+///
+/// Thread-safety: immutable apart from the registry's readiness flag, the scheduler and the
+/// metrics, all thread-safe.
 public final class DetectionService: @unchecked Sendable {
     public let registry: ModelRegistry
     public let scheduler: InferenceScheduler
     public let config: ServerConfig
+    public let metrics: ServiceMetrics
+    let accessControl: AccessControl
 
     public init(registry: ModelRegistry, scheduler: InferenceScheduler, config: ServerConfig) {
         self.registry = registry
         self.scheduler = scheduler
         self.config = config
+        metrics = ServiceMetrics(scheduler: scheduler, models: registry)
+        accessControl = AccessControl(apiKey: config.apiKey, allowedOrigins: config.corsAllowedOrigins)
     }
 
     /// Routes one request. Errors become JSON error responses; nothing throws past here.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        do {
-            return try route(request)
-        } catch let e as APIError {
-            return e.response
-        } catch {
-            return APIError(500, "internal_error", "internal error").response
-        }
-    }
-
-    func route(_ r: HTTPRequest) throws -> HTTPResponse {
-        let parts = r.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let method = r.method == "HEAD" ? "GET" : r.method
-        func allow(_ methods: String...) throws {
-            guard methods.contains(method) else {
-                let allowed = methods.contains("GET") ? methods + ["HEAD"] : methods
-                throw APIError(405, "method_not_allowed", "\(r.method) is not allowed on \(r.path); use \(allowed.joined(separator: ", "))",
-                               headers: [("Allow", allowed.joined(separator: ", "))])
+        let matched = Route.match(request.path)
+        var response: HTTPResponse
+        if request.method == "OPTIONS", let route = matched?.route {
+            response = accessControl.preflight(request, route: route)
+        } else if let denied = accessControl.deny(request, route: matched?.route) {
+            response = denied
+        } else {
+            do {
+                guard let matched else { throw APIError.notFound("no route for \(request.path)") }
+                response = try route(request, matched.route, matched.params)
+            } catch let e as APIError {
+                response = matched?.route.isOpenInference == true || request.path.hasPrefix("/v2/") ? e.openInferenceResponse : e.response
+            } catch {
+                response = APIError(500, "internal_error", "internal error").response
             }
         }
-        switch parts {
-        case ["healthz"]:
-            try allow("GET")
+        accessControl.addCORSHeaders(request, to: &response)
+        return response
+    }
+
+    /// The metrics label for a request path: its route template, or `unmatched`.
+    public static func routeLabel(_ path: String) -> String { Route.match(path)?.route.template ?? Route.unmatched }
+
+    /// Records one access-log entry in the HTTP metrics; call it from `HTTPServer`'s access log hook.
+    public func observe(_ entry: AccessLogEntry) {
+        metrics.observe(entry, route: Self.routeLabel(entry.path))
+    }
+
+    func route(_ r: HTTPRequest, _ route: Route, _ params: [String: String]) throws -> HTTPResponse {
+        let method = r.method == "HEAD" ? "GET" : r.method
+        guard route.methods.contains(method) else {
+            let allowed = route.allowHeader
+            throw APIError(405, "method_not_allowed", "\(r.method) is not allowed on \(r.path); use \(allowed)",
+                           headers: [("Allow", allowed)])
+        }
+        switch route.template {
+        case "/":
+            return WebPage.response
+        case "/healthz":
             return .json(["status": "ok"])
-        case ["readyz"]:
-            try allow("GET")
+        case "/readyz":
             if registry.ready { return .json(["status": "ready"]) }
             throw APIError(503, "not_ready", "models are loading or warming up", headers: [("Retry-After", "1")])
-        case ["v1", "models"]:
-            try allow("GET")
+        case "/metrics":
+            var resp = HTTPResponse(status: 200, body: Array(metrics.registry.exposition().utf8))
+            resp.headers.replaceOrAdd(name: "Content-Type", value: MetricsRegistry.contentType)
+            return resp
+        case "/openapi.json":
+            return .json(Data(OpenAPIDocument.json.utf8))
+        case "/v1/models":
             return .json(["models": registry.models.map { ModelInfo($0, ready: registry.ready) }])
-        case let p where p.count == 3 && p[0] == "v1" && p[1] == "models":
-            try allow("GET")
-            return .json(ModelInfo(try model(p[2]), ready: registry.ready))
-        case ["v1", "detect"]:
-            try allow("POST")
+        case "/v1/models/{name}":
+            return .json(ModelInfo(try model(params["name"]!), ready: registry.ready))
+        case "/v1/detect":
             return try detect(r, model: registry.defaultModel)
-        case let p where p.count == 4 && p[0] == "v1" && p[1] == "models" && p[3] == "detect":
-            try allow("POST")
-            return try detect(r, model: try model(p[2]))
+        case "/v1/models/{name}/detect":
+            return try detect(r, model: try model(params["name"]!))
         default:
-            throw APIError.notFound("no route for \(r.path)")
+            return try openInference(r, route, params)
         }
     }
 
@@ -74,12 +99,51 @@ public final class DetectionService: @unchecked Sendable {
         return m
     }
 
-    func detect(_ r: HTTPRequest, model: DetectionModel) throws -> HTTPResponse {
-        var req = try DetectRequest.parse(r)
-        let pipeline = req.pipeline ?? model.defaultPipeline
+    /// Decodes `bytes` (counting it in the metrics) into `timings` under `decode`.
+    func decodeImage(_ bytes: [UInt8], timings: inout StageTimings) throws -> RGBImage {
+        do {
+            let image = try timings.measure("decode") { try ImageDecoder.decode(bytes, maxPixels: config.maxImagePixels) }
+            metrics.imagesDecoded.inc([ImageFormat.sniff(bytes)?.rawValue ?? "unknown"])
+            return image
+        } catch let e as ImageDecodingError {
+            metrics.imageDecodeFailures.inc([e.code])
+            if case .tooLarge = e { throw APIError(413, e.code, e.description) }
+            throw APIError.badRequest(e.description, code: e.code)
+        }
+    }
+
+    /// Runs `model` on `image` through the scheduler, recording inference metrics; scheduler
+    /// failures become 503s.
+    func infer(_ model: DetectionModel, pipeline: String, image: RGBImage, options: DetectionModel.Options) throws -> (detections: Detections, timings: StageTimings) {
+        let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
+        do {
+            let result = try scheduler.run(deadline: deadline) { model.detect(image, options: options) }
+            metrics.observeInference(model: model.name, pipeline: pipeline, stages: result.timings.stages)
+            return result
+        } catch InferenceScheduler.Failure.queueFull {
+            metrics.inferenceRejected.inc(["queue_full"])
+            throw APIError(503, "overloaded", "the inference queue is full; retry shortly", headers: [("Retry-After", "1")])
+        } catch InferenceScheduler.Failure.deadlineExceeded {
+            metrics.inferenceRejected.inc(["deadline_exceeded"])
+            throw APIError(503, "deadline_exceeded", "the request did not finish within \(config.requestTimeoutMs) ms", headers: [("Retry-After", "1")])
+        } catch InferenceScheduler.Failure.stopped {
+            metrics.inferenceRejected.inc(["shutting_down"])
+            throw APIError(503, "shutting_down", "the server is shutting down")
+        }
+    }
+
+    /// Checks that `model` runs `pipeline` (nil: its default) and returns the pipeline's name.
+    func pipeline(_ requested: String?, of model: DetectionModel) throws -> String {
+        let pipeline = requested ?? model.defaultPipeline
         guard model.pipelines.contains(pipeline) else {
             throw APIError.unprocessable("model '\(model.name)' runs pipelines \(model.pipelines.joined(separator: ", ")), not '\(pipeline)'")
         }
+        return pipeline
+    }
+
+    func detect(_ r: HTTPRequest, model: DetectionModel) throws -> HTTPResponse {
+        var req = try DetectRequest.parse(r)
+        let pipeline = try pipeline(req.pipeline, of: model)
         var keep: Set<Int>?
         if let names = req.classes {
             var ids = Set<Int>()
@@ -96,26 +160,10 @@ public final class DetectionService: @unchecked Sendable {
         }
 
         var timings = StageTimings()
-        let image: RGBImage
-        do {
-            image = try timings.measure("decode") { try ImageDecoder.decode(req.image, maxPixels: config.maxImagePixels) }
-        } catch let e as ImageDecodingError {
-            if case .tooLarge = e { throw APIError(413, e.code, e.description) }
-            throw APIError.badRequest(e.description, code: e.code)
-        }
+        let image = try decodeImage(req.image, timings: &timings)
         let wantMasks = pipeline == "mask" && (req.masks != .none || req.format != .json)
         let options = DetectionModel.Options(scoreThreshold: req.scoreThreshold, maxDetections: req.maxDetections, masks: wantMasks)
-        let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
-        let result: (detections: Detections, timings: StageTimings)
-        do {
-            result = try scheduler.run(deadline: deadline) { model.detect(image, options: options) }
-        } catch InferenceScheduler.Failure.queueFull {
-            throw APIError(503, "overloaded", "the inference queue is full; retry shortly", headers: [("Retry-After", "1")])
-        } catch InferenceScheduler.Failure.deadlineExceeded {
-            throw APIError(503, "deadline_exceeded", "the request did not finish within \(config.requestTimeoutMs) ms", headers: [("Retry-After", "1")])
-        } catch InferenceScheduler.Failure.stopped {
-            throw APIError(503, "shutting_down", "the server is shutting down")
-        }
+        let result = try infer(model, pipeline: pipeline, image: image, options: options)
         var det = result.detections
         timings.append(result.timings)
         if let keep { det = det.select(det.labels.indices.filter { keep.contains(det.labels[$0]) }) }

@@ -19,6 +19,13 @@ import Foundation
 /// | `read_timeout_s` | `RCNN_READ_TIMEOUT_S` | 30 |
 /// | `warmup_runs` | `RCNN_WARMUP_RUNS` | 1 |
 /// | `access_log` | `RCNN_ACCESS_LOG` | true |
+/// | `api_key_file` | `RCNN_API_KEY_FILE`, or the key itself in `RCNN_API_KEY` | none: no authentication |
+/// | `cors_allowed_origins` | `RCNN_CORS_ALLOWED_ORIGINS` (comma-separated) | none: CORS off |
+///
+/// `api_key_file` holds the key on its first line (surrounding whitespace ignored); with a key set,
+/// every route except `/healthz`, `/readyz` and `/v2/health/*` needs `Authorization: Bearer <key>`.
+/// `RCNN_API_KEY` wins over any file. `cors_allowed_origins` lists origins
+/// (`https://app.example.com`) or `*` for any.
 public struct ServerConfig: Codable, Sendable {
     public struct ModelEntry: Codable, Sendable {
         /// Path of the model's JSON config, relative to the server config's folder.
@@ -40,6 +47,13 @@ public struct ServerConfig: Codable, Sendable {
     public var readTimeoutS: Double = 30
     public var warmupRuns: Int = 1
     public var accessLog: Bool = true
+    /// File holding the API key (relative paths resolved against the server config's folder).
+    public var apiKeyFile: String?
+    /// Origins allowed to call the API from a browser; empty: CORS off.
+    public var corsAllowedOrigins: [String] = []
+    /// The API key in effect: `RCNN_API_KEY`, or what `resolveAPIKey()` read from `api_key_file`.
+    /// Never read from the config file itself.
+    public var apiKey: String?
 
     public init() {}
 
@@ -48,6 +62,7 @@ public struct ServerConfig: Codable, Sendable {
         case defaultModel = "default_model", threadsPerWorker = "threads_per_worker", queueDepth = "queue_depth"
         case requestTimeoutMs = "request_timeout_ms", maxBodyBytes = "max_body_bytes", maxImagePixels = "max_image_pixels"
         case maxConnections = "max_connections", readTimeoutS = "read_timeout_s", warmupRuns = "warmup_runs"
+        case apiKeyFile = "api_key_file", corsAllowedOrigins = "cors_allowed_origins"
     }
 
     public init(from decoder: Decoder) throws {
@@ -67,6 +82,8 @@ public struct ServerConfig: Codable, Sendable {
         readTimeoutS = try c.decodeIfPresent(Double.self, forKey: .readTimeoutS) ?? d.readTimeoutS
         warmupRuns = try c.decodeIfPresent(Int.self, forKey: .warmupRuns) ?? d.warmupRuns
         accessLog = try c.decodeIfPresent(Bool.self, forKey: .accessLog) ?? d.accessLog
+        apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
+        corsAllowedOrigins = try c.decodeIfPresent([String].self, forKey: .corsAllowedOrigins) ?? d.corsAllowedOrigins
     }
 
     /// Reads a config file; model paths become absolute (relative to the file's folder).
@@ -83,6 +100,7 @@ public struct ServerConfig: Codable, Sendable {
         config.models = config.models.map {
             ModelEntry(config: URL(fileURLWithPath: $0.config, relativeTo: base).standardizedFileURL.path)
         }
+        config.apiKeyFile = config.apiKeyFile.map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL.path }
         return config
     }
 
@@ -109,6 +127,24 @@ public struct ServerConfig: Codable, Sendable {
         }
         if let v = try int("RCNN_WARMUP_RUNS") { warmupRuns = v }
         if let v = env["RCNN_ACCESS_LOG"] { accessLog = !["0", "false", "no", "off"].contains(v.lowercased()) }
+        if let v = env["RCNN_API_KEY_FILE"] { apiKeyFile = v }
+        if let v = env["RCNN_API_KEY"] { apiKey = v.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if let v = env["RCNN_CORS_ALLOWED_ORIGINS"] {
+            corsAllowedOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+    }
+
+    /// Reads the key from `api_key_file` unless `RCNN_API_KEY` already set one. An unreadable or
+    /// empty file is an error (a server meant to be protected must not start open).
+    public mutating func resolveAPIKey() throws {
+        guard apiKey == nil, let path = apiKeyFile else { return }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ServiceError.config("api_key_file \(path): cannot read: \(error.localizedDescription)")
+        }
+        let key = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !key.isEmpty else { throw ServiceError.config("api_key_file \(path) is empty") }
+        apiKey = key
     }
 
     /// Rejects settings that cannot work, with the key's name.
@@ -124,6 +160,7 @@ public struct ServerConfig: Codable, Sendable {
         try check(readTimeoutS > 0, "read_timeout_s must be positive")
         try check(warmupRuns >= 0, "warmup_runs must not be negative")
         try check(!models.isEmpty, "no models configured")
+        try check(apiKey.map { !$0.isEmpty } ?? true, "RCNN_API_KEY is empty")
     }
 }
 

@@ -37,7 +37,10 @@ struct Serve: ParsableCommand {
         if let queueDepth { settings.queueDepth = queueDepth }
         if !model.isEmpty { settings.models = model.map { .init(config: URL(fileURLWithPath: $0).standardizedFileURL.path) } }
         if settings.models.isEmpty { settings.models = [.init(config: try DefaultModel.configURL().path)] }
-        do { try settings.validate() } catch { throw ValidationError("\(error)") }
+        do {
+            try settings.resolveAPIKey()
+            try settings.validate()
+        } catch { throw ValidationError("\(error)") }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = settings.threadsPerWorker ?? max(1, cores / settings.workers)
@@ -58,12 +61,16 @@ struct Serve: ParsableCommand {
         httpConfig.maxBodyBytes = settings.maxBodyBytes
         httpConfig.maxConnections = settings.maxConnections
         httpConfig.readTimeout = settings.readTimeoutS
-        if settings.accessLog {
-            httpConfig.accessLog = { entry in log(entry.description) }
+        // Every response feeds the HTTP metrics; the log line is optional.
+        let logLines = settings.accessLog
+        httpConfig.accessLog = { entry in
+            service.observe(entry)
+            if logLines { log(entry.description) }
         }
         let server = HTTPServer(configuration: httpConfig, handler: { service.handle($0) })
+        service.metrics.setConnectionsOpen { [weak server] in server?.openConnectionCount ?? 0 }
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName))")
+        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName)\(settings.apiKey == nil ? "" : "; API key required")\(settings.corsAllowedOrigins.isEmpty ? "" : "; CORS for \(settings.corsAllowedOrigins.joined(separator: ", "))"))")
 
         // Warm up off the main thread; /readyz answers 503 until this finishes.
         let warmup = settings.warmupRuns

@@ -1,0 +1,236 @@
+import Foundation
+
+/// The OpenAPI 3.0 description of every route in `Route.all`, served at `GET /openapi.json`.
+///
+/// Written out by hand as nested literals (shared pieces, such as the detection options and the
+/// error responses, are built once and reused); `OpenAPITests` checks that every route the router
+/// serves is described, with the same methods.
+enum OpenAPIDocument {
+    static let json: String = {
+        let data = (try? JSONSerialization.data(withJSONObject: document(), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }()
+
+    static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+    static func jsonContent(_ schema: [String: Any]) -> [String: Any] { ["application/json": ["schema": schema]] }
+    static func response(_ description: String, _ schema: String, headers: [String: Any]? = nil) -> [String: Any] {
+        var r: [String: Any] = ["description": description, "content": jsonContent(ref(schema))]
+        if let headers { r["headers"] = headers }
+        return r
+    }
+
+    static let retryAfter: [String: Any] = ["Retry-After": ["description": "Seconds to wait before retrying.", "schema": ["type": "integer"]]]
+    static let allow: [String: Any] = ["Allow": ["description": "The methods the route serves.", "schema": ["type": "string"]]]
+    static let wwwAuthenticate: [String: Any] = ["WWW-Authenticate": ["description": "`Bearer realm=\"rcnn\"`", "schema": ["type": "string"]]]
+
+    /// Error responses every route can give (in the route family's error schema).
+    static func errors(_ schema: String, _ statuses: [Int], auth: Bool) -> [String: Any] {
+        let text: [Int: String] = [
+            400: "Bad request: invalid parameters, body or image.", 401: "An API key is configured and the request lacks it.",
+            404: "No such route or model.", 405: "Method not allowed.", 408: "The request was not received in time.",
+            411: "A body without a length.", 413: "The body or the image is too large.", 415: "Unsupported Content-Type.",
+            422: "Invalid option values.", 431: "Header section too large.", 503: "Overloaded, past the deadline, not ready or shutting down.",
+        ]
+        var out: [String: Any] = [:]
+        for s in statuses + (auth ? [401] : []) {
+            var headers: [String: Any]?
+            if s == 503 { headers = retryAfter } else if s == 405 { headers = allow } else if s == 401 { headers = wwwAuthenticate }
+            out[String(s)] = response(text[s] ?? "Error.", schema, headers: headers)
+        }
+        return out
+    }
+
+    static func pathParam(_ name: String, _ description: String) -> [String: Any] {
+        ["name": name, "in": "path", "required": true, "description": description, "schema": ["type": "string"]]
+    }
+
+    static let optionSchemas: [String: [String: Any]] = [
+        "score_threshold": ["type": "number", "minimum": 0, "maximum": 1, "description": "Drop detections scoring below this (default: the model's box_score_thresh)."],
+        "max_detections": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "Keep at most this many detections (default: the model's)."],
+        "classes": ["type": "string", "description": "Class names to keep, comma-separated (in JSON bodies also an array of names)."],
+        "masks": ["type": "string", "enum": ["rle", "polygon", "none"], "default": "rle", "description": "Mask encoding: COCO compressed RLE, polygons, or none."],
+        "pipeline": ["type": "string", "enum": ["mask", "faster"], "description": "Pipeline to run (mask models run both; default: the model's first)."],
+        "format": ["type": "string", "enum": ["json", "png", "jpeg"], "default": "json", "description": "JSON detections, or the image annotated with them (also chosen by `Accept: image/png|image/jpeg`)."],
+    ]
+
+    static var queryOptions: [[String: Any]] {
+        optionSchemas.keys.sorted().map { ["name": $0, "in": "query", "required": false, "schema": optionSchemas[$0]!] }
+    }
+
+    static func detectOperation(named: Bool) -> [String: Any] {
+        var jsonBody = optionSchemas
+        jsonBody["image"] = ["type": "string", "format": "byte", "minLength": 8, "pattern": "^(data:image/[a-z]+;base64,)?(/9j/|iVBORw0KGgo)",
+                             "description": "The JPEG or PNG, base64 (a `data:` URL prefix is allowed)."]
+        jsonBody["classes"] = ["oneOf": [["type": "string"], ["type": "array", "items": ["type": "string"]]], "description": "Class names to keep."]
+        var multipart = optionSchemas
+        multipart["image"] = ["type": "string", "format": "binary"]
+        let binary: [String: Any] = ["schema": ["type": "string", "format": "binary"]]
+        var responses: [String: Any] = [
+            "200": ["description": "The detections (JSON), or the annotated image.",
+                    "content": ["application/json": ["schema": ref("DetectionDocument")],
+                                "image/png": binary, "image/jpeg": binary]],
+        ]
+        responses.merge(errors("Error", [400, 404, 405, 408, 411, 413, 415, 422, 431, 503], auth: true)) { $1 }
+        return [
+            "operationId": named ? "detectWithModel" : "detect",
+            "summary": named ? "Detect objects with the named model." : "Detect objects with the default model.",
+            "parameters": (named ? [pathParam("name", "The model's name.")] : []) + queryOptions,
+            "requestBody": [
+                "required": true,
+                "description": "The image, raw or wrapped. Options in the body win over the query.",
+                "content": [
+                    "image/jpeg": binary, "image/png": binary, "application/octet-stream": binary,
+                    "multipart/form-data": ["schema": ["type": "object", "required": ["image"], "properties": multipart, "additionalProperties": false]],
+                    "application/json": ["schema": ["type": "object", "required": ["image"], "properties": jsonBody, "additionalProperties": false]],
+                ],
+            ],
+            "responses": responses,
+        ]
+    }
+
+    static func get(_ id: String, _ summary: String, _ ok: [String: Any], params: [[String: Any]] = [], errors errs: [String: Any]) -> [String: Any] {
+        var responses: [String: Any] = ["200": ok]
+        responses.merge(errs) { $1 }
+        var op: [String: Any] = ["operationId": id, "summary": summary, "responses": responses]
+        if !params.isEmpty { op["parameters"] = params }
+        return op
+    }
+
+    static func document() -> [String: Any] {
+        let name = pathParam("name", "The model's name.")
+        let version = pathParam("version", "The model version; only `1` exists.")
+        let v2Errors = { (statuses: [Int]) in errors("V2Error", statuses, auth: true) }
+        let text: ([String]) -> [String: Any] = { types in Dictionary(uniqueKeysWithValues: types.map { ($0, ["schema": ["type": "string"]]) }) }
+
+        var paths: [String: [String: Any]] = [
+            "/": ["get": get("webPage", "The web page: upload an image and see the detections drawn.",
+                             ["description": "A self-contained HTML page.", "content": text(["text/html; charset=utf-8"])], errors: errors("Error", [405], auth: true))],
+            "/healthz": ["get": get("healthz", "Liveness: the process answers.", response("Alive.", "Status"), errors: errors("Error", [405], auth: false))],
+            "/readyz": ["get": get("readyz", "Readiness: every model loaded and warmed up.", response("Ready.", "Status"),
+                                   errors: errors("Error", [405, 503], auth: false))],
+            "/metrics": ["get": get("metrics", "Prometheus metrics, text exposition format 0.0.4.",
+                                    ["description": "Metrics.", "content": text(["text/plain; version=0.0.4; charset=utf-8"])], errors: errors("Error", [405], auth: true))],
+            "/openapi.json": ["get": get("openapi", "This document.", ["description": "OpenAPI 3.0 document.", "content": jsonContent(["type": "object"])],
+                                         errors: errors("Error", [405], auth: true))],
+            "/v1/models": ["get": get("listModels", "The models served.", response("The models.", "ModelList"), errors: errors("Error", [405], auth: true))],
+            "/v1/models/{name}": ["get": get("getModel", "One model.", response("The model.", "ModelInfo"), params: [name], errors: errors("Error", [404, 405], auth: true))],
+            "/v1/detect": ["post": detectOperation(named: false)],
+            "/v1/models/{name}/detect": ["post": detectOperation(named: true)],
+            "/v2": ["get": get("v2ServerMetadata", "Open inference protocol: server metadata.", response("Server metadata.", "V2ServerMetadata"), errors: v2Errors([405]))],
+            "/v2/health/live": ["get": get("v2Live", "Open inference protocol: liveness.", response("Live.", "V2Live"), errors: errors("V2Error", [405], auth: false))],
+            "/v2/health/ready": ["get": get("v2Ready", "Open inference protocol: readiness (400 while not ready).",
+                                            response("Ready.", "V2Ready"), errors: ["400": response("Not ready.", "V2Ready"), "405": response("Method not allowed.", "V2Error", headers: allow)])],
+        ]
+        for versioned in [false, true] {
+            let prefix = versioned ? "/v2/models/{name}/versions/{version}" : "/v2/models/{name}"
+            let params = versioned ? [name, version] : [name]
+            let suffix = versioned ? "Version" : ""
+            paths[prefix] = ["get": get("v2ModelMetadata" + suffix, "Open inference protocol: model metadata.", response("Model metadata.", "V2ModelMetadata"),
+                                        params: params, errors: v2Errors([404, 405]))]
+            var readyErrors = v2Errors([404, 405])
+            readyErrors["400"] = response("Not ready.", "V2ModelReady")
+            paths[prefix + "/ready"] = ["get": get("v2ModelReady" + suffix, "Open inference protocol: model readiness (400 while not ready).",
+                                                   response("Ready.", "V2ModelReady"), params: params, errors: readyErrors)]
+            var inferResponses: [String: Any] = ["200": response("The output tensors.", "V2InferResponse")]
+            inferResponses.merge(v2Errors([400, 404, 405, 408, 411, 413, 431, 503])) { $1 }
+            paths[prefix + "/infer"] = ["post": [
+                "operationId": "v2Infer" + suffix,
+                "summary": "Open inference protocol: detect objects in one image.",
+                "parameters": params,
+                "requestBody": ["required": true,
+                                "description": "JSON, or (binary tensor data extension) a JSON header followed by the input's bytes, with the header's length in the `Inference-Header-Content-Length` request header and `parameters.binary_data_size` on the input.",
+                                "content": ["application/json": ["schema": ref("V2InferRequest")]]],
+                "responses": inferResponses,
+            ]]
+        }
+        // Every route answers OPTIONS (204 with Allow; the CORS preflight headers for allowed origins).
+        for (path, var item) in paths {
+            var op: [String: Any] = [
+                "operationId": "options" + path.replacingOccurrences(of: "[^A-Za-z0-9]", with: "_", options: .regularExpression),
+                "summary": "Allowed methods; CORS preflight.",
+                "security": [[String: Any]](),
+                "responses": ["204": ["description": "The methods in `Allow`."]],
+            ]
+            if let p = (item.values.first as? [String: Any])?["parameters"] as? [[String: Any]] {
+                op["parameters"] = p.filter { $0["in"] as? String == "path" }
+            }
+            item["options"] = op
+            paths[path] = item
+        }
+        for probe in ["/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"] {
+            var get = paths[probe]!["get"] as! [String: Any]
+            get["security"] = [[String: Any]]()
+            paths[probe]!["get"] = get
+        }
+
+        return [
+            "openapi": "3.0.3",
+            "info": [
+                "title": "rcnn object-detection server",
+                "version": DetectionService.serverVersion,
+                "description": "R-CNN family detection over HTTP: the native JSON API under /v1, the KServe/Triton open inference protocol v2 under /v2, Prometheus metrics and probes. Native errors are {\"error\": {\"code\", \"message\"}}; /v2 errors are {\"error\": \"message\"}. GET routes also answer HEAD. When the server has an API key, every route except the probes needs `Authorization: Bearer <key>`.",
+            ],
+            "security": [[String: Any](), ["bearerAuth": [String]()]],
+            "paths": paths,
+            "components": ["securitySchemes": ["bearerAuth": ["type": "http", "scheme": "bearer"]], "schemas": schemas()],
+        ]
+    }
+
+    static func schemas() -> [String: Any] {
+        let str: [String: Any] = ["type": "string"]
+        let int: [String: Any] = ["type": "integer"]
+        let num: [String: Any] = ["type": "number"]
+        func object(_ props: [String: Any], required: [String]? = nil) -> [String: Any] {
+            ["type": "object", "properties": props, "required": required ?? props.keys.sorted()]
+        }
+        func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
+        let tensor = object(["name": str, "datatype": ["type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]],
+                             "shape": array(int), "parameters": ["type": "object"],
+                             "data": ["type": "array", "items": [:] as [String: Any], "description": "Row-major, flat or nested."]],
+                            required: ["name", "datatype", "shape"])
+        return [
+            "Error": object(["error": object(["code": str, "message": str])]),
+            "V2Error": object(["error": str]),
+            "Status": object(["status": str]),
+            "ModelInfo": object(["name": str, "architecture": str, "task": str, "pipelines": array(str), "classes": array(str),
+                                 "min_size": int, "max_size": int, "weights": str, "weights_sha256": ["type": "string", "nullable": true], "ready": ["type": "boolean"]],
+                                required: ["name", "architecture", "task", "pipelines", "classes", "min_size", "max_size", "weights", "ready"]),
+            "ModelList": object(["models": array(ref("ModelInfo"))]),
+            "Mask": object(["size": ["type": "array", "items": int, "minItems": 2, "maxItems": 2, "description": "[height, width]"],
+                            "counts": ["type": "string", "description": "COCO compressed RLE (column-major)."],
+                            "polygons": array(array(num))], required: ["size"]),
+            "Detection": object(["label": str, "class_id": int, "score": num,
+                                 "box": ["type": "array", "items": num, "minItems": 4, "maxItems": 4, "description": "[x1, y1, x2, y2] in original-image pixels."],
+                                 "mask": ref("Mask")], required: ["label", "class_id", "score", "box"]),
+            "DetectionDocument": object(["model": str, "pipeline": str, "image": object(["width": int, "height": int]),
+                                         "detections": array(ref("Detection")),
+                                         "timings_ms": ["type": "object", "additionalProperties": num, "description": "Milliseconds per stage in the order they ran, plus total."]]),
+            "V2ServerMetadata": object(["name": str, "version": str, "extensions": array(str)]),
+            "V2Live": object(["live": ["type": "boolean"]]),
+            "V2Ready": object(["ready": ["type": "boolean"]]),
+            "V2ModelReady": object(["name": str, "ready": ["type": "boolean"]]),
+            "V2TensorMetadata": object(["name": str, "datatype": str, "shape": array(int)]),
+            "V2ModelMetadata": object(["name": str, "versions": array(str), "platform": str,
+                                       "inputs": array(ref("V2TensorMetadata")), "outputs": array(ref("V2TensorMetadata"))]),
+            "V2Tensor": tensor,
+            "V2ImageInput": object(["name": ["type": "string", "enum": ["image"]], "datatype": ["type": "string", "enum": ["BYTES"]],
+                                    "shape": ["type": "array", "items": ["type": "integer", "enum": [1]], "minItems": 1, "maxItems": 1],
+                                    "data": ["type": "array", "minItems": 1, "maxItems": 1,
+                                             "items": ["type": "string", "format": "byte", "pattern": "^(/9j/|iVBORw0KGgo)", "description": "The JPEG or PNG, base64."]]],
+                                   required: ["name", "datatype", "shape", "data"]),
+            "V2InferRequest": object(["id": str,
+                                      "parameters": object(["score_threshold": optionSchemas["score_threshold"]!, "max_detections": optionSchemas["max_detections"]!,
+                                                            "pipeline": optionSchemas["pipeline"]!], required: []),
+                                      "inputs": ["type": "array", "items": ref("V2ImageInput"), "minItems": 1, "maxItems": 1,
+                                                 "description": "One input: image, BYTES, shape [1], data [base64] (or binary_data_size with the binary extension)."],
+                                      "outputs": array(object(["name": ["type": "string", "enum": ["boxes", "scores", "labels", "class_names", "masks"],
+                                                                          "description": "masks only with the mask pipeline."],
+                                                                 "parameters": ["type": "object"]], required: ["name"]))],
+                                     required: ["inputs"]),
+            "V2InferResponse": object(["model_name": str, "model_version": str, "id": str, "parameters": ["type": "object"],
+                                       "outputs": ["type": "array", "items": ref("V2Tensor"),
+                                                   "description": "boxes FP32 [N,4], scores FP32 [N], labels INT64 [N], class_names BYTES [N], masks BYTES [N] (COCO RLE JSON strings; mask pipeline)."]],
+                                      required: ["model_name", "outputs"]),
+        ]
+    }
+}

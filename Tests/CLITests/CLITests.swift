@@ -1,0 +1,155 @@
+import Foundation
+import XCTest
+
+/// The `rcnn` binary itself: `detect`, `eval`, and `serve` with real clients, concurrency and a
+/// SIGTERM while a request is in flight. Timeouts only guard against hangs.
+final class CLITests: XCTestCase {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sample = repoRoot.appendingPathComponent("Samples/shapes_val_0000.jpg").path
+    static let model = repoRoot.appendingPathComponent("Config/models/shapes_mask_rcnn.json").path
+
+    /// The `rcnn` executable built next to this test bundle.
+    var binary: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var url = dir.appendingPathComponent("rcnn")
+        if !FileManager.default.isExecutableFile(atPath: url.path) {
+            url = dir.deletingLastPathComponent().appendingPathComponent("rcnn")
+        }
+        return url.path
+    }
+
+    @discardableResult
+    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: Data, err: Data) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.currentDirectoryURL = Self.repoRoot
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Drain stderr on another thread so a chatty child cannot block on a full pipe.
+        var e = Data()
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        p.waitUntilExit()
+        return (p.terminationStatus, o, e)
+    }
+
+    func testDetectPrintsTheDocumentAndFailsClearly() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "rcnn not built at \(binary)")
+        let r = try run(binary, ["detect", "--config", Self.model, Self.sample, "--score-threshold", "0.01", "--max-detections", "5"])
+        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        XCTAssertEqual(doc["model"] as? String, "shapes_mask_rcnn")
+        XCTAssertEqual((doc["detections"] as? [Any])?.count, 5)
+        // The default model is found from the repository root without --config.
+        XCTAssertEqual(try run(binary, ["detect", Self.sample, "--no-masks"]).status, 0)
+
+        let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-corrupt-\(getpid()).jpg")
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 1, 2, 3]).write(to: corrupt)
+        defer { try? FileManager.default.removeItem(at: corrupt) }
+        let bad = try run(binary, ["detect", corrupt.path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(String(decoding: bad.err, as: UTF8.self).contains("corrupt") || String(decoding: bad.err, as: UTF8.self).contains("JPEG"),
+                      String(decoding: bad.err, as: UTF8.self))
+        let missing = try run(binary, ["detect", "/nonexistent.jpg"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(String(decoding: missing.err, as: UTF8.self).contains("/nonexistent.jpg"))
+        let badWeights = try run(binary, ["detect", "--config", "/nonexistent.json", Self.sample])
+        XCTAssertNotEqual(badWeights.status, 0)
+        XCTAssertTrue(String(decoding: badWeights.err, as: UTF8.self).contains("/nonexistent.json"))
+    }
+
+    func testEvalPrintsTwelveNumbersPerIoUType() throws {
+        let r = try run(binary, ["eval", "--annotations", "Samples/instances_samples.json", "--images", "Samples", "--json",
+                                 "--score-threshold", "0.01"])
+        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: [String: Double]])
+        XCTAssertEqual(report["bbox"]?.count, 12)
+        XCTAssertEqual(report["segm"]?.count, 12)
+    }
+
+    /// Starts `rcnn serve` on an ephemeral port; returns the process, its port and its stderr pipe.
+    func startServer() throws -> (Process, Int, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--model", Self.model, "--workers", "2", "--queue-depth", "16"]
+        p.currentDirectoryURL = Self.repoRoot
+        p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"]) { $1 }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Read the log until the "listening on HOST:PORT" line.
+        var buffer = ""
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            buffer += String(decoding: chunk, as: UTF8.self)
+            if let r = buffer.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                let port = Int(buffer[r].split(separator: ":").last!)!
+                return (p, port, err)
+            }
+        }
+        p.terminate()
+        XCTFail("server did not report its port: \(buffer)")
+        throw CocoaError(.fileReadUnknown)
+    }
+
+    func curl(_ args: [String]) throws -> (Int, Data) {
+        let r = try run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
+        let nl = r.out.lastIndex(of: UInt8(ascii: "\n")) ?? r.out.endIndex
+        return (Int(String(decoding: r.out[(nl < r.out.endIndex ? nl + 1 : nl)...], as: UTF8.self)) ?? 0, Data(r.out[..<nl]))
+    }
+
+    func testServeConcurrentClientsAndSIGTERMWithARequestInFlight() throws {
+        let (server, port, err) = try startServer()
+        defer { if server.isRunning { server.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        // Ready after warm-up.
+        var ready = false
+        for _ in 0..<600 where !ready {
+            ready = (try? curl(["\(base)/readyz"]).0) == 200
+            if !ready { usleep(100_000) }
+        }
+        XCTAssertTrue(ready)
+
+        // Eight concurrent clients get the same, correct answer.
+        let url = "\(base)/v1/detect?score_threshold=0.01&max_detections=10"
+        var answers = [Data?](repeating: nil, count: 8)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let r = try? self.curl(["-H", "Content-Type: image/jpeg", "--data-binary", "@\(Self.sample)", url])
+            lock.lock(); answers[i] = r?.0 == 200 ? r?.1 : nil; lock.unlock()
+        }
+        let scores = answers.map { a -> [Double]? in
+            guard let a, let doc = try? JSONSerialization.jsonObject(with: a) as? [String: Any],
+                  let dets = doc["detections"] as? [[String: Any]] else { return nil }
+            return dets.map { $0["score"] as! Double }
+        }
+        XCTAssertTrue(scores.allSatisfy { $0 != nil }, "some concurrent request failed")
+        XCTAssertEqual(Set(scores.compactMap { $0 }).count, 1, "concurrent answers differ")
+
+        // A request in flight when SIGTERM arrives is still answered; then the process exits 0.
+        let inflight = DispatchGroup()
+        var status = 0
+        DispatchQueue.global().async(group: inflight) {
+            // Upload slowly (about 1.5 s for the body) so the signal lands while the request is
+            // still being received, whatever the machine's inference speed.
+            status = (try? self.curl(["--limit-rate", "12k", "-H", "Content-Type: image/jpeg", "--data-binary", "@\(Self.sample)", url]).0) ?? -1
+        }
+        usleep(500_000)
+        kill(server.processIdentifier, SIGTERM)
+        XCTAssertEqual(inflight.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(status, 200)
+        server.waitUntilExit()
+        XCTAssertEqual(server.terminationStatus, 0)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(log.contains("POST /v1/detect"), "access log: \(log)")
+    }
+}
