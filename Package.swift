@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "CLITests"),
+        .testTarget(name: "SelectiveSearchTests", dependencies: ["Detection", "Imaging"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging"]),
         .testTarget(name: "ParityTests", dependencies: ["Detection"]),
     ],
