@@ -15,10 +15,14 @@ public struct DetectRequest {
     public var classes: [String]?
     public var masks: MaskFormat = .rle
     public var pipeline: String?
+    /// Client proposals for the fast pipeline, `[x1, y1, x2, y2]` in image pixels.
+    public var proposals: [[Float]]?
     public var format: OutputFormat = .json
 
     /// Largest `max_detections` a client may ask for.
     public static let maxDetectionsLimit = 1000
+    /// Most client proposals one request may carry.
+    public static let maxProposals = 5000
 
     public init(image: [UInt8]) { self.image = image }
 
@@ -66,7 +70,7 @@ public struct DetectRequest {
     }
 
     mutating func apply(_ o: [String: Any]) throws {
-        let known: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format"]
+        let known: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
             throw APIError.unprocessable("unknown option '\(unknown)'; known: \(known.sorted().joined(separator: ", "))")
         }
@@ -100,6 +104,29 @@ public struct DetectRequest {
         if let v = o["pipeline"] {
             guard let s = v as? String, !s.isEmpty else { throw APIError.unprocessable("pipeline must be a string") }
             pipeline = s
+        }
+        if let v = o["proposals"] {
+            // A JSON array in a JSON body; a JSON-encoded string in a query or multipart field.
+            var value: Any = v
+            if let s = v as? String {
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(s.utf8)) else {
+                    throw APIError.unprocessable("proposals must be a JSON array of [x1, y1, x2, y2] boxes")
+                }
+                value = parsed
+            }
+            guard let list = value as? [Any], !list.isEmpty, list.count <= Self.maxProposals else {
+                throw APIError.unprocessable("proposals must be a non-empty JSON array of at most \(Self.maxProposals) [x1, y1, x2, y2] boxes")
+            }
+            proposals = try list.enumerated().map { i, item in
+                guard let a = item as? [Any], a.count == 4 else {
+                    throw APIError.unprocessable("proposals[\(i)] is not [x1, y1, x2, y2]")
+                }
+                let n = a.compactMap { Self.number($0) }
+                guard n.count == 4, n[2] > n[0], n[3] > n[1] else {
+                    throw APIError.unprocessable("proposals[\(i)] must be four finite numbers with x2 > x1 and y2 > y1")
+                }
+                return n.map { Float($0) }
+            }
         }
         if let v = o["format"] {
             guard let s = v as? String, let f = OutputFormat(rawValue: s) else {

@@ -116,8 +116,10 @@ public final class DetectionService: @unchecked Sendable {
     /// failures become 503s.
     func infer(_ model: DetectionModel, pipeline: String, image: RGBImage, options: DetectionModel.Options) throws -> (detections: Detections, timings: StageTimings) {
         let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
+        var options = options
+        options.pipeline = DetectionModel.Pipeline(rawValue: pipeline) ?? .default
         do {
-            let result = try scheduler.run(deadline: deadline) { model.detect(image, options: options) }
+            let result = try scheduler.run(deadline: deadline) { [options] in model.detect(image, options: options) }
             metrics.observeInference(model: model.name, pipeline: pipeline, stages: result.timings.stages)
             return result
         } catch InferenceScheduler.Failure.queueFull {
@@ -143,6 +145,12 @@ public final class DetectionService: @unchecked Sendable {
 
     func detect(_ r: HTTPRequest, model: DetectionModel) throws -> HTTPResponse {
         var req = try DetectRequest.parse(r)
+        if req.proposals != nil {
+            guard req.pipeline == nil || req.pipeline == "fast" else {
+                throw APIError.unprocessable("proposals are used by the fast pipeline only, not '\(req.pipeline!)'")
+            }
+            req.pipeline = "fast"
+        }
         let pipeline = try pipeline(req.pipeline, of: model)
         var keep: Set<Int>?
         if let names = req.classes {
@@ -162,7 +170,19 @@ public final class DetectionService: @unchecked Sendable {
         var timings = StageTimings()
         let image = try decodeImage(req.image, timings: &timings)
         let wantMasks = pipeline == "mask" && (req.masks != .none || req.format != .json)
-        let options = DetectionModel.Options(scoreThreshold: req.scoreThreshold, maxDetections: req.maxDetections, masks: wantMasks)
+        var proposals: [Box]?
+        if let given = req.proposals {
+            // Clipped to the image; a box left empty by clipping is an error, not silently dropped.
+            proposals = try given.enumerated().map { i, b in
+                let c = Box(b[0], b[1], b[2], b[3]).clipped(width: Float(image.width), height: Float(image.height))
+                guard c.width > 0, c.height > 0 else {
+                    throw APIError.unprocessable("proposals[\(i)] \(b) lies outside the \(image.width)x\(image.height) image")
+                }
+                return c
+            }
+        }
+        let options = DetectionModel.Options(scoreThreshold: req.scoreThreshold, maxDetections: req.maxDetections, masks: wantMasks,
+                                             proposals: proposals)
         let result = try infer(model, pipeline: pipeline, image: image, options: options)
         var det = result.detections
         timings.append(result.timings)

@@ -55,7 +55,5 @@ public final class ModelRegistry: @unchecked Sendable {
 }
 
 extension DetectionModel {
-    /// Pipelines this model can run: Mask R-CNN models also run as Faster R-CNN (no mask head).
-    public var pipelines: [String] { hasMasks ? ["mask", "faster"] : ["faster"] }
     public var defaultPipeline: String { pipelines[0] }
 }

@@ -49,7 +49,8 @@ enum OpenAPIDocument {
         "max_detections": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "Keep at most this many detections (default: the model's)."],
         "classes": ["type": "string", "description": "Class names to keep, comma-separated (in JSON bodies also an array of names)."],
         "masks": ["type": "string", "enum": ["rle", "polygon", "none"], "default": "rle", "description": "Mask encoding: COCO compressed RLE, polygons, or none."],
-        "pipeline": ["type": "string", "enum": ["mask", "faster"], "description": "Pipeline to run (mask models run both; default: the model's first)."],
+        "pipeline": ["type": "string", "enum": ["mask", "faster", "fast"], "description": "Pipeline to run: mask (Mask R-CNN, mask models only), faster (Faster R-CNN), fast (Fast R-CNN on the client's proposals, or selective search's). Default: the model's first."],
+        "proposals": ["type": "string", "description": "Fast R-CNN proposals as a JSON array of [x1, y1, x2, y2] boxes in image pixels (at most 5000); implies pipeline=fast."],
         "format": ["type": "string", "enum": ["json", "png", "jpeg"], "default": "json", "description": "JSON detections, or the image annotated with them (also chosen by `Accept: image/png|image/jpeg`)."],
     ]
 
@@ -62,6 +63,9 @@ enum OpenAPIDocument {
         jsonBody["image"] = ["type": "string", "format": "byte", "minLength": 8, "pattern": "^(data:image/[a-z]+;base64,)?(/9j/|iVBORw0KGgo)",
                              "description": "The JPEG or PNG, base64 (a `data:` URL prefix is allowed)."]
         jsonBody["classes"] = ["oneOf": [["type": "string"], ["type": "array", "items": ["type": "string"]]], "description": "Class names to keep."]
+        jsonBody["proposals"] = ["type": "array", "minItems": 1, "maxItems": 5000,
+                                 "items": ["type": "array", "items": ["type": "number"], "minItems": 4, "maxItems": 4],
+                                 "description": "Fast R-CNN proposals, [x1, y1, x2, y2] in image pixels; implies pipeline=fast."]
         var multipart = optionSchemas
         multipart["image"] = ["type": "string", "format": "binary"]
         let binary: [String: Any] = ["schema": ["type": "string", "format": "binary"]]

@@ -22,6 +22,12 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Leave out masks.")
     var noMasks = false
 
+    @Option(name: .long, help: "Pipeline: mask (Mask R-CNN), faster (Faster R-CNN) or fast (Fast R-CNN on --proposals or selective search). Default: the model's own.")
+    var pipeline: String?
+
+    @Option(name: .long, help: "Fast R-CNN proposals: a JSON file holding [[x1, y1, x2, y2], ...] in image pixels (implies --pipeline fast).")
+    var proposals: String?
+
     @Flag(name: .long, help: "Pretty-print the JSON.")
     var pretty = false
 
@@ -42,10 +48,27 @@ struct Detect: ParsableCommand {
             throw ValidationError("\(image): \(error)")
         }
         if let s = scoreThreshold, !(0...1).contains(s) { throw ValidationError("--score-threshold must be in [0, 1]") }
-        let options = DetectionModel.Options(scoreThreshold: scoreThreshold, maxDetections: maxDetections, masks: !noMasks)
+        var options = DetectionModel.Options(scoreThreshold: scoreThreshold, maxDetections: maxDetections, masks: !noMasks)
+        if let proposals {
+            guard let data = FileManager.default.contents(atPath: proposals),
+                  let list = (try? JSONSerialization.jsonObject(with: data)) as? [[Double]],
+                  !list.isEmpty, list.allSatisfy({ $0.count == 4 && $0[2] > $0[0] && $0[3] > $0[1] }) else {
+                throw ValidationError("\(proposals): expected a JSON array of [x1, y1, x2, y2] boxes with x2 > x1 and y2 > y1")
+            }
+            options.proposals = list.map { Box(Float($0[0]), Float($0[1]), Float($0[2]), Float($0[3])) }
+            options.pipeline = .fast
+        }
+        if let pipeline {
+            guard detector.pipelines.contains(pipeline), let p = DetectionModel.Pipeline(rawValue: pipeline) else {
+                throw ValidationError("--pipeline must be one of \(detector.pipelines.joined(separator: ", "))")
+            }
+            guard options.proposals == nil || p == .fast else { throw ValidationError("--proposals needs --pipeline fast") }
+            options.pipeline = p
+        }
         let (det, t) = detector.detect(rgb, options: options)
         timings.append(t)
-        let doc = DetectionDocument(model: detector.name, pipeline: detector.hasMasks ? "mask" : "faster",
+        let ran = options.pipeline == .default ? detector.pipelines[0] : options.pipeline.rawValue
+        let doc = DetectionDocument(model: detector.name, pipeline: ran,
                                     imageWidth: rgb.width, imageHeight: rgb.height, detections: det,
                                     classes: detector.classes, timings: timings)
         FileHandle.standardOutput.write(try doc.jsonData(pretty: pretty))

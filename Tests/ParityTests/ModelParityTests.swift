@@ -172,7 +172,34 @@ final class ModelParityTests: XCTestCase {
             XCTAssertGreaterThan(maskChecked, 0, "\(tag): no masks compared")
             XCTAssertGreaterThanOrEqual(Double(maskGood) / Double(max(1, maskChecked)), requiredFraction, "\(tag): \(maskGood)/\(maskChecked) masks agree at IoU >= 0.97")
         }
+        try checkFastPipeline(model, st, rgb, tag: tag, requiredFraction: requiredFraction)
         print("parity \(tag): input ok, \(features.names.count) levels, proposals \(String(format: "%.3f", matchedProposals)), detections \(matched)/\(refItems.count), masks \(maskGood)/\(maskChecked)")
+    }
+
+    /// Fast R-CNN with client proposals against torchvision's RoI heads on the same proposals:
+    /// same class, box IoU >= 0.98, score within 1e-3, for `requiredFraction` of the reference.
+    func checkFastPipeline(_ model: DetectionModel, _ st: SafeTensorsFile, _ rgb: RGBImage, tag: String, requiredFraction: Double) throws {
+        guard st.contains("fast.proposals") else { return }
+        let proposals = boxes(try st.tensor("fast.proposals"))
+        let (det, timings) = model.detect(rgb, options: .init(pipeline: .fast, proposals: proposals))
+        XCTAssertFalse(timings.stages.contains { $0.name == "rpn" }, "\(tag): the fast pipeline ran the RPN")
+        XCTAssertNil(det.masks, "\(tag): the fast pipeline produced masks")
+        let refBoxes = boxes(try st.tensor("fast.det.boxes")), refScores = try st.tensor("fast.det.scores").data
+        let refLabels = try st.ints("fast.det.labels").values
+        XCTAssertGreaterThanOrEqual(refBoxes.count, 50, "\(tag): too few fast R-CNN reference detections")
+        var used = Set<Int>(), matched = 0
+        for (j, rb) in refBoxes.enumerated() {
+            var best = -1
+            var bestIoU: Float = 0
+            for i in 0..<det.count where !used.contains(i) && det.labels[i] == refLabels[j] && abs(det.scores[i] - refScores[j]) <= 1e-3 {
+                let iou = det.boxes[i].iou(rb)
+                if iou > bestIoU { bestIoU = iou; best = i }
+            }
+            if best >= 0 && bestIoU >= 0.98 { used.insert(best); matched += 1 }
+        }
+        let fraction = Double(matched) / Double(refBoxes.count)
+        XCTAssertGreaterThanOrEqual(fraction, requiredFraction, "\(tag): fast R-CNN \(matched)/\(refBoxes.count) detections matched")
+        print("parity \(tag) fast R-CNN on \(proposals.count) client proposals: \(matched)/\(refBoxes.count)")
     }
 
     func boxes(_ t: Tensor) -> [Box] {

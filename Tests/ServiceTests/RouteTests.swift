@@ -20,7 +20,7 @@ final class RouteTests: XCTestCase {
         let models = ServiceFixture.json(get("/v1/models"))?["models"] as? [[String: Any]]
         XCTAssertEqual(models?.first?["name"] as? String, "shapes_mask_rcnn")
         let one = ServiceFixture.json(get("/v1/models/shapes_mask_rcnn"))
-        XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster"])
+        XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster", "fast"])
         XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
         XCTAssertNotNil(one?["weights_sha256"] as? String)
         let missing = get("/v1/models/nope")
@@ -127,4 +127,43 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
         for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
     }
     return c ^ 0xFFFF_FFFF
+}
+
+/// The Fast R-CNN pipeline through the API: client proposals and selective search.
+final class FastPipelineRouteTests: XCTestCase {
+    func testClientProposalsAndSelectiveSearch() throws {
+        let service = try ServiceFixture.service()
+        let b64 = Data(try ServiceFixture.sampleBytes()).base64EncodedString()
+        func post(_ fields: [String: Any]) throws -> HTTPResponse {
+            var body = fields
+            body["image"] = b64
+            return service.handle(ServiceFixture.request("POST", "/v1/detect", contentType: "application/json",
+                                                         body: [UInt8](try JSONSerialization.data(withJSONObject: body))))
+        }
+        // Proposals imply the fast pipeline; detections are boxes regressed from them.
+        let proposals: [[Double]] = [[10, 10, 120, 120], [150, 40, 300, 200], [0, 0, 320, 320], [60, 200, 140, 300]]
+        let r = try post(["proposals": proposals, "score_threshold": 0.0, "max_detections": 50])
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        let doc = try XCTUnwrap(ServiceFixture.json(r))
+        XCTAssertEqual(doc["pipeline"] as? String, "fast")
+        let dets = try XCTUnwrap(doc["detections"] as? [[String: Any]])
+        XCTAssertFalse(dets.isEmpty)
+        XCTAssertTrue(dets.allSatisfy { $0["mask"] == nil })
+        let timings = try XCTUnwrap(doc["timings_ms"] as? [String: Double])
+        XCTAssertNil(timings["rpn"])
+        XCTAssertNil(timings["selective_search"])
+
+        // Without proposals the fast pipeline runs selective search.
+        let ss = try XCTUnwrap(ServiceFixture.json(try post(["pipeline": "fast", "max_detections": 10])))
+        XCTAssertEqual(ss["pipeline"] as? String, "fast")
+        XCTAssertNotNil((ss["timings_ms"] as? [String: Double])?["selective_search"])
+
+        // Invalid proposals are refused with the reason.
+        XCTAssertEqual(try post(["proposals": proposals, "pipeline": "mask"]).status, 422)
+        XCTAssertEqual(try post(["proposals": [[10, 10, 5, 50]]]).status, 422)
+        XCTAssertEqual(try post(["proposals": [[1, 2, 3]]]).status, 422)
+        XCTAssertEqual(try post(["proposals": [[1000, 1000, 2000, 2000]]]).status, 422)
+        XCTAssertEqual(try post(["proposals": []]).status, 422)
+        XCTAssertEqual(try post(["proposals": "not json"]).status, 422)
+    }
 }

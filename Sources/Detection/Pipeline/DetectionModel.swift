@@ -48,27 +48,68 @@ public final class DetectionModel: Sendable {
         public var scoreThreshold: Float?
         public var maxDetections: Int?
         public var masks: Bool = true
-        public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true) {
+        /// Which generation runs: `.faster`/`.mask` use the RPN; `.fast` pools the given
+        /// `proposals` (or selective search's when nil) from the shared feature map (Fast R-CNN).
+        public var pipeline: Pipeline = .default
+        /// Client proposals for `.fast`, `[x1, y1, x2, y2]` in original-image pixels.
+        public var proposals: [Box]?
+        /// Selective search proposals kept for `.fast` when no proposals are given.
+        public var selectiveSearchProposals: Int = 2000
+
+        public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true,
+                    pipeline: Pipeline = .default, proposals: [Box]? = nil) {
             self.scoreThreshold = scoreThreshold
             self.maxDetections = maxDetections
             self.masks = masks
+            self.pipeline = pipeline
+            self.proposals = proposals
         }
     }
+
+    /// The R-CNN generations this engine runs on one set of weights.
+    public enum Pipeline: String, Sendable, CaseIterable {
+        /// The model's own: Mask R-CNN for mask models, Faster R-CNN otherwise.
+        case `default`
+        /// Fast R-CNN: external proposals (the client's or selective search's), RoI pooling on the
+        /// shared feature map, box head, per-class regression and NMS.
+        case fast
+        /// Faster R-CNN: RPN proposals; no masks.
+        case faster
+        /// Mask R-CNN: Faster R-CNN plus the mask head (mask models only).
+        case mask
+    }
+
+    /// The pipelines this model supports, by name, its own first.
+    public var pipelines: [String] { hasMasks ? ["mask", "faster", "fast"] : ["faster", "fast"] }
 
     /// Runs the whole pipeline on one RGB image; boxes and masks come back in its pixel coordinates.
     public func detect(_ image: RGBImage, options: Options = Options()) -> (detections: Detections, timings: StageTimings) {
         var timings = StageTimings()
+        let pipeline = options.pipeline == .default ? (hasMasks ? Pipeline.mask : .faster) : options.pipeline
+        var external: [Box]?
+        if pipeline == .fast {
+            external = options.proposals ?? timings.measure("selective_search") {
+                SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
+                    .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
+            }
+        }
         let input = timings.measure("preprocess") { preprocessor(image) }
         let features = timings.measure("backbone") { backbone(input.batch) }
-        let proposals = timings.measure("rpn") {
-            rpn.proposals(rpn.head(features.maps), paddedSize: input.padded, imageSize: input.resized).boxes
+        let proposals: [Box]
+        if let external {
+            // Into the resized image, as torchvision's transform resizes target boxes.
+            proposals = DetectionModel.mapBack(external, resized: input.original, original: input.resized)
+        } else {
+            proposals = timings.measure("rpn") {
+                rpn.proposals(rpn.head(features.maps), paddedSize: input.padded, imageSize: input.resized).boxes
+            }
         }
         var det = timings.measure("box_head") { () -> Detections in
             let (logits, deltas) = roiHeads.classify(features, proposals: proposals, imageSize: input.resized)
             return roiHeads.postprocess(logits: logits, deltas: deltas, proposals: proposals, imageSize: input.resized,
                                         scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections)
         }
-        if hasMasks && options.masks {
+        if hasMasks && options.masks && pipeline == .mask {
             det.maskProbabilities = timings.measure("mask_head") {
                 roiHeads.maskProbabilities(features, detections: det, imageSize: input.resized)
             }
