@@ -146,10 +146,10 @@ public final class DetectionService: @unchecked Sendable {
     func detect(_ r: HTTPRequest, model: DetectionModel) throws -> HTTPResponse {
         var req = try DetectRequest.parse(r)
         if req.proposals != nil {
-            guard req.pipeline == nil || req.pipeline == "fast" else {
-                throw APIError.unprocessable("proposals are used by the fast pipeline only, not '\(req.pipeline!)'")
+            guard req.pipeline == nil || req.pipeline == "fast" || req.pipeline == "rcnn" else {
+                throw APIError.unprocessable("proposals are used by the fast and rcnn pipelines, not '\(req.pipeline!)'")
             }
-            req.pipeline = "fast"
+            if req.pipeline == nil { req.pipeline = "fast" }
         }
         let pipeline = try pipeline(req.pipeline, of: model)
         var keep: Set<Int>?

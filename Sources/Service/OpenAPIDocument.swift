@@ -49,8 +49,8 @@ enum OpenAPIDocument {
         "max_detections": ["type": "integer", "minimum": 1, "maximum": 1000, "description": "Keep at most this many detections (default: the model's)."],
         "classes": ["type": "string", "description": "Class names to keep, comma-separated (in JSON bodies also an array of names)."],
         "masks": ["type": "string", "enum": ["rle", "polygon", "none"], "default": "rle", "description": "Mask encoding: COCO compressed RLE, polygons, or none."],
-        "pipeline": ["type": "string", "enum": ["mask", "faster", "fast"], "description": "Pipeline to run: mask (Mask R-CNN, mask models only), faster (Faster R-CNN), fast (Fast R-CNN on the client's proposals, or selective search's). Default: the model's first."],
-        "proposals": ["type": "string", "description": "Fast R-CNN proposals as a JSON array of [x1, y1, x2, y2] boxes in image pixels (at most 5000); implies pipeline=fast."],
+        "pipeline": ["type": "string", "enum": ["mask", "faster", "fast", "rcnn"], "description": "Pipeline to run: mask (Mask R-CNN, mask models only), faster (Faster R-CNN), fast (Fast R-CNN on the client's proposals, or selective search's), rcnn (R-CNN: each proposal warped and run through the network alone; at most 100 regions). Default: the model's first."],
+        "proposals": ["type": "string", "description": "Proposals for the fast or rcnn pipeline as a JSON array of [x1, y1, x2, y2] boxes in image pixels (at most 5000); implies pipeline=fast unless rcnn is asked for."],
         "format": ["type": "string", "enum": ["json", "png", "jpeg"], "default": "json", "description": "JSON detections, or the image annotated with them (also chosen by `Accept: image/png|image/jpeg`)."],
     ]
 

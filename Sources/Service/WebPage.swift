@@ -106,7 +106,7 @@ async function loadModels() {
 function fillPipelines() {
   const m = models.find((x) => x.name === $("model").value);
   $("pipeline").innerHTML = "";
-  for (const p of (m ? m.pipelines : [])) $("pipeline").add(new Option(p === "mask" ? "Mask R-CNN (boxes + masks)" : p === "faster" ? "Faster R-CNN (boxes)" : p === "fast" ? "Fast R-CNN (selective search)" : p, p));
+  for (const p of (m ? m.pipelines : [])) $("pipeline").add(new Option(p === "mask" ? "Mask R-CNN (boxes + masks)" : p === "faster" ? "Faster R-CNN (boxes)" : p === "fast" ? "Fast R-CNN (selective search)" : p === "rcnn" ? "R-CNN (selective search, slow)" : p, p));
 }
 function updateButton() { $("run").disabled = !(file && models.length); }
 

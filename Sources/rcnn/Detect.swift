@@ -22,10 +22,10 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Leave out masks.")
     var noMasks = false
 
-    @Option(name: .long, help: "Pipeline: mask (Mask R-CNN), faster (Faster R-CNN) or fast (Fast R-CNN on --proposals or selective search). Default: the model's own.")
+    @Option(name: .long, help: "Pipeline: mask (Mask R-CNN), faster (Faster R-CNN), fast (Fast R-CNN) or rcnn (R-CNN); fast and rcnn use --proposals or selective search. Default: the model's own.")
     var pipeline: String?
 
-    @Option(name: .long, help: "Fast R-CNN proposals: a JSON file holding [[x1, y1, x2, y2], ...] in image pixels (implies --pipeline fast).")
+    @Option(name: .long, help: "Proposals for fast/rcnn: a JSON file holding [[x1, y1, x2, y2], ...] in image pixels (implies --pipeline fast unless rcnn is given).")
     var proposals: String?
 
     @Flag(name: .long, help: "Pretty-print the JSON.")
@@ -62,7 +62,9 @@ struct Detect: ParsableCommand {
             guard detector.pipelines.contains(pipeline), let p = DetectionModel.Pipeline(rawValue: pipeline) else {
                 throw ValidationError("--pipeline must be one of \(detector.pipelines.joined(separator: ", "))")
             }
-            guard options.proposals == nil || p == .fast else { throw ValidationError("--proposals needs --pipeline fast") }
+            guard options.proposals == nil || p == .fast || p == .rcnn else {
+                throw ValidationError("--proposals is for --pipeline fast or rcnn")
+            }
             options.pipeline = p
         }
         let (det, t) = detector.detect(rgb, options: options)

@@ -130,7 +130,7 @@ final class OpenInferenceTests: XCTestCase {
         check(try infer(["inputs": [image.merging(["data": ["!!!not base64!!!"]]) { $1 }]]), 400)
         check(try infer(["inputs": [image.merging(["data": [Data("not an image".utf8).base64EncodedString()]]) { $1 }]]), 400)
         check(try infer(["inputs": [image], "parameters": ["score_threshold": 3]]), 400)
-        check(try infer(["inputs": [image], "parameters": ["pipeline": "rcnn"]]), 400)
+        check(try infer(["inputs": [image], "parameters": ["pipeline": "yolo"]]), 400)
         check(try infer(["inputs": [image], "outputs": [["name": "logits"]]]), 400)
         check(service.handle(ServiceFixture.request("POST", "/v2/models/shapes_mask_rcnn/infer", contentType: "application/json", body: Array("{".utf8))), 400)
         // The native API keeps its own error shape.

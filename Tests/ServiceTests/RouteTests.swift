@@ -20,7 +20,7 @@ final class RouteTests: XCTestCase {
         let models = ServiceFixture.json(get("/v1/models"))?["models"] as? [[String: Any]]
         XCTAssertEqual(models?.first?["name"] as? String, "shapes_mask_rcnn")
         let one = ServiceFixture.json(get("/v1/models/shapes_mask_rcnn"))
-        XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster", "fast"])
+        XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster", "fast", "rcnn"])
         XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
         XCTAssertNotNil(one?["weights_sha256"] as? String)
         let missing = get("/v1/models/nope")
@@ -82,7 +82,7 @@ final class RouteTests: XCTestCase {
         let only = try XCTUnwrap(ServiceFixture.json(post("&classes=\(label)"))?["detections"] as? [[String: Any]])
         XCTAssertFalse(only.isEmpty)
         XCTAssertTrue(only.allSatisfy { $0["label"] as? String == label })
-        XCTAssertEqual(post("&pipeline=rcnn").status, 422)
+        XCTAssertEqual(post("&pipeline=yolo").status, 422)
         XCTAssertEqual(post("&classes=unicorn").status, 422)
         // Annotated output: by query or by Accept.
         for r in [post("&format=png"), post("", accept: "image/png")] {
@@ -158,8 +158,15 @@ final class FastPipelineRouteTests: XCTestCase {
         XCTAssertEqual(ss["pipeline"] as? String, "fast")
         XCTAssertNotNil((ss["timings_ms"] as? [String: Double])?["selective_search"])
 
+        // R-CNN on the same proposals: one network pass per region.
+        let rc = try XCTUnwrap(ServiceFixture.json(try post(["proposals": proposals, "pipeline": "rcnn", "score_threshold": 0.0])))
+        XCTAssertEqual(rc["pipeline"] as? String, "rcnn")
+        XCTAssertNotNil((rc["timings_ms"] as? [String: Double])?["regions"])
+        XCTAssertFalse((rc["detections"] as? [[String: Any]] ?? []).isEmpty)
+
         // Invalid proposals are refused with the reason.
         XCTAssertEqual(try post(["proposals": proposals, "pipeline": "mask"]).status, 422)
+        XCTAssertEqual(try post(["proposals": proposals, "pipeline": "faster"]).status, 422)
         XCTAssertEqual(try post(["proposals": [[10, 10, 5, 50]]]).status, 422)
         XCTAssertEqual(try post(["proposals": [[1, 2, 3]]]).status, 422)
         XCTAssertEqual(try post(["proposals": [[1000, 1000, 2000, 2000]]]).status, 422)

@@ -55,6 +55,8 @@ public final class DetectionModel: Sendable {
         public var proposals: [Box]?
         /// Selective search proposals kept for `.fast` when no proposals are given.
         public var selectiveSearchProposals: Int = 2000
+        /// Regions `.rcnn` evaluates at most (each is a full backbone pass): the best-ranked first.
+        public var rcnnMaxRegions: Int = 100
 
         public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true,
                     pipeline: Pipeline = .default, proposals: [Box]? = nil) {
@@ -77,15 +79,19 @@ public final class DetectionModel: Sendable {
         case faster
         /// Mask R-CNN: Faster R-CNN plus the mask head (mask models only).
         case mask
+        /// R-CNN: each proposal warped (with context) to a fixed square and run through the
+        /// backbone and box head on its own; slow by design, bounded by `rcnnMaxRegions`.
+        case rcnn
     }
 
     /// The pipelines this model supports, by name, its own first.
-    public var pipelines: [String] { hasMasks ? ["mask", "faster", "fast"] : ["faster", "fast"] }
+    public var pipelines: [String] { hasMasks ? ["mask", "faster", "fast", "rcnn"] : ["faster", "fast", "rcnn"] }
 
     /// Runs the whole pipeline on one RGB image; boxes and masks come back in its pixel coordinates.
     public func detect(_ image: RGBImage, options: Options = Options()) -> (detections: Detections, timings: StageTimings) {
         var timings = StageTimings()
         let pipeline = options.pipeline == .default ? (hasMasks ? Pipeline.mask : .faster) : options.pipeline
+        if pipeline == .rcnn { return detectRCNN(image, options: options) }
         var external: [Box]?
         if pipeline == .fast {
             external = options.proposals ?? timings.measure("selective_search") {
@@ -123,6 +129,38 @@ public final class DetectionModel: Sendable {
                     }
                 }
             }
+        }
+        return (det, timings)
+    }
+
+    /// R-CNN: every region through backbone and box head separately. Box deltas are decoded
+    /// against the region's box in image coordinates: the warp is a per-axis scale and shift, under
+    /// which the box coder's decoding is equivariant, so this equals decoding in the warped frame
+    /// and mapping back.
+    public func detectRCNN(_ image: RGBImage, options: Options, warper: RegionWarper = RegionWarper()) -> (detections: Detections, timings: StageTimings) {
+        var timings = StageTimings()
+        var regions = options.proposals ?? timings.measure("selective_search") {
+            SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
+                .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
+        }
+        if regions.count > options.rcnnMaxRegions { regions.removeLast(regions.count - options.rcnnMaxRegions) }
+        let mean = config.transform.imageMean.map { Float($0) }, std = config.transform.imageStd.map { Float($0) }
+        let c = Float(warper.context), s = Float(warper.size)
+        let inner = [Box(c, c, s - c, s - c)]
+        var logits: [Tensor] = [], deltas: [Tensor] = []
+        timings.measure("regions") {
+            for region in regions {
+                let features = backbone(warper.warp(image, region, mean: mean, std: std))
+                let (l, d) = roiHeads.classify(features, proposals: inner, imageSize: (warper.size, warper.size))
+                logits.append(l)
+                deltas.append(d)
+            }
+        }
+        guard !regions.isEmpty else { return (Detections(), timings) }
+        let det = timings.measure("postprocess") {
+            roiHeads.postprocess(logits: Tensor.concatRows(logits), deltas: Tensor.concatRows(deltas), proposals: regions,
+                                 imageSize: (image.height, image.width),
+                                 scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections)
         }
         return (det, timings)
     }
