@@ -92,13 +92,7 @@ public final class DetectionModel: Sendable {
         var timings = StageTimings()
         let pipeline = options.pipeline == .default ? (hasMasks ? Pipeline.mask : .faster) : options.pipeline
         if pipeline == .rcnn { return detectRCNN(image, options: options) }
-        var external: [Box]?
-        if pipeline == .fast {
-            external = options.proposals ?? timings.measure("selective_search") {
-                SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
-                    .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
-            }
-        }
+        let external = pipeline == .fast ? externalProposals(image, options, &timings) : nil
         let input = timings.measure("preprocess") { preprocessor(image) }
         let features = timings.measure("backbone") { backbone(input.batch) }
         let proposals: [Box]
@@ -133,16 +127,21 @@ public final class DetectionModel: Sendable {
         return (det, timings)
     }
 
+    /// The client's proposals, or selective search's ("fast" mode, best-ranked first).
+    func externalProposals(_ image: RGBImage, _ options: Options, _ timings: inout StageTimings) -> [Box] {
+        options.proposals ?? timings.measure("selective_search") {
+            SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
+                .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
+        }
+    }
+
     /// R-CNN: every region through backbone and box head separately. Box deltas are decoded
     /// against the region's box in image coordinates: the warp is a per-axis scale and shift, under
     /// which the box coder's decoding is equivariant, so this equals decoding in the warped frame
     /// and mapping back.
     public func detectRCNN(_ image: RGBImage, options: Options, warper: RegionWarper = RegionWarper()) -> (detections: Detections, timings: StageTimings) {
         var timings = StageTimings()
-        var regions = options.proposals ?? timings.measure("selective_search") {
-            SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
-                .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
-        }
+        var regions = externalProposals(image, options, &timings)
         if regions.count > options.rcnnMaxRegions { regions.removeLast(regions.count - options.rcnnMaxRegions) }
         let mean = config.transform.imageMean.map { Float($0) }, std = config.transform.imageStd.map { Float($0) }
         let c = Float(warper.context), s = Float(warper.size)
