@@ -60,6 +60,20 @@ public struct Conv2d: Sendable {
         let (oh, ow) = outputSize(h: h, w: w)
         precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
         var y = Tensor.uninitialized([n, outChannels, oh, ow])
+        let depthwiseConv = groups > 1 && groups == inChannels && groups == outChannels
+        let kdim = inChannels / groups * kernel.h * kernel.w
+        if n > 1 && !depthwiseConv && groups == 1 && 2 * kdim * oh * ow <= Conv2d.scratchLimit {
+            // Many small images (RoI heads: hundreds of 7x7 or 14x14 maps): one GEMM per chunk of
+            // images instead of one small GEMM each; chunks keep the lowered matrix within the
+            // scratch limit.
+            let chunk = max(1, Conv2d.scratchLimit / (kdim * oh * ow))
+            var start = 0
+            while start < n {
+                batched(x, start..<min(n, start + chunk), h, w, into: &y, oh, ow)
+                start += chunk
+            }
+            return y
+        }
         x.data.withUnsafeBufferPointer { xs in
             y.data.withUnsafeMutableBufferPointer { ys in
                 for b in 0..<n {
@@ -74,6 +88,53 @@ public struct Conv2d: Sendable {
             }
         }
         return y
+    }
+
+    /// Images `images` lowered side by side into one `[kdim, n * oh * ow]` matrix, one GEMM into
+    /// `[out, n * oh * ow]`, then transposed into NCHW with bias and activation.
+    private func batched(_ x: Tensor, _ images: Range<Int>, _ h: Int, _ w: Int, into y: inout Tensor, _ oh: Int, _ ow: Int) {
+        let n = images.count, first = images.lowerBound
+        let (kh, kw) = kernel
+        let kdim = inChannels * kh * kw
+        let plane = oh * ow, total = n * plane
+        var cols = [Float](repeating: 0, count: kdim * total)
+        var gemm = [Float](repeating: 0, count: outChannels * total)
+        x.data.withUnsafeBufferPointer { xs in
+            cols.withUnsafeMutableBufferPointer { cb in
+                // Lower each image into its own column block (row stride `total`).
+                var one = [Float](repeating: 0, count: kdim * plane)
+                one.withUnsafeMutableBufferPointer { ob in
+                    for b in 0..<n {
+                        im2col(xs.baseAddress! + (first + b) * inChannels * h * w, channels: inChannels, h, w, rows: 0..<oh, ow, into: ob.baseAddress!)
+                        for r in 0..<kdim {
+                            (cb.baseAddress! + r * total + b * plane).update(from: ob.baseAddress! + r * plane, count: plane)
+                        }
+                    }
+                }
+            }
+        }
+        weight.data.withUnsafeBufferPointer { wb in
+            cols.withUnsafeBufferPointer { cb in
+                gemm.withUnsafeMutableBufferPointer { gb in
+                    BLAS.sgemm(m: outChannels, n: total, k: kdim, a: wb.baseAddress!, lda: kdim,
+                               b: cb.baseAddress!, ldb: total, c: gb.baseAddress!, ldc: total)
+                }
+            }
+        }
+        gemm.withUnsafeBufferPointer { gb in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                let g = gb.baseAddress!, dst = ys.baseAddress!
+                parallelFor(outChannels, minimumPerTask: 8) { c in
+                    let b0 = self.bias?[c] ?? 0
+                    for b in 0..<n {
+                        let out = dst + ((first + b) * self.outChannels + c) * plane
+                        let src = g + c * total + b * plane
+                        for j in 0..<plane { out[j] = src[j] + b0 }
+                        self.activation.apply(out, count: plane)
+                    }
+                }
+            }
+        }
     }
 
     /// Largest im2col scratch, in floats, for one band of output rows (default 16 MiB). A tuning

@@ -32,6 +32,10 @@ final class ConvolutionTests: XCTestCase {
             (1, 6, 11, 10, 6, 5, 2, 2, 1, 6),   // depthwise 5x5 stride 2
             (1, 4, 5, 5, 4, 3, 1, 0, 1, 2),
             (1, 2, 3, 3, 3, 3, 1, 1, 1, 1),
+            // Batches of small maps take the single-GEMM path (as the RoI heads do).
+            (5, 6, 7, 7, 8, 3, 1, 1, 1, 1),
+            (4, 5, 6, 5, 3, 1, 1, 0, 1, 1),
+            (3, 4, 9, 9, 4, 3, 2, 1, 2, 1),
         ]
         for (i, c) in cases.enumerated() {
             let (n, cin, h, w, cout, k, s, p, d, g) = c
@@ -43,7 +47,11 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConvFusedActivationsMatchSeparateOps() {
-        let x = random([1, 3, 8, 8]), wt = random([5, 3, 3, 3]), b = random([5]).data
+        for n in [1, 3] { checkFusedActivations(batch: n) }
+    }
+
+    func checkFusedActivations(batch: Int) {
+        let x = random([batch, 3, 8, 8]), wt = random([5, 3, 3, 3]), b = random([5]).data
         for act in [Activation.relu, .hardswish, .hardsigmoid, .sigmoid] {
             let fused = Conv2d(weight: wt, bias: b, padding: 1, activation: act)(x)
             let separate = act(Conv2d(weight: wt, bias: b, padding: 1)(x))
