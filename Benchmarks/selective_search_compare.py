@@ -16,7 +16,7 @@ What it does not measure: decoding (ours is timed inside the Swift process aroun
 SelectiveSearch.proposals only; OpenCV around setBaseImage + switchToSelectiveSearchFast +
 process, with the BGR image already in memory), multi-threaded speed, or detection mAP.
 
-Ours runs as a release-built XCTest (SelectiveSearchBenchmarkDump) that writes proposals as JSON:
+Ours runs as `rcnn proposals` (a release build of this package), which writes proposals as JSON:
 
     .venv/bin/python Benchmarks/selective_search_compare.py [--package-path .] [--max-val 50]
 """
@@ -62,17 +62,14 @@ def iou_matrix(gt, boxes):
 
 
 def run_ours(package, images, repeats, mode, build):
+    """Our selective search through `rcnn proposals` (release build of the package at `package`)."""
     if build:
-        subprocess.run(["swift", "build", "-c", "release", "--build-tests", "--package-path", package], check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "rcnn", "--package-path", package], check=True)
+    binary = os.path.join(package, ".build", "release", "rcnn")
     with tempfile.TemporaryDirectory() as tmp:
-        listing, out = os.path.join(tmp, "images.txt"), os.path.join(tmp, "ours.json")
-        with open(listing, "w") as f:
-            f.write("\n".join(os.path.abspath(p) for p in images) + "\n")
-        env = dict(os.environ, SS_BENCH_OUT=out, SS_BENCH_IMAGES=listing, SS_BENCH_MODE=mode,
-                   SS_BENCH_REPEATS=str(repeats))
-        subprocess.run(["swift", "test", "-c", "release", "--skip-build", "--package-path", package,
-                        "--filter", "SelectiveSearchBenchmarkDump"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        out = os.path.join(tmp, "ours.json")
+        subprocess.run([binary, "proposals", "--mode", mode, "--repeats", str(repeats), "--output", out]
+                       + [os.path.abspath(p) for p in images], check=True, stdout=subprocess.DEVNULL)
         data = json.load(open(out))
     result = {}
     for item in data["images"]:
@@ -104,7 +101,7 @@ def run_opencv(images, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--package-path", default=REPO, help="Swift package holding SelectiveSearchTests")
+    parser.add_argument("--package-path", default=REPO, help="the rcnn Swift package (built in release)")
     parser.add_argument("--max-val", type=int, default=50, help="images taken from .cache/shapes/val/images")
     parser.add_argument("--tops", default="100,300,500,2000", help="proposal counts N to compare at")
     parser.add_argument("--repeats", type=int, default=3)
