@@ -168,7 +168,7 @@ def main():
     ap.add_argument("--monitor-images", type=int, default=50)
     ap.add_argument("--eval-images", type=int, default=200)
     ap.add_argument("--init-from", default=None,
-                    help="start from this checkpoint's weights (a state_dict) instead of scratch; the "
+                    help="start from these weights (a state_dict .pth, or the shipped .safetensors) instead of scratch; the "
                          "schedule (warm-up, cosine decay over --minutes) starts afresh")
     args = ap.parse_args()
     if args.lr == 0.0:
@@ -189,7 +189,15 @@ def main():
 
     model = build_model(NUM_CLASSES)
     if args.init_from:
-        model.load_state_dict(torch.load(args.init_from, map_location="cpu"))
+        if args.init_from.endswith(".safetensors"):
+            # The shipped weights (Weights/shapes_mask_rcnn.safetensors) hold the same state_dict
+            # minus BatchNorm's num_batches_tracked counters.
+            from safetensors.torch import load_file
+            missing, unexpected = model.load_state_dict(load_file(args.init_from), strict=False)
+            if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
+                raise SystemExit(f"{args.init_from}: does not match the model (missing {missing}, unexpected {unexpected})")
+        else:
+            model.load_state_dict(torch.load(args.init_from, map_location="cpu"))
         log(f"initialised from {args.init_from}")
     log(f"parameters: {parameter_count(model):,}")
     model.train()
