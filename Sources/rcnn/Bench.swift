@@ -31,10 +31,8 @@ struct Bench: ParsableCommand {
     var format: String = "table"
 
     func run() throws {
-        if let t = model.threads { BLAS.threads = t; Parallelism.workers = t }
         let loadStart = Date()
-        let detector: DetectionModel
-        do { detector = try DetectionModel(configURL: try model.configURL()) } catch { throw ValidationError("\(error)") }
+        let detector = try model.loadModel()
         let loadMs = Date().timeIntervalSince(loadStart) * 1000
         let rgb: RGBImage
         if let image {

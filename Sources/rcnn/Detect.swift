@@ -32,12 +32,7 @@ struct Detect: ParsableCommand {
     var pretty = false
 
     func run() throws {
-        if let t = model.threads { BLAS.threads = t; Parallelism.workers = t }
-        let url = try model.configURL()
-        let detector: DetectionModel
-        do { detector = try DetectionModel(configURL: url) } catch {
-            throw ValidationError("\(error)")
-        }
+        let detector = try model.loadModel()
         let bytes: [UInt8]
         do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: image))) } catch {
             throw ValidationError("cannot read \(image): \(error.localizedDescription)")

@@ -31,13 +31,9 @@ struct Evaluate: ParsableCommand {
     var json = false
 
     func run() throws {
-        if let t = model.threads { BLAS.threads = t; Parallelism.workers = t }
-        let detector: DetectionModel
+        let detector = try model.loadModel()
         let dataset: COCODataset
-        do {
-            detector = try DetectionModel(configURL: try model.configURL())
-            dataset = try COCODataset(contentsOf: URL(fileURLWithPath: annotations))
-        } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+        do { dataset = try COCODataset(contentsOf: URL(fileURLWithPath: annotations)) } catch { throw ValidationError("\(error)") }
 
         var ids = dataset.imageIDs
         if let limit { ids = Array(ids.prefix(limit)) }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Detection
+import Tensor
 import Foundation
 
 /// Options shared by every subcommand that loads a model.
@@ -14,6 +16,14 @@ struct ModelOptions: ParsableArguments {
     func configURL() throws -> URL {
         if let config { return URL(fileURLWithPath: config) }
         return try DefaultModel.configURL()
+    }
+
+    /// Applies `--threads`, then loads the model; load errors (naming the file and tensor) become
+    /// the command's error message.
+    func loadModel() throws -> DetectionModel {
+        if let threads { BLAS.threads = threads; Parallelism.workers = threads }
+        let url = try configURL()
+        do { return try DetectionModel(configURL: url) } catch { throw ValidationError("\(error)") }
     }
 }
 
