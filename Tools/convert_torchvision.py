@@ -15,6 +15,9 @@ state_dict is loaded strictly, and then:
     torchvision's own `_load_from_state_dict` hooks), every tensor contiguous float32 under its
     exact name, `num_batches_tracked` dropped.
 
+`--arch fasterrcnn_vgg16` is the VGG-16 Faster R-CNN defined in Tools/vgg16_faster_rcnn.py (torchvision
+has no builder for it); its checkpoints must use the state_dict names documented there.
+
 Other scripts (our training script) call `config_from_model` / `convert_model` directly on any
 GeneralizedRCNN built from the stock modules supported here; anything else raises
 `UnsupportedModel` naming the module. The file formats are described in Docs/model-config.md.
@@ -52,6 +55,9 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 from torchvision.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d, SqueezeExcitation
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vgg16_faster_rcnn as vgg  # noqa: E402  (the VGG-16 Faster R-CNN torchvision does not ship)
+
 FORMAT_VERSION = 1
 
 ARCHS = (
@@ -61,6 +67,7 @@ ARCHS = (
     "maskrcnn_resnet50_fpn_v2",
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "fasterrcnn_vgg16",
 )
 
 # CLI flag -> torchvision builder keyword (FasterRCNN/MaskRCNN __init__ argument).
@@ -216,7 +223,7 @@ def build_model(arch, num_classes, **kwargs):
     """The torchvision model for `arch`, randomly initialised, in eval mode."""
     if arch not in ARCHS:
         raise ConversionError(f"unknown --arch {arch!r}; expected one of {', '.join(ARCHS)}")
-    builder = getattr(torchvision.models.detection, arch)
+    builder = vgg.fasterrcnn_vgg16 if arch == "fasterrcnn_vgg16" else getattr(torchvision.models.detection, arch)
     model = builder(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
     return model.eval()
 
@@ -494,6 +501,8 @@ def _mobilenet_variant(blocks, stem_channels):
 
 
 def _backbone_config(backbone):
+    if _is(backbone, vgg.VGGBackbone):
+        return vgg.vgg_body_config(backbone.body, _unsupported)
     if not _is(backbone, BackboneWithFPN):
         _unsupported("backbone", backbone)
     body = backbone.body
@@ -562,6 +571,11 @@ def _feature_shapes(backbone):
 # heads
 
 def _roi_pool_config(pool, feature_names, where):
+    if _is(pool, vgg.RoIPoolOnFeatures):
+        if pool.featmap_name not in feature_names:
+            raise UnsupportedModel(f"{where}: featmap_name {pool.featmap_name!r} is not a feature {feature_names}")
+        return {"type": "roi_pool", "featmap_names": [pool.featmap_name],
+                "output_size": _square(pool.output_size, where), "spatial_scale": float(pool.spatial_scale)}
     if not _is(pool, MultiScaleRoIAlign):
         _unsupported(where, pool)
     # MultiScaleRoIAlign pools from the features whose names are in featmap_names, in the order of
@@ -571,6 +585,7 @@ def _roi_pool_config(pool, feature_names, where):
     if not effective:
         raise UnsupportedModel(f"{where}: featmap_names {pool.featmap_names} match no feature {feature_names}")
     return {
+        "type": "roi_align",
         "featmap_names": effective,
         "output_size": _square(pool.output_size, where),
         "sampling_ratio": int(pool.sampling_ratio),
@@ -687,10 +702,13 @@ def config_from_model(model, name, arch, classes):
         raise UnsupportedModel("roi_heads: keypoint heads are not supported")
 
     backbone = _backbone_config(model.backbone)
-    fpn = _fpn_config(model.backbone.fpn)
+    fpn = _fpn_config(model.backbone.fpn) if _is(model.backbone, BackboneWithFPN) else None
     feature_names, feature_strides, feature_channels = _feature_shapes(model.backbone)
-    if feature_channels != fpn["out_channels"] or model.backbone.out_channels != fpn["out_channels"]:
+    if fpn is not None and feature_channels != fpn["out_channels"]:
         raise UnsupportedModel("backbone.out_channels does not match the FPN width")
+    if model.backbone.out_channels != feature_channels:
+        raise UnsupportedModel(f"backbone.out_channels {model.backbone.out_channels} but its maps have "
+                               f"{feature_channels} channels")
 
     ag = rpn.anchor_generator
     if type(ag) is not AnchorGenerator:
@@ -716,7 +734,7 @@ def config_from_model(model, name, arch, classes):
     box_pool = _roi_pool_config(rh.box_roi_pool, feature_names, "roi_heads.box_roi_pool")
     res = box_pool["output_size"]
     res = (res, res) if isinstance(res, int) else tuple(res)
-    box_head, rep = _box_head_config(rh.box_head, fpn["out_channels"], res)
+    box_head, rep = _box_head_config(rh.box_head, feature_channels, res)
     pred = rh.box_predictor
     if not _is(pred, tv_faster_rcnn.FastRCNNPredictor):
         _unsupported("roi_heads.box_predictor", pred)
@@ -769,7 +787,7 @@ def config_from_model(model, name, arch, classes):
     cfg["box_detections_per_img"] = int(rh.detections_per_img)
     if has_mask:
         cfg["mask_roi_pool"] = _roi_pool_config(rh.mask_roi_pool, feature_names, "roi_heads.mask_roi_pool")
-        cfg["mask_head"], mask_out = _mask_head_config(rh.mask_head, fpn["out_channels"])
+        cfg["mask_head"], mask_out = _mask_head_config(rh.mask_head, feature_channels)
         cfg["mask_predictor"] = _mask_predictor_config(rh.mask_predictor, mask_out, num_classes)
     elif any(getattr(rh, a, None) is not None for a in ("mask_roi_pool", "mask_head", "mask_predictor")):
         raise UnsupportedModel("roi_heads: incomplete mask branch")

@@ -167,6 +167,9 @@ def main():
                     help="small eval (--monitor-images val images) this often; 0 disables")
     ap.add_argument("--monitor-images", type=int, default=50)
     ap.add_argument("--eval-images", type=int, default=200)
+    ap.add_argument("--box-batch-size-per-image", type=int, default=0,
+                    help="RoIs sampled per image for the box head (training only; also caps the mask "
+                         "head's positive RoIs at a quarter of it); 0 keeps shapes_model's value")
     ap.add_argument("--init-from", default=None,
                     help="start from these weights (a state_dict .pth, or the shipped .safetensors) instead of scratch; the "
                          "schedule (warm-up, cosine decay over --minutes) starts afresh")
@@ -185,9 +188,12 @@ def main():
     torch.manual_seed(args.seed)
     log(f"args: {vars(args)}")
     log(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    log(f"model: {json.dumps(MODEL_KWARGS)}")
+    cfg = dict(MODEL_KWARGS)
+    if args.box_batch_size_per_image:
+        cfg["box_batch_size_per_image"] = args.box_batch_size_per_image
+    log(f"model: {json.dumps(cfg)}")
 
-    model = build_model(NUM_CLASSES)
+    model = build_model(NUM_CLASSES, cfg)
     if args.init_from:
         if args.init_from.endswith(".safetensors"):
             # The shipped weights (Weights/shapes_mask_rcnn.safetensors) hold the same state_dict

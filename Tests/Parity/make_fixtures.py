@@ -64,6 +64,9 @@ ARCHS = collections.OrderedDict([
     ("fasterrcnn_mobilenet_v3_large_320_fpn", {"num_classes": 91, "class_logit_std": 3.0,
                                                "rpn_delta_wh": (0.45, 0.0), "flags": {
         "box_score_thresh": 0.2, "box_detections_per_img": 300}}),
+    # VGG-16 Faster R-CNN (Tools/vgg16_faster_rcnn.py): one stride-16 map, 9 anchors, RoI max pooling.
+    ("fasterrcnn_vgg16", {"num_classes": 21, "rpn_delta_wh": (0.45, 0.0), "flags": {
+        "box_score_thresh": 0.05, "box_detections_per_img": 100}}),
 ])
 
 # name, height, width, seed. "wide" is wider than 1333/800 so that max_size binds (for min/max

@@ -44,36 +44,3 @@ struct FeaturePyramidNetwork: Sendable {
         return results
     }
 }
-
-/// A backbone body plus its FPN: the full feature extractor of a detection model
-/// (torchvision's `BackboneWithFPN`).
-public struct BackboneWithFPN: Sendable {
-    let body: any FeatureExtractor
-    let fpn: FeaturePyramidNetwork
-    public let featureNames: [String]
-    public let outChannels: Int
-
-    init(loader: LayerLoader, config: ModelConfig) throws {
-        let bodyLoader = loader.with(eps: config.backbone.normEps)
-        switch config.backbone.type {
-        case "resnet": body = try ResNet(loader: bodyLoader, prefix: "backbone.body", config: config.backbone)
-        case "mobilenet_v3": body = try MobileNetV3(loader: bodyLoader, prefix: "backbone.body", config: config.backbone)
-        default: throw WeightsError.invalidConfig(file: loader.path, reason: "unknown backbone '\(config.backbone.type)'")
-        }
-        guard body.outChannels == config.fpn.inChannels else {
-            throw WeightsError.invalidConfig(file: loader.path, reason: "backbone returns channels \(body.outChannels) but fpn.in_channels is \(config.fpn.inChannels)")
-        }
-        fpn = try FeaturePyramidNetwork(loader: loader.with(eps: config.fpn.normEps), prefix: "backbone.fpn", config: config.fpn)
-        let expected = config.fpn.inChannels.count + (fpn.maxPoolLevel ? 1 : 0)
-        guard config.featureNames.count == expected else {
-            throw WeightsError.invalidConfig(file: loader.path, reason: "feature_names has \(config.featureNames.count) names for \(expected) FPN outputs")
-        }
-        featureNames = config.featureNames
-        outChannels = config.fpn.outChannels
-    }
-
-    /// Runs body and FPN on a normalised, padded `[1, 3, H, W]` batch.
-    public func callAsFunction(_ x: Tensor) -> FeatureMaps {
-        FeatureMaps(names: featureNames, maps: fpn(body(x)))
-    }
-}

@@ -13,7 +13,7 @@ public final class DetectionModel: Sendable {
     public let configURL: URL
     public let weightsURL: URL
     public let preprocessor: ImagePreprocessor
-    public let backbone: BackboneWithFPN
+    public let backbone: Backbone
     public let rpn: RegionProposalNetwork
     public let roiHeads: RoIHeads
 
@@ -34,7 +34,7 @@ public final class DetectionModel: Sendable {
         self.configURL = configURL
         self.weightsURL = weightsURL
         preprocessor = ImagePreprocessor(config: config.transform)
-        backbone = try BackboneWithFPN(loader: loader, config: config)
+        backbone = try Backbone(loader: loader, config: config)
         rpn = try RegionProposalNetwork(loader: loader, channels: backbone.outChannels, config: config)
         roiHeads = try RoIHeads(loader: loader, config: config, channels: backbone.outChannels)
     }

@@ -15,7 +15,7 @@ public struct MultiScaleRoIAlign: Sendable {
     public init(config: ModelConfig.RoIPoolConfig) {
         featmapNames = config.featmapNames
         outputSize = config.outputSize
-        samplingRatio = config.samplingRatio
+        samplingRatio = config.samplingRatio ?? 0
         canonicalScale = Float(config.canonicalScale ?? 224)
         canonicalLevel = Float(config.canonicalLevel ?? 4)
     }

@@ -7,9 +7,9 @@ import Tensor
 /// `detectionsPerImage`; then, for mask models, the mask head on the kept boxes.
 /// Immutable; thread-safe.
 public struct RoIHeads: Sendable {
-    let boxPool: MultiScaleRoIAlign
+    let boxPool: RoIPooler
     let boxHead: BoxHead
-    let maskPool: MultiScaleRoIAlign?
+    let maskPool: RoIPooler?
     let maskHead: MaskHead?
     let coder: BoxCoder
     public var scoreThresh: Float
@@ -17,10 +17,10 @@ public struct RoIHeads: Sendable {
     public var detectionsPerImage: Int
 
     init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
-        boxPool = MultiScaleRoIAlign(config: config.boxRoiPool)
+        boxPool = RoIPooler(config: config.boxRoiPool)
         boxHead = try BoxHead(loader: loader.with(eps: config.boxHead.normEps), config: config, channels: channels)
         if config.hasMasks, let mp = config.maskRoiPool {
-            maskPool = MultiScaleRoIAlign(config: mp)
+            maskPool = RoIPooler(config: mp)
             maskHead = try MaskHead(loader: loader.with(eps: config.maskHead?.normEps), config: config, channels: channels)
         } else {
             maskPool = nil

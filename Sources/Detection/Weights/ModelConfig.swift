@@ -15,7 +15,8 @@ public struct ModelConfig: Codable, Sendable {
     public var classes: [String]
     public var transform: TransformConfig
     public var backbone: BackboneConfig
-    public var fpn: FPNConfig
+    /// Absent for single-map backbones (VGG-16 as in Fast/Faster R-CNN).
+    public var fpn: FPNConfig?
     public var featureNames: [String]
     public var anchorGenerator: AnchorConfig
     public var rpn: RPNConfig
@@ -60,7 +61,7 @@ public struct ModelConfig: Codable, Sendable {
     }
 
     public struct BackboneConfig: Codable, Sendable {
-        /// "resnet" or "mobilenet_v3".
+        /// "resnet", "mobilenet_v3" or "vgg".
         public var type: String
         public var returnLayers: [String: String]
         // ResNet
@@ -73,6 +74,8 @@ public struct ModelConfig: Codable, Sendable {
         public var stemChannels: Int?
         public var lastChannels: Int?
         public var blocks: [MobileNetBlock]?
+        // VGG: conv widths per stage (a 2x2 max pool between stages)
+        public var stages: [[Int]]?
     }
 
     public struct FPNConfig: Codable, Sendable {
@@ -98,13 +101,23 @@ public struct ModelConfig: Codable, Sendable {
     }
 
     public struct RoIPoolConfig: Codable, Sendable {
+        /// "roi_align" (the default: torchvision's MultiScaleRoIAlign) or "roi_pool" (Fast R-CNN's
+        /// RoI max pooling of one map).
+        public var type: String?
         public var featmapNames: [String]
         public var outputSize: Int
-        public var samplingRatio: Int
+        /// RoIAlign's samples per bin side (<= 0: adaptive); unused by roi_pool.
+        public var samplingRatio: Int?
+        /// roi_pool only: the map's scale relative to the input image (1/16 for VGG-16); nil infers
+        /// it from the map size as roi_align always does.
+        public var spatialScale: Double?
         public var canonicalScale: Int?
         public var canonicalLevel: Int?
 
-        public init(featmapNames: [String], outputSize: Int, samplingRatio: Int, canonicalScale: Int? = 224, canonicalLevel: Int? = 4) {
+        public init(type: String? = nil, featmapNames: [String], outputSize: Int, samplingRatio: Int, spatialScale: Double? = nil,
+                    canonicalScale: Int? = 224, canonicalLevel: Int? = 4) {
+            self.type = type
+            self.spatialScale = spatialScale
             self.featmapNames = featmapNames
             self.outputSize = outputSize
             self.samplingRatio = samplingRatio
@@ -181,8 +194,25 @@ extension ModelConfig {
         try check(classes.count == boxPredictor.numClasses, "\(classes.count) class names for \(boxPredictor.numClasses) classes")
         try check(transform.imageMean.count == 3 && transform.imageStd.count == 3, "image_mean and image_std need 3 values")
         try check(transform.minSize > 0 && transform.maxSize >= transform.minSize, "transform sizes must satisfy 0 < min_size <= max_size")
-        try check(["resnet", "mobilenet_v3"].contains(backbone.type), "backbone type '\(backbone.type)' is not resnet or mobilenet_v3")
-        try check(fpn.inChannels.count == backbone.returnLayers.count, "fpn.in_channels has \(fpn.inChannels.count) entries for \(backbone.returnLayers.count) return layers")
+        try check(["resnet", "mobilenet_v3", "vgg"].contains(backbone.type), "backbone type '\(backbone.type)' is not resnet, mobilenet_v3 or vgg")
+        if let fpn {
+            try check(fpn.inChannels.count == backbone.returnLayers.count, "fpn.in_channels has \(fpn.inChannels.count) entries for \(backbone.returnLayers.count) return layers")
+        } else {
+            try check(featureNames.count == backbone.returnLayers.count, "without an fpn, feature_names needs one name per return layer (\(backbone.returnLayers.count))")
+        }
+        for (key, pool) in [("box_roi_pool", boxRoiPool)] + (maskRoiPool.map { [("mask_roi_pool", $0)] } ?? []) {
+            switch pool.type ?? "roi_align" {
+            case "roi_align":
+                try check(pool.samplingRatio != nil, "\(key).sampling_ratio is required for roi_align")
+                try check(pool.spatialScale == nil, "\(key).spatial_scale is for roi_pool; roi_align infers each level's scale")
+            case "roi_pool":
+                try check(pool.featmapNames.count == 1, "\(key): roi_pool pools one feature map (got \(pool.featmapNames.count))")
+            default:
+                try check(false, "\(key).type '\(pool.type!)' is not roi_align or roi_pool")
+            }
+            try check(pool.outputSize > 0 && pool.featmapNames.allSatisfy(featureNames.contains), "\(key): output_size must be positive and featmap_names must be feature names")
+            if let scale = pool.spatialScale { try check(scale > 0 && scale <= 1, "\(key).spatial_scale must be in (0, 1]") }
+        }
         try check(anchorGenerator.sizes.count == featureNames.count && anchorGenerator.aspectRatios.count == featureNames.count,
                   "anchor sizes and aspect ratios need one entry per feature level (\(featureNames.count))")
         try check(Set(anchorGenerator.sizes.map { $0.count }).count == 1 && Set(anchorGenerator.aspectRatios.map { $0.count }).count == 1,
