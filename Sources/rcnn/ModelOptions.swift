@@ -11,6 +11,30 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "BLAS threads for the convolutions (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("svd-rank"), parsing: .unconditional,
+            help: "Truncated SVD of the box head's fully connected layers (Fast R-CNN 3.1): ranks per layer, e.g. 1024,256 (the last repeats).")
+    var svdRank: String?
+
+    @Option(name: .customLong("svd-energy"),
+            help: "Truncated SVD keeping, per box-head fully connected layer, the fewest singular values with this fraction (0-1] of the squared norm.")
+    var svdEnergy: Double?
+
+    /// The box head's truncated-SVD settings from --svd-rank / --svd-energy (empty: full weights).
+    func svdSettings() throws -> [TruncatedSVD.Setting] {
+        if svdRank != nil && svdEnergy != nil { throw ValidationError("give --svd-rank or --svd-energy, not both") }
+        if let svdEnergy {
+            guard svdEnergy > 0 && svdEnergy <= 1 else { throw ValidationError("--svd-energy must be in (0, 1], got \(svdEnergy)") }
+            return [.energy(svdEnergy)]
+        }
+        guard let svdRank else { return [] }
+        return try svdRank.split(separator: ",").map { part in
+            guard let r = Int(part.trimmingCharacters(in: .whitespaces)), r >= 1 else {
+                throw ValidationError("--svd-rank takes positive integers separated by commas, got '\(svdRank)'")
+            }
+            return .rank(r)
+        }
+    }
+
     /// The config to load: `--config`, else the embedded default model found next to the working
     /// directory, the executable, or `$RCNN_HOME`.
     func configURL() throws -> URL {
@@ -23,7 +47,15 @@ struct ModelOptions: ParsableArguments {
     func loadModel() throws -> DetectionModel {
         if let threads { BLAS.threads = threads; Parallelism.workers = threads }
         let url = try configURL()
-        do { return try DetectionModel(configURL: url) } catch { throw ValidationError("\(error)") }
+        let svd = try svdSettings()
+        let model: DetectionModel
+        do { model = try DetectionModel(configURL: url, boxHeadSVD: svd) } catch { throw ValidationError("\(error)") }
+        for (i, r) in model.roiHeads.boxHeadSVD.enumerated() {
+            let line = String(format: "box head fc %d: %d x %d -> rank %d (%.1f%% of the squared norm, %.2fx the multiply-adds)\n",
+                              i + 1, r.outFeatures, r.inFeatures, r.rank, 100 * r.energy, r.costRatio)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        return model
     }
 }
 

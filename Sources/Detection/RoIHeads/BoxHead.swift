@@ -6,7 +6,7 @@ import Tensor
 /// Immutable; thread-safe.
 struct BoxHead: Sendable {
     let convs: [Conv2d]
-    let fcs: [Linear]
+    private(set) var fcs: [Linear]
     let clsScore: Linear
     let bboxPred: Linear
 
@@ -42,6 +42,21 @@ struct BoxHead: Sendable {
         bboxPred = try loader.linear("roi_heads.box_predictor.bbox_pred", in: predictorIn, out: numClasses * 4)
         self.convs = convs
         self.fcs = fcs
+    }
+
+    /// The same head with each fully connected layer of the representation (fc6, fc7, ...) replaced
+    /// by its truncated SVD (Fast R-CNN, section 3.1); `settings[i]` applies to the i-th layer, the
+    /// last setting to any further layers. The predictor layers stay as they are.
+    func truncated(_ settings: [TruncatedSVD.Setting]) throws -> (head: BoxHead, reports: [TruncatedSVD.Report]) {
+        guard !settings.isEmpty else { return (self, []) }
+        var head = self, layers: [Linear] = [], reports: [TruncatedSVD.Report] = []
+        for (i, fc) in fcs.enumerated() {
+            let (first, second, report) = try TruncatedSVD.factor(fc, setting: settings[min(i, settings.count - 1)])
+            layers += [first, second]
+            reports.append(report)
+        }
+        head.fcs = layers
+        return (head, reports)
     }
 
     /// Pooled features `[R, C, 7, 7]` to class logits `[R, K]` and deltas `[R, 4K]`.

@@ -9,6 +9,9 @@ import Tensor
 public struct RoIHeads: Sendable {
     let boxPool: RoIPooler
     let boxHead: BoxHead
+    /// What the truncated SVD of the box head kept, one report per fully connected layer (empty
+    /// when the head runs its full weights).
+    public let boxHeadSVD: [TruncatedSVD.Report]
     let maskPool: RoIPooler?
     let maskHead: MaskHead?
     let coder: BoxCoder
@@ -16,9 +19,10 @@ public struct RoIHeads: Sendable {
     public var nmsThresh: Float
     public var detectionsPerImage: Int
 
-    init(loader: LayerLoader, config: ModelConfig, channels: Int) throws {
+    init(loader: LayerLoader, config: ModelConfig, channels: Int, boxHeadSVD: [TruncatedSVD.Setting] = []) throws {
         boxPool = RoIPooler(config: config.boxRoiPool)
-        boxHead = try BoxHead(loader: loader.with(eps: config.boxHead.normEps), config: config, channels: channels)
+        let full = try BoxHead(loader: loader.with(eps: config.boxHead.normEps), config: config, channels: channels)
+        (boxHead, self.boxHeadSVD) = try full.truncated(boxHeadSVD)
         if config.hasMasks, let mp = config.maskRoiPool {
             maskPool = RoIPooler(config: mp)
             maskHead = try MaskHead(loader: loader.with(eps: config.maskHead?.normEps), config: config, channels: channels)
