@@ -27,12 +27,20 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Untimed warm-up runs.")
     var warmup: Int = 1
 
+    @Option(name: .long, help: "Pipeline: default, mask, faster, fast (selective search proposals) or rcnn.")
+    var pipeline: String = "default"
+
     @Option(name: .long, help: "Output format: table or json.")
     var format: String = "table"
 
     func run() throws {
+        guard let pipeline = DetectionModel.Pipeline(rawValue: pipeline) else {
+            throw ValidationError("--pipeline must be one of \(DetectionModel.Pipeline.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         let loadStart = Date()
         let detector = try model.loadModel()
+        if pipeline == .mask && !detector.hasMasks { throw ValidationError("\(detector.name) has no mask head") }
+        let options = DetectionModel.Options(pipeline: pipeline)
         let loadMs = Date().timeIntervalSince(loadStart) * 1000
         let rgb: RGBImage
         if let image {
@@ -44,12 +52,12 @@ struct Bench: ParsableCommand {
             guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("--size must be WxH") }
             rgb = Self.syntheticImage(width: parts[0], height: parts[1])
         }
-        for _ in 0..<warmup { _ = detector.detect(rgb) }
+        for _ in 0..<warmup { _ = detector.detect(rgb, options: options) }
         var samples: [String: [Double]] = [:]
         var order: [String] = []
         var detections = 0
         for _ in 0..<runs {
-            let (det, t) = detector.detect(rgb)
+            let (det, t) = detector.detect(rgb, options: options)
             detections = det.count
             for (name, ms) in t.stages + [("total", t.totalMs)] {
                 if samples[name] == nil { order.append(name) }
@@ -61,19 +69,26 @@ struct Bench: ParsableCommand {
             return (name, s[s.count / 2], s.first!, s.last!)
         }
         if format == "json" {
-            var out: [String: Any] = ["model": detector.name, "image": ["width": rgb.width, "height": rgb.height],
+            var out: [String: Any] = ["model": detector.name, "pipeline": pipeline.rawValue, "peak_rss_mb": Self.peakRSSMegabytes(), "image": ["width": rgb.width, "height": rgb.height],
                                       "runs": runs, "warmup": warmup, "threads": BLAS.threads, "blas_core": BLAS.coreName,
                                       "load_ms": loadMs, "detections": detections]
             out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3] }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("\(detector.name) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections")
+            print("\(detector.name) (\(pipeline.rawValue) pipeline) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections; peak RSS \(String(format: "%.0f", Self.peakRSSMegabytes())) MB")
             print("stage           median ms     min ms     max ms")
             for (name, med, lo, hi) in stats {
                 print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%12.1f %10.1f %10.1f", med, lo, hi))
             }
         }
+    }
+
+    /// The process's peak resident set (getrusage; Linux reports KiB).
+    static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
     }
 
     /// A deterministic test card: gradient background with a few filled shapes.
