@@ -13,6 +13,7 @@ let package = Package(
     targets: [
         // Layer 1: C interop.
         .systemLibrary(name: "COpenBLAS", pkgConfig: nil, providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "CImageCodec",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
@@ -31,7 +32,7 @@ let package = Package(
         // Layer 5: HTTP/1.1 on sockets, knowing nothing about detection.
         .target(name: "HTTP"),
         // Layer 6: routes, request/response types, models, scheduling.
-        .target(name: "Service", dependencies: ["Detection", "HTTP", "Imaging"]),
+        .target(name: "Service", dependencies: ["Detection", "HTTP", "Imaging", "CMalloc"]),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "rcnn",

@@ -25,7 +25,9 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     public let workers: Int
     public let queueDepth: Int
-    private var queue: [Job] = []
+    /// Pending jobs from `head` on; taken slots are set to nil at once, so a finished job's closures
+    /// (and the result they captured) are released as soon as the job has run.
+    private var queue: [Job?] = []
     private var head = 0
     private var running = 0
     private var stopping = false
@@ -90,13 +92,19 @@ public final class InferenceScheduler: @unchecked Sendable {
             lock.lock()
             while head == queue.count && !stopping { lock.wait() }
             if head == queue.count && stopping { lock.unlock(); return }
-            let job = queue[head]
+            let job = queue[head]!
+            queue[head] = nil
             head += 1
             if head > 64 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
             running += 1
             lock.unlock()
             if DispatchTime.now() > job.deadline { job.expire() } else { job.run() }
-            lock.lock(); running -= 1; lock.unlock()
+            lock.lock()
+            running -= 1
+            let idle = running == 0 && head == queue.count
+            lock.unlock()
+            // Between bursts, give the memory of the last requests back to the system.
+            if idle { MemoryPolicy.trim() }
         }
     }
 

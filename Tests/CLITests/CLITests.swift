@@ -74,12 +74,12 @@ final class CLITests: XCTestCase {
     }
 
     /// Starts `rcnn serve` on an ephemeral port; returns the process, its port and its stderr pipe.
-    func startServer() throws -> (Process, Int, Pipe) {
+    func startServer(env: [String: String] = [:]) throws -> (Process, Int, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--model", Self.model, "--workers", "2", "--queue-depth", "16"]
         p.currentDirectoryURL = Self.repoRoot
-        p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"]) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"].merging(env) { $1 }) { $1 }
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
@@ -151,5 +151,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(server.terminationStatus, 0)
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(log.contains("POST /v1/detect"), "access log: \(log)")
+    }
+
+    /// The hostile-client suite (Tests/Hostile/hostile_clients.py) against the real binary: request
+    /// smuggling, header floods, bad paths, slowloris, disconnects, decompression bombs and a flood
+    /// of 2000 connections, while a legitimate client keeps detecting; the server stays up, answers
+    /// it, and its memory returns to the baseline.
+    func testHostileClients() throws {
+        let (server, port, err) = try startServer(env: [
+            "RCNN_MAX_CONNECTIONS": "64", "RCNN_READ_TIMEOUT_S": "2", "RCNN_MAX_IMAGE_PIXELS": "16000000",
+            "RCNN_ACCESS_LOG": "0"])
+        defer { if server.isRunning { server.terminate() } }
+        // Keep the log pipe drained: the suite makes the server log a lot of refused connections.
+        DispatchQueue.global().async { _ = err.fileHandleForReading.readDataToEndOfFile() }
+        var ready = false
+        for _ in 0..<600 where !ready {
+            ready = (try? curl(["http://127.0.0.1:\(port)/readyz"]).0) == 200
+            if !ready { usleep(100_000) }
+        }
+        XCTAssertTrue(ready)
+        let r = try run("/usr/bin/python3", [Self.repoRoot.appendingPathComponent("Tests/Hostile/hostile_clients.py").path,
+                                             "--port", "\(port)", "--pid", "\(server.processIdentifier)", "--image", Self.sample,
+                                             "--max-connections", "64", "--read-timeout", "2"])
+        let report = String(decoding: r.out + r.err, as: UTF8.self)
+        print(report)
+        XCTAssertEqual(r.status, 0, report)
+        XCTAssertTrue(report.contains("0 failed check(s)"), report)
+        XCTAssertTrue(server.isRunning)
     }
 }

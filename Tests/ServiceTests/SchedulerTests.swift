@@ -6,6 +6,24 @@ import XCTest
 /// The bounded inference queue: results, overload, deadlines. Timing is only used as a hang guard
 /// and to hold workers busy; assertions never depend on how fast anything runs.
 final class SchedulerTests: XCTestCase {
+    /// A finished job must not keep its result alive (the queue once held the last 64 jobs' closures,
+    /// and with them every response's pasted masks: megabytes per request).
+    func testFinishedJobsReleaseTheirResults() throws {
+        final class Payload { let bytes = [UInt8](repeating: 1, count: 1 << 20) }
+        let s = InferenceScheduler(workers: 1, queueDepth: 4)
+        defer { s.shutdown() }
+        var refs: [() -> Payload?] = []
+        for _ in 0..<10 {
+            var p: Payload? = try s.run(deadline: .now() + 10) { Payload() }
+            XCTAssertEqual(p?.bytes.count, 1 << 20)
+            weak let w = p
+            refs.append { w }
+            p = nil
+        }
+        for _ in 0..<100 where refs.contains(where: { $0() != nil }) { usleep(10_000) }
+        XCTAssertEqual(refs.filter { $0() != nil }.count, 0, "results still referenced after their jobs finished")
+    }
+
     func testRunsJobsAndReturnsResults() throws {
         let s = InferenceScheduler(workers: 2, queueDepth: 4)
         defer { s.shutdown() }
