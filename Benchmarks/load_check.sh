@@ -2,7 +2,8 @@
 # Load check of the detect route (not a test): starts `rcnn serve` on a loopback port with the
 # embedded default model, drives it with wrk (32 connections, 30 s, POST of a sample JPEG), and
 # prints throughput, latency percentiles, errors by status, and the server's resident memory
-# before and after.
+# before and after. With RSS_EVERY=N it also prints the server's resident memory every N seconds
+# during the run (the soak: `RSS_EVERY=60 bash Benchmarks/load_check.sh .build/release/rcnn 8 600`).
 #
 #   bash Benchmarks/load_check.sh [path/to/rcnn] [connections] [seconds]
 set -euo pipefail
@@ -39,6 +40,11 @@ done = function(summary, latency, requests)
                          summary.errors.timeout, summary.errors.status))
 end
 LUA
+if [ -n "${RSS_EVERY:-}" ]; then
+    ( start=$(date +%s); while kill -0 $PID 2>/dev/null; do sleep "$RSS_EVERY"; echo "  t=$(( $(date +%s) - start )) s: server RSS $(rss)"; done ) &
+    SAMPLER=$!
+    trap 'kill $PID $SAMPLER 2>/dev/null || true' EXIT
+fi
 wrk -t 2 -c "$CONNS" -d "${SECS}s" --timeout 60s -s /tmp/rcnn-load.lua \
     "http://127.0.0.1:$PORT/v1/detect?score_threshold=0.3"
 echo "server RSS after: $(rss)"
