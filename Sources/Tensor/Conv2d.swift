@@ -60,6 +60,7 @@ public struct Conv2d: Sendable {
         let (oh, ow) = outputSize(h: h, w: w)
         precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
         var y = Tensor.uninitialized([n, outChannels, oh, ow])
+        FLOPCounter.add(2 * n * outChannels * oh * ow * (inChannels / groups) * kernel.h * kernel.w)
         let depthwiseConv = groups > 1 && groups == inChannels && groups == outChannels
         let kdim = inChannels / groups * kernel.h * kernel.w
         if n > 1 && !depthwiseConv && groups == 1 && 2 * kdim * oh * ow <= Conv2d.scratchLimit {

@@ -37,6 +37,7 @@ public struct ConvTranspose2d: Sendable {
         let cg = inChannels / groups, og = outChannels / groups
         let rowsK = og * kh * kw
         var y = Tensor(shape: [n, outChannels, oh, ow])
+        FLOPCounter.add(2 * n * inChannels * h * w * og * kh * kw)
         var cols = [Float](repeating: 0, count: rowsK * h * w)
         x.data.withUnsafeBufferPointer { xs in
         weight.data.withUnsafeBufferPointer { ws in

@@ -22,6 +22,7 @@ public struct Linear: Sendable {
         precondition(rows == 0 || x.count / rows == inFeatures, "linear expects \(inFeatures) features per row, got \(x.shape)")
         var y = Tensor.uninitialized([rows, outFeatures])
         if rows == 0 { return y }
+        FLOPCounter.add(2 * rows * inFeatures * outFeatures)
         x.data.withUnsafeBufferPointer { xs in
             weight.data.withUnsafeBufferPointer { ws in
                 y.data.withUnsafeMutableBufferPointer { ys in

@@ -9,8 +9,9 @@ struct Bench: ParsableCommand {
         abstract: "Time the pipeline per stage: median, min and max over repeated runs after warm-up.",
         discussion: """
         Measures wall-clock time of each pipeline stage on one image, in this process, with the given \
-        thread count. It does not measure model loading (reported separately), image decoding of \
-        real files, HTTP overhead, or concurrency between requests.
+        thread count, with the GFLOP/s its convolutions and fully connected layers reach, the process's \
+        peak resident memory and the model's load time. It does not measure image decoding of real \
+        files, HTTP overhead, or concurrency between requests.
         """)
 
     @OptionGroup var model: ModelOptions
@@ -56,31 +57,37 @@ struct Bench: ParsableCommand {
         var samples: [String: [Double]] = [:]
         var order: [String] = []
         var detections = 0
+        var flops: [String: UInt64] = [:]
         for _ in 0..<runs {
             let (det, t) = detector.detect(rgb, options: options)
             detections = det.count
+            flops = t.flops
+            flops["total"] = t.flops.values.reduce(0, +)
             for (name, ms) in t.stages + [("total", t.totalMs)] {
                 if samples[name] == nil { order.append(name) }
                 samples[name, default: []].append(ms)
             }
         }
-        let stats = order.map { name -> (String, Double, Double, Double) in
+        let stats = order.map { name -> (String, Double, Double, Double, Double) in
             let s = samples[name]!.sorted()
-            return (name, s[s.count / 2], s.first!, s.last!)
+            return (name, s[s.count / 2], s.first!, s.last!, Double(flops[name] ?? 0) / 1e9)
         }
         if format == "json" {
             var out: [String: Any] = ["model": detector.name, "pipeline": pipeline.rawValue, "peak_rss_mb": Self.peakRSSMegabytes(), "image": ["width": rgb.width, "height": rgb.height],
                                       "runs": runs, "warmup": warmup, "threads": BLAS.threads, "blas_core": BLAS.coreName,
                                       "load_ms": loadMs, "detections": detections]
-            out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3] }
+            out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3, "gflop": $0.4,
+                                         "gflop_per_s": $0.1 > 0 ? $0.4 / ($0.1 / 1000) : 0] }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("\(detector.name) (\(pipeline.rawValue) pipeline) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections; peak RSS \(String(format: "%.0f", Self.peakRSSMegabytes())) MB")
-            print("stage           median ms     min ms     max ms")
-            for (name, med, lo, hi) in stats {
-                print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%12.1f %10.1f %10.1f", med, lo, hi))
+            print("stage           median ms     min ms     max ms      GFLOP  GFLOP/s")
+            for (name, med, lo, hi, gflop) in stats {
+                let rate = gflop > 0 && med > 0 ? String(format: "%8.1f", gflop / (med / 1000)) : "       -"
+                print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%12.1f %10.1f %10.1f %10.2f ", med, lo, hi, gflop) + rate)
             }
+            print("GFLOP counts convolutions, transposed convolutions and fully connected layers (2 per multiply-add); pooling, RoIAlign, NMS and element-wise work are timed but not counted.")
         }
     }
 
