@@ -32,7 +32,7 @@ let package = Package(
         // Layer 5: HTTP/1.1 on sockets, knowing nothing about detection.
         .target(name: "HTTP"),
         // Layer 6: routes, request/response types, models, scheduling.
-        .target(name: "Service", dependencies: ["Detection", "HTTP", "Imaging", "CMalloc"]),
+        .target(name: "Service", dependencies: ["Detection", "HTTP", "Imaging", "Tensor", "CMalloc"]),
         // Layer 7: the command-line tool.
         .executableTarget(
             name: "rcnn",

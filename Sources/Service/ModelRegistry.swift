@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Imaging
+import Tensor
 
 /// The models a server serves, loaded once at start-up and immutable afterwards (weights are shared
 /// by every request). Readiness flips to true after every model has run its warm-up inferences.
@@ -12,12 +13,18 @@ public final class ModelRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var warmedUp = false
 
-    public init(configs: [URL], defaultName: String?) throws {
-        guard !configs.isEmpty else { throw ServiceError.config("no models configured") }
+    public convenience init(configs: [URL], defaultName: String?) throws {
+        try self.init(entries: configs.map { ServerConfig.ModelEntry(config: $0.path) }, defaultName: defaultName)
+    }
+
+    /// Loads each entry's model (checking its weights' SHA-256), with the entry's box-head SVD.
+    public init(entries: [ServerConfig.ModelEntry], defaultName: String?) throws {
+        guard !entries.isEmpty else { throw ServiceError.config("no models configured") }
         var models: [DetectionModel] = []
-        for url in configs {
+        for entry in entries {
+            let svd: [TruncatedSVD.Setting] = entry.svdEnergy.map { [.energy($0)] } ?? (entry.svdRank ?? []).map { .rank($0) }
             do {
-                models.append(try DetectionModel(configURL: url, verifyChecksum: true))
+                models.append(try DetectionModel(configURL: URL(fileURLWithPath: entry.config), verifyChecksum: true, boxHeadSVD: svd))
             } catch {
                 throw ServiceError.model("\(error)")
             }

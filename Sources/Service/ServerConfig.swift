@@ -30,7 +30,20 @@ public struct ServerConfig: Codable, Sendable {
     public struct ModelEntry: Codable, Sendable {
         /// Path of the model's JSON config, relative to the server config's folder.
         public var config: String
-        public init(config: String) { self.config = config }
+        /// Truncated SVD of the box head's fully connected layers (Fast R-CNN 3.1): ranks per layer
+        /// (the last repeats), or an energy fraction per layer; at most one of the two.
+        public var svdRank: [Int]?
+        public var svdEnergy: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case config, svdRank = "svd_rank", svdEnergy = "svd_energy"
+        }
+
+        public init(config: String, svdRank: [Int]? = nil, svdEnergy: Double? = nil) {
+            self.config = config
+            self.svdRank = svdRank
+            self.svdEnergy = svdEnergy
+        }
     }
 
     public var host: String = "0.0.0.0"
@@ -98,7 +111,9 @@ public struct ServerConfig: Codable, Sendable {
         }
         let base = url.deletingLastPathComponent()
         config.models = config.models.map {
-            ModelEntry(config: URL(fileURLWithPath: $0.config, relativeTo: base).standardizedFileURL.path)
+            var entry = $0
+            entry.config = URL(fileURLWithPath: $0.config, relativeTo: base).standardizedFileURL.path
+            return entry
         }
         config.apiKeyFile = config.apiKeyFile.map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL.path }
         return config
@@ -160,6 +175,11 @@ public struct ServerConfig: Codable, Sendable {
         try check(readTimeoutS > 0, "read_timeout_s must be positive")
         try check(warmupRuns >= 0, "warmup_runs must not be negative")
         try check(!models.isEmpty, "no models configured")
+        for m in models {
+            try check(m.svdRank == nil || m.svdEnergy == nil, "\(m.config): give svd_rank or svd_energy, not both")
+            try check(m.svdRank.map { !$0.isEmpty && $0.allSatisfy { $0 >= 1 } } ?? true, "\(m.config): svd_rank needs positive ranks")
+            try check(m.svdEnergy.map { $0 > 0 && $0 <= 1 } ?? true, "\(m.config): svd_energy must be in (0, 1]")
+        }
         try check(apiKey.map { !$0.isEmpty } ?? true, "RCNN_API_KEY is empty")
     }
 }

@@ -51,7 +51,7 @@ struct Serve: ParsableCommand {
         log("loading \(settings.models.count) model(s)")
         let registry: ModelRegistry
         do {
-            registry = try ModelRegistry(configs: settings.models.map { URL(fileURLWithPath: $0.config) }, defaultName: settings.defaultModel)
+            registry = try ModelRegistry(entries: settings.models, defaultName: settings.defaultModel)
         } catch { throw ValidationError("\(error)") }
         let scheduler = InferenceScheduler(workers: settings.workers, queueDepth: settings.queueDepth)
         let service = DetectionService(registry: registry, scheduler: scheduler, config: settings)
