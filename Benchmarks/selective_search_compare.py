@@ -68,7 +68,10 @@ def run_ours(package, images, repeats, mode, build):
     binary = os.path.join(package, ".build", "release", "rcnn")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "ours.json")
-        subprocess.run([binary, "proposals", "--mode", mode, "--repeats", str(repeats), "--output", out]
+        # "MODE@T": our MODE with near-duplicate suppression at IoU T (rcnn proposals --near-duplicate-iou).
+        name, _, dedup = mode.partition("@")
+        extra = ["--near-duplicate-iou", dedup] if dedup else []
+        subprocess.run([binary, "proposals", "--mode", name, "--repeats", str(repeats), "--output", out] + extra
                        + [os.path.abspath(p) for p in images], check=True, stdout=subprocess.DEVNULL)
         data = json.load(open(out))
     result = {}

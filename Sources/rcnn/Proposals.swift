@@ -17,6 +17,9 @@ struct Proposals: ParsableCommand {
     @Option(name: .long, help: "paper or level (default: the mode's).")
     var ranking: String?
 
+    @Option(name: .long, help: "Drop a box whose IoU with a better-ranked one is at least this (default: the mode's).")
+    var nearDuplicateIou: Float?
+
     @Option(name: .long, help: "Keep the best N proposals (default: all).")
     var max: Int?
 
@@ -42,11 +45,11 @@ struct Proposals: ParsableCommand {
             do { image = try ImageDecoder.decode(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
                 throw ValidationError("\(path): \(error)")
             }
-            var boxes = SelectiveSearch.proposals(image: image, mode: m, maxProposals: max, ranking: rank)
+            var boxes = SelectiveSearch.proposals(image: image, mode: m, maxProposals: max, ranking: rank, nearDuplicateIoU: nearDuplicateIou)
             var seconds: [Double] = []
             for _ in 0..<repeats {
                 let start = DispatchTime.now().uptimeNanoseconds
-                boxes = SelectiveSearch.proposals(image: image, mode: m, maxProposals: max, ranking: rank)
+                boxes = SelectiveSearch.proposals(image: image, mode: m, maxProposals: max, ranking: rank, nearDuplicateIoU: nearDuplicateIou)
                 seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             items.append(["path": path, "width": image.width, "height": image.height, "seconds": seconds,

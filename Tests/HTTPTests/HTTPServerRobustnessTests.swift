@@ -5,6 +5,26 @@ import XCTest
 /// Slow, broken and too many clients; lifecycle. Timeouts here are hang guards: every assertion
 /// holds however fast or slow the machine is.
 final class HTTPServerRobustnessTests: ServerTestCase {
+    /// A stopped server, its threads and its lingering closer are all released (no reference cycle
+    /// through the accept or connection threads' closures).
+    func testStoppedServerIsReleased() throws {
+        weak var released: HTTPServer?
+        weak var closer: LingeringCloser?
+        try {
+            let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0)) { _ in .text("ok") }
+            try server.start()
+            let client = try RawClient(port: server.boundPort)
+            XCTAssertTrue(client.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+            XCTAssertEqual(try client.readResponse().status, 200)
+            server.stop(gracePeriod: 2)
+            released = server
+            closer = server.closer
+        }()
+        for _ in 0..<200 where released != nil || closer != nil { usleep(10_000) }
+        XCTAssertNil(released, "the server outlived stop()")
+        XCTAssertNil(closer, "the lingering closer outlived its server")
+    }
+
     func testSlowlorisIsCutAtReadTimeout() throws {
         let server = try startServer(configure: { $0.readTimeout = 1 })
         let client = try RawClient(port: server.boundPort)

@@ -152,7 +152,7 @@ class LegitClient(threading.Thread):
                         status, _, _ = request("GET", route, timeout=60)
                     else:
                         status, _, _ = request("POST", route + "?score_threshold=0.5", self.image,
-                                               {"Content-Type": "image/jpeg"}, timeout=120)
+                                               {"Content-Type": "image/jpeg"}, timeout=ARGS.detect_timeout)
                 except OSError as e:
                     status = f"{type(e).__name__}"
                 self.results.append((self.phase, route, status, time.time() - t0))
@@ -306,7 +306,7 @@ def bombs(image):
     # Within the limit: 3000 x 3000 of one colour, 27 MB of pixels from about 26 kB: decoded and answered.
     side = 3000
     data = png(side, side, zlib.compress((b"\x00" + b"\x80" * side * 3) * side, 9))
-    status, headers, body = request("POST", "/v1/detect", data, {"Content-Type": "image/png"}, timeout=120)
+    status, headers, body = request("POST", "/v1/detect", data, {"Content-Type": "image/png"}, timeout=ARGS.detect_timeout)
     check(status == 200, f"bombs: PNG {side} x {side} within the limit ({len(data)} bytes)", f"status {status}")
 
 
@@ -369,12 +369,14 @@ def main():
     ap.add_argument("--read-timeout", type=float, default=2)
     ap.add_argument("--flood", type=int, default=2000)
     ap.add_argument("--memory-slack-mb", type=float, default=64)
+    ap.add_argument("--detect-timeout", type=float, default=120,
+                    help="seconds a detection may take (raise it for sanitizer builds)")
     ARGS = ap.parse_args()
     image = open(ARGS.image, "rb").read()
 
     def settle():
         for _ in range(5):
-            status, _, _ = request("POST", "/v1/detect", image, {"Content-Type": "image/jpeg"}, timeout=120)
+            status, _, _ = request("POST", "/v1/detect", image, {"Content-Type": "image/jpeg"}, timeout=ARGS.detect_timeout)
             if status != 200:
                 return status
         time.sleep(1)
@@ -397,7 +399,7 @@ def main():
     legit.phase = "end"
     time.sleep(1)
     legit.stop.set()
-    legit.join(timeout=180)
+    legit.join(timeout=2 * ARGS.detect_timeout + 60)
     peak_phase = max(legit.results, key=lambda r: r[3]) if legit.results else None
 
     outside = [r for r in legit.results if r[0] != "flood"]

@@ -39,8 +39,10 @@ final class SelectiveSearchTests: XCTestCase {
                 XCTAssertNotEqual(other, all)
                 XCTAssertEqual(Set(other), Set(all), "the seed changes the order, not the set")
             }
-            XCTAssertTrue(all.contains(SelectiveSearchBox(x1: 0, y1: 0, x2: Float(image.width), y2: Float(image.height))),
-                          "the hierarchy ends in the whole image")
+            if mode.defaultNearDuplicateIoU == nil {
+                XCTAssertTrue(all.contains(SelectiveSearchBox(x1: 0, y1: 0, x2: Float(image.width), y2: Float(image.height))),
+                              "the hierarchy ends in the whole image")
+            }
         }
     }
 
@@ -58,6 +60,31 @@ final class SelectiveSearchTests: XCTestCase {
         XCTAssertEqual(Set(opencv.map(\.minSegmentSize)), [100])
         XCTAssertEqual(SelectiveSearch.Mode.fastOpenCV.defaultRanking, .level)
         XCTAssertEqual(SelectiveSearch.Mode.fast.defaultRanking, .paper)
+        let broad = SelectiveSearch.strategies(for: .broad)
+        XCTAssertEqual(broad.count, 20)
+        XCTAssertEqual(broad.filter { $0.tier == 0 }.map(\.k), opencv.map(\.k))
+        XCTAssertEqual(Set(broad.filter { $0.tier == 1 }.map(\.k)), [50, 100])
+        XCTAssertEqual(SelectiveSearch.Mode.broad.defaultRanking, .level)
+        XCTAssertEqual(SelectiveSearch.Mode.broad.defaultNearDuplicateIoU, 0.9)
+    }
+
+    /// `.broad`: its first tier is exactly fastOpenCV's list with near-duplicates dropped, the
+    /// second tier only adds boxes after it, and no two kept boxes overlap at IoU 0.9 or more.
+    func testBroadModeTiersAndNearDuplicates() throws {
+        for (_, image) in try sampleImages().prefix(3) {
+            let broad = SelectiveSearch.proposals(image: image, mode: .broad, seed: 3)
+            let first = SelectiveSearch.proposals(image: image, mode: .fastOpenCV, seed: 3, nearDuplicateIoU: 0.9)
+            XCTAssertGreaterThan(broad.count, first.count)
+            XCTAssertEqual(Array(broad.prefix(first.count)), first)
+            for i in broad.indices {
+                for j in broad.indices where j < i {
+                    XCTAssertLessThan(SelectiveSearchTestSupport.iou(broad[i], broad[j]), 0.9, "\(broad[j]) and \(broad[i])")
+                }
+            }
+            // Without suppression fastOpenCV keeps near-duplicates that the tiered list drops.
+            let plain = SelectiveSearch.proposals(image: image, mode: .fastOpenCV, seed: 3)
+            XCTAssertGreaterThan(plain.count, first.count)
+        }
     }
 
     func testTinyAndUniformImages() {
@@ -74,6 +101,7 @@ final class SelectiveSearchTests: XCTestCase {
         let truth = try SelectiveSearchTestSupport.cocoBoxes(Self.samples.appendingPathComponent("instances_samples.json"))
         for (mode, top, floor50, floor70) in [(SelectiveSearch.Mode.fast, 2000, 0.95, 0.9),
                                               (.fastOpenCV, 2000, 0.95, 0.85),
+                                              (.broad, 2000, 0.95, 0.9),
                                               (.single, 500, 0.85, 0.7)] {
             var total = 0, hit50 = 0, hit70 = 0, proposals = 0
             for (name, image) in try sampleImages() {
