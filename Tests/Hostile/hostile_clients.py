@@ -405,7 +405,8 @@ def main():
     outside = [r for r in legit.results if r[0] != "flood"]
     bad = [r for r in outside if r[2] != 200]
     during = [r for r in legit.results if r[0] == "flood"]
-    check(len(outside) > 10 and not bad, "legitimate client outside the flood",
+    # At least two rounds of /healthz + /v1/detect (a sanitizer build manages few more).
+    check(len(outside) >= 4 and not bad, "legitimate client outside the flood",
           f"{len(outside) - len(bad)}/{len(outside)} requests succeeded; failures {bad[:5]}")
     check(all(r[2] in (200, 503) for r in during), "legitimate client during the flood",
           f"{len(during)} requests: {sorted(set(str(r[2]) for r in during))}")
