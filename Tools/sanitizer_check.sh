@@ -14,10 +14,17 @@ swift build --build-tests --sanitize="$SAN" --scratch-path "$SCRATCH"
 export RCNN_FIXTURES="${RCNN_FIXTURES:-$PWD/.cache/fixtures}"
 # Detections take tens of seconds in a sanitized debug build.
 export RCNN_TEST_DETECT_TIMEOUT=900
+# Reports go to files (one per process: the test runner and every `rcnn` child the CLI tests start,
+# whose standard error the tests consume), collected at the end.
+REPORTS="/tmp/rcnn-sanitizer-$SAN"
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 case "$SAN" in
-    address) export ASAN_OPTIONS="detect_leaks=1:halt_on_error=0:abort_on_error=0" ;;
-    thread) export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1" ;;
+    address) export ASAN_OPTIONS="detect_leaks=1:halt_on_error=0:abort_on_error=0:log_path=$REPORTS/report" ;;
+    thread) export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$REPORTS/report" ;;
 esac
+status=0
 swift test --sanitize="$SAN" --scratch-path "$SCRATCH" --skip-build \
-    --filter "HTTPTests|ServiceTests|CLITests" "$@" 2>&1 | tee "/tmp/rcnn-sanitizer-$SAN.log"
-echo "sanitizer reports: $(grep -c -E 'ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer' "/tmp/rcnn-sanitizer-$SAN.log" || true)"
+    --filter "HTTPTests|ServiceTests|CLITests" "$@" 2>&1 | tee "$REPORTS.log" || status=$?
+echo "test status $status; sanitizer reports in $REPORTS:"
+grep -c -E 'ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer' "$REPORTS"/report.* 2>/dev/null || echo "none"
+exit $status
