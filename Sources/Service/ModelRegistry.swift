@@ -1,7 +1,6 @@
 import Detection
 import Foundation
 import Imaging
-import Tensor
 
 /// The models a server serves, loaded once at start-up and immutable afterwards (weights are shared
 /// by every request). Readiness flips to true after every model has run its warm-up inferences.
@@ -22,9 +21,9 @@ public final class ModelRegistry: @unchecked Sendable {
         guard !entries.isEmpty else { throw ServiceError.config("no models configured") }
         var models: [DetectionModel] = []
         for entry in entries {
-            let svd: [TruncatedSVD.Setting] = entry.svdEnergy.map { [.energy($0)] } ?? (entry.svdRank ?? []).map { .rank($0) }
             do {
-                models.append(try DetectionModel(configURL: URL(fileURLWithPath: entry.config), verifyChecksum: true, boxHeadSVD: svd))
+                models.append(try DetectionModel(configURL: URL(fileURLWithPath: entry.config), verifyChecksum: true,
+                                                 boxHeadSVD: try entry.svdSettings()))
             } catch {
                 throw ServiceError.model("\(error)")
             }

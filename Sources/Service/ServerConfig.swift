@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The server's settings: `Config/server.json`, overridden by environment variables, overridden by
 /// command-line flags. Every key, its variable and its default:
@@ -43,6 +44,11 @@ public struct ServerConfig: Codable, Sendable {
             self.config = config
             self.svdRank = svdRank
             self.svdEnergy = svdEnergy
+        }
+
+        /// The box head's truncated-SVD settings (empty: full weights); throws for invalid values.
+        public func svdSettings() throws -> [TruncatedSVD.Setting] {
+            try TruncatedSVD.settings(ranks: svdRank, energy: svdEnergy)
         }
     }
 
@@ -176,9 +182,9 @@ public struct ServerConfig: Codable, Sendable {
         try check(warmupRuns >= 0, "warmup_runs must not be negative")
         try check(!models.isEmpty, "no models configured")
         for m in models {
-            try check(m.svdRank == nil || m.svdEnergy == nil, "\(m.config): give svd_rank or svd_energy, not both")
-            try check(m.svdRank.map { !$0.isEmpty && $0.allSatisfy { $0 >= 1 } } ?? true, "\(m.config): svd_rank needs positive ranks")
-            try check(m.svdEnergy.map { $0 > 0 && $0 <= 1 } ?? true, "\(m.config): svd_energy must be in (0, 1]")
+            do { _ = try m.svdSettings() } catch {
+                throw ServiceError.config("\(m.config): svd_rank / svd_energy: \(error)")
+            }
         }
         try check(apiKey.map { !$0.isEmpty } ?? true, "RCNN_API_KEY is empty")
     }

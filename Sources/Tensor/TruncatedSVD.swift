@@ -22,6 +22,27 @@ public enum TruncatedSVD {
             case .energy(let e): return "energy \(e)"
             }
         }
+
+        /// Throws `Failure.invalidSetting` for a rank below 1 or an energy outside (0, 1].
+        public func validate() throws {
+            switch self {
+            case .rank(let r):
+                guard r >= 1 else { throw Failure.invalidSetting("rank must be at least 1, got \(r)") }
+            case .energy(let e):
+                guard e > 0 && e <= 1 else { throw Failure.invalidSetting("energy must be in (0, 1], got \(e)") }
+            }
+        }
+    }
+
+    /// The settings for a model's layers from per-layer ranks or one energy fraction (the CLI's
+    /// `--svd-rank` / `--svd-energy`, a server config's `svd_rank` / `svd_energy`), validated; empty
+    /// when neither is given (full weights).
+    public static func settings(ranks: [Int]?, energy: Double?) throws -> [Setting] {
+        if ranks != nil && energy != nil { throw Failure.invalidSetting("give ranks or an energy, not both") }
+        if ranks?.isEmpty == true { throw Failure.invalidSetting("the rank list is empty") }
+        let settings = energy.map { [Setting.energy($0)] } ?? (ranks ?? []).map { Setting.rank($0) }
+        for s in settings { try s.validate() }
+        return settings
     }
 
     /// What a factorisation kept.
@@ -89,12 +110,11 @@ public enum TruncatedSVD {
 
     /// The rank a setting keeps for these singular values (largest first).
     public static func rank(for setting: Setting, singularValues s: [Float]) throws -> Int {
+        try setting.validate()
         switch setting {
         case .rank(let r):
-            guard r >= 1 else { throw Failure.invalidSetting("rank must be at least 1, got \(r)") }
             return min(r, s.count)
         case .energy(let e):
-            guard e > 0 && e <= 1 else { throw Failure.invalidSetting("energy must be in (0, 1], got \(e)") }
             let total = s.reduce(0.0) { $0 + Double($1) * Double($1) }
             var acc = 0.0
             for (i, v) in s.enumerated() {

@@ -21,17 +21,16 @@ struct ModelOptions: ParsableArguments {
 
     /// The box head's truncated-SVD settings from --svd-rank / --svd-energy (empty: full weights).
     func svdSettings() throws -> [TruncatedSVD.Setting] {
-        if svdRank != nil && svdEnergy != nil { throw ValidationError("give --svd-rank or --svd-energy, not both") }
-        if let svdEnergy {
-            guard svdEnergy > 0 && svdEnergy <= 1 else { throw ValidationError("--svd-energy must be in (0, 1], got \(svdEnergy)") }
-            return [.energy(svdEnergy)]
-        }
-        guard let svdRank else { return [] }
-        return try svdRank.split(separator: ",").map { part in
-            guard let r = Int(part.trimmingCharacters(in: .whitespaces)), r >= 1 else {
-                throw ValidationError("--svd-rank takes positive integers separated by commas, got '\(svdRank)'")
+        let ranks = try svdRank.map { list in
+            try list.split(separator: ",").map { part in
+                guard let r = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--svd-rank takes positive integers separated by commas, got '\(list)'")
+                }
+                return r
             }
-            return .rank(r)
+        }
+        do { return try TruncatedSVD.settings(ranks: ranks, energy: svdEnergy) } catch {
+            throw ValidationError("--svd-rank / --svd-energy: \(error)")
         }
     }
 

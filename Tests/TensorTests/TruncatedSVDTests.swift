@@ -94,5 +94,12 @@ final class TruncatedSVDTests: XCTestCase {
         XCTAssertEqual(try TruncatedSVD.rank(for: .rank(10), singularValues: [3, 2, 1]), 3)
         XCTAssertEqual(try TruncatedSVD.rank(for: .energy(1), singularValues: [3, 2, 1]), 3)
         XCTAssertEqual(try TruncatedSVD.rank(for: .energy(0.5), singularValues: [3, 2, 1]), 1)   // 9/14 >= 0.5
+        XCTAssertEqual(try TruncatedSVD.settings(ranks: nil, energy: nil), [])
+        XCTAssertEqual(try TruncatedSVD.settings(ranks: [64, 32], energy: nil), [.rank(64), .rank(32)])
+        XCTAssertEqual(try TruncatedSVD.settings(ranks: nil, energy: 0.9), [.energy(0.9)])
+        XCTAssertThrowsError(try TruncatedSVD.settings(ranks: [64], energy: 0.9))
+        XCTAssertThrowsError(try TruncatedSVD.settings(ranks: [], energy: nil))
+        XCTAssertThrowsError(try TruncatedSVD.settings(ranks: [64, 0], energy: nil))
+        XCTAssertThrowsError(try TruncatedSVD.settings(ranks: nil, energy: 0))
     }
 }
