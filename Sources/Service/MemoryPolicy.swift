@@ -1,6 +1,6 @@
+import Foundation
 #if canImport(Glibc)
 import CMalloc
-import Glibc
 #endif
 
 /// How the server's process uses glibc's allocator, so that memory taken for one large request
@@ -17,7 +17,7 @@ public enum MemoryPolicy {
         #if canImport(Glibc)
         _ = mallopt(M_MMAP_THRESHOLD, mmapThreshold)
         // At most two malloc arenas per core: one per connection thread would keep a heap each.
-        _ = mallopt(M_ARENA_MAX, Int32(max(2, 2 * ProcessInfo_activeCores())))
+        _ = mallopt(M_ARENA_MAX, Int32(max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)))
         #endif
     }
 
@@ -25,14 +25,6 @@ public enum MemoryPolicy {
     public static func trim() {
         #if canImport(Glibc)
         _ = malloc_trim(0)
-        #endif
-    }
-
-    private static func ProcessInfo_activeCores() -> Int {
-        #if canImport(Glibc)
-        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        #else
-        return 1
         #endif
     }
 }

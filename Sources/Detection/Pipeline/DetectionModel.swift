@@ -132,8 +132,7 @@ public final class DetectionModel: Sendable {
     /// The client's proposals, or selective search's ("fast" mode, best-ranked first).
     func externalProposals(_ image: RGBImage, _ options: Options, _ timings: inout StageTimings) -> [Box] {
         options.proposals ?? timings.measure("selective_search") {
-            SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals)
-                .map { Box($0.x1, $0.y1, $0.x2, $0.y2) }
+            SelectiveSearch.proposals(image: image, mode: .fast, maxProposals: options.selectiveSearchProposals).map(\.box)
         }
     }
 

@@ -19,13 +19,6 @@ public enum RoIPooler: Sendable {
         }
     }
 
-    public var outputSize: Int {
-        switch self {
-        case .align(let a): return a.outputSize
-        case .max(_, let size, _): return size
-        }
-    }
-
     /// Pools `boxes` (resized-image coordinates) into `[boxes.count, C, outputSize, outputSize]`.
     public func callAsFunction(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int)) -> Tensor {
         switch self {

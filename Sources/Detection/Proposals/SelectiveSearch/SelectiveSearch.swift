@@ -18,6 +18,9 @@ public struct SelectiveSearchBox: Sendable, Hashable {
 
     public var width: Float { x2 - x1 }
     public var height: Float { y2 - y1 }
+
+    /// The same box as the engine's `Box`.
+    public var box: Box { Box(x1, y1, x2, y2) }
 }
 
 /// Selective search object proposals (Uijlings, van de Sande, Gevers, Smeulders, "Selective
@@ -173,21 +176,12 @@ public enum SelectiveSearch {
             let (bx1, by1, bx2, by2) = ranked[i].box
             if Int(bx2 - bx1) < minSize || Int(by2 - by1) < minSize { continue }
             if !seen.insert(SIMD4(bx1, by1, bx2, by2)).inserted { continue }
-            let box = SelectiveSearchBox(x1: Float(bx1), y1: Float(by1), x2: Float(bx2), y2: Float(by2))
-            if let limit = nearDuplicateIoU, out.contains(where: { iou($0, box) >= limit }) { continue }
-            out.append(box)
+            let candidate = SelectiveSearchBox(x1: Float(bx1), y1: Float(by1), x2: Float(bx2), y2: Float(by2))
+            if let limit = nearDuplicateIoU, out.contains(where: { $0.box.iou(candidate.box) >= limit }) { continue }
+            out.append(candidate)
         }
         return out
     }
-}
-
-/// Intersection over union of two boxes (pixel-exclusive corners).
-@inline(__always)
-func iou(_ a: SelectiveSearchBox, _ b: SelectiveSearchBox) -> Float {
-    let w = min(a.x2, b.x2) - max(a.x1, b.x1), h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    guard w > 0, h > 0 else { return 0 }
-    let inter = w * h
-    return inter / (a.width * a.height + b.width * b.height - inter)
 }
 
 /// SplitMix64: a small, seeded, platform-independent generator for the ranking.
