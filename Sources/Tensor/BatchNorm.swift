@@ -24,17 +24,27 @@ public struct BatchNorm: Sendable {
     /// Folds this normalisation into the convolution that precedes it (done once, at load time):
     /// `W' = W * s`, `b' = (b - mean) * s + beta` with `s = gamma / sqrt(var + eps)`.
     public func folded(into conv: Conv2d) -> Conv2d {
-        precondition(conv.outChannels == gamma.count, "batch norm of \(gamma.count) channels after a conv with \(conv.outChannels)")
-        let (scale, shift) = scaleShift
-        var w = conv.weight
-        let per = w.count / conv.outChannels
-        for c in 0..<conv.outChannels {
-            for j in 0..<per { w.data[c * per + j] *= scale[c] }
-        }
-        var b = shift
-        if let old = conv.bias { for c in 0..<b.count { b[c] += old[c] * scale[c] } }
+        let (w, b) = fold(weight: conv.weight, bias: conv.bias)
         return Conv2d(weight: w, bias: b, stride: conv.stride, padding: conv.padding,
                       dilation: conv.dilation, groups: conv.groups, activation: conv.activation)
+    }
+
+    /// The weight and bias of a convolution (`weight` `[out, ...]`) with this norm folded in, for
+    /// building the folded convolution once (its Winograd filters are transformed at build).
+    public func fold(weight: Tensor, bias: [Float]?) -> (weight: Tensor, bias: [Float]) {
+        let out = weight.shape[0]
+        precondition(out == gamma.count, "batch norm of \(gamma.count) channels after a conv with \(out)")
+        let (scale, shift) = scaleShift
+        var w = weight
+        let per = w.count / out
+        w.data.withUnsafeMutableBufferPointer { wb in
+            for c in 0..<out {
+                for j in 0..<per { wb[c * per + j] *= scale[c] }
+            }
+        }
+        var b = shift
+        if let bias { for c in 0..<b.count { b[c] += bias[c] * scale[c] } }
+        return (w, b)
     }
 
     /// Applies the normalisation to an NCHW tensor (used by tests and unfused paths).

@@ -1,9 +1,12 @@
+import Foundation
+
 /// A 2-D convolution layer (PyTorch `nn.Conv2d` semantics, cross-correlation) with an optional fused
 /// activation. Immutable once built; `callAsFunction` is thread-safe.
 ///
 /// Dense convolutions run as GEMM: 1x1 stride-1 unpadded convolutions multiply the input directly;
 /// others lower a band of output rows at a time with im2col (bounded scratch). Depthwise convolutions
-/// (groups == in == out channels) use a direct kernel.
+/// (groups == in == out channels) use a direct kernel. 3x3 stride-1 convolutions with enough
+/// channels use Winograd F(4x4, 3x3) (`Winograd3x3`) unless `Conv2d.winogradEnabled` is off.
 public struct Conv2d: Sendable {
     /// `[outChannels, inChannels / groups, kernelH, kernelW]`.
     public let weight: Tensor
@@ -14,6 +17,13 @@ public struct Conv2d: Sendable {
     public let dilation: (h: Int, w: Int)
     public let groups: Int
     public let activation: Activation
+    /// The pre-transformed filters of the Winograd path, where it applies.
+    public let winograd: Winograd3x3?
+
+    /// Whether eligible convolutions take the Winograd path (default on; `RCNN_WINOGRAD=0` turns it
+    /// off for the process, tests toggle it to compare both paths).
+    nonisolated(unsafe) public static var winogradEnabled =
+        ProcessInfo.processInfo.environment["RCNN_WINOGRAD"] != "0"
 
     public var outChannels: Int { weight.shape[0] }
     public var inChannels: Int { weight.shape[1] * groups }
@@ -37,12 +47,26 @@ public struct Conv2d: Sendable {
         self.dilation = dilation
         self.groups = groups
         self.activation = activation
+        let (kh, kw) = (weight.shape[2], weight.shape[3])
+        winograd = Winograd3x3.applies(kernel: (kh, kw), stride: stride, dilation: dilation, groups: groups,
+                                       inChannels: weight.shape[1] * groups, outChannels: weight.shape[0])
+            ? Winograd3x3(weight: weight) : nil
+    }
+
+    private init(_ other: Conv2d, activation: Activation) {
+        weight = other.weight
+        bias = other.bias
+        stride = other.stride
+        padding = other.padding
+        dilation = other.dilation
+        groups = other.groups
+        winograd = other.winograd
+        self.activation = activation
     }
 
     /// The same convolution with a different fused activation.
     public func with(activation: Activation) -> Conv2d {
-        Conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
-               groups: groups, activation: activation)
+        Conv2d(self, activation: activation)
     }
 
     /// Output spatial size for an input of `h` x `w`.
@@ -61,6 +85,16 @@ public struct Conv2d: Sendable {
         precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
         var y = Tensor.uninitialized([n, outChannels, oh, ow])
         FLOPCounter.add(2 * n * outChannels * oh * ow * (inChannels / groups) * kernel.h * kernel.w)
+        if let winograd, Conv2d.winogradEnabled {
+            x.data.withUnsafeBufferPointer { xs in
+                y.data.withUnsafeMutableBufferPointer { ys in
+                    winograd.run(xs.baseAddress!, n: n, h: h, w: w, padding: padding, bias: bias,
+                                 activation: activation, into: ys.baseAddress!, oh: oh, ow: ow,
+                                 scratchLimit: Conv2d.scratchLimit)
+                }
+            }
+            return y
+        }
         let depthwiseConv = groups > 1 && groups == inChannels && groups == outChannels
         let kdim = inChannels / groups * kernel.h * kernel.w
         if n > 1 && !depthwiseConv && groups == 1 && 2 * kdim * oh * ow <= Conv2d.scratchLimit {
