@@ -18,10 +18,16 @@ let package = Package(
             name: "CImageCodec",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
         ),
+        // Inner loops compiled per instruction set (AVX-512, AVX2, baseline), chosen at load time.
+        // No contraction into FMA, so every CPU computes the same result.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+        ),
         // Layer 2: tensors and ops.
         .target(
             name: "Tensor",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "CKernels"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Layer 3: images.

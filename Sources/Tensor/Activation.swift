@@ -11,7 +11,11 @@ public enum Activation: String, Sendable, Codable {
         case .identity:
             return
         case .relu:
-            for i in 0..<count where !(p[i] > 0) { p[i] = p[i].isNaN ? p[i] : 0 }
+            // A select rather than a branch, so the loop vectorises; NaN stays NaN as in PyTorch.
+            for i in 0..<count {
+                let x = p[i]
+                p[i] = (x > 0 || x != x) ? x : 0
+            }
         case .hardswish:
             // x * relu6(x + 3) / 6
             for i in 0..<count {

@@ -1,9 +1,12 @@
+import CKernels
+
 /// Winograd minimal filtering F(4x4, 3x3) for 3x3 stride-1 undilated dense convolutions
 /// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
 ///
 /// Each 4x4 block of output is computed from a 6x6 input tile with 36 multiplies per
 /// (input channel, output channel) pair instead of 144. The work is organised as in the paper's
 /// GEMM formulation:
+/// (the transforms' inner loops are C in CKernels, built for AVX-512, AVX2 and the baseline)
 ///   1. input transform  V = Bᵀ d B of every 6x6 tile, scattered as 36 matrices `[C, tiles]`;
 ///   2. 36 GEMMs         M[ξ] = U[ξ] · V[ξ] with the pre-transformed filters U[ξ] `[K, C]`;
 ///   3. output transform Y = Aᵀ M A of every tile, plus bias and the fused activation.
@@ -30,23 +33,29 @@ public final class Winograd3x3: Sendable {
         let k = weight.shape[0], c = weight.shape[1]
         inChannels = c
         outChannels = k
-        var u = [Float](repeating: 0, count: Self.positions * k * c)
+        // G g Gᵀ of every filter into `[K, C, 36]` (sequential writes), then reordered position-major.
+        var local = [Float](repeating: 0, count: Self.positions * k * c)
         weight.data.withUnsafeBufferPointer { wb in
-            u.withUnsafeMutableBufferPointer { ub in
-                let w = wb.baseAddress!, out = ub.baseAddress!
+            local.withUnsafeMutableBufferPointer { lb in
+                let w = wb.baseAddress!, out = lb.baseAddress!
                 parallelFor(k, minimumPerTask: 8) { o in
-                    for i in 0..<c {
-                        let g = w + (o * c + i) * 9
-                        // Rows: Gg (6x3); then columns: (Gg)Gᵀ (6x6).
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 18) { gg in
-                            for col in 0..<3 {
-                                Self.filterTransform(g + col, 3, gg.baseAddress! + col, 3)
-                            }
-                            for r in 0..<6 {
-                                Self.filterTransform(gg.baseAddress! + r * 3, 1, out + (r * 6 * k + o) * c + i, k * c)
-                            }
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 18) { gg in
+                        for i in 0..<c {
+                            let g = w + (o * c + i) * 9, u = out + (o * c + i) * 36
+                            for col in 0..<3 { Self.filterTransform(g + col, 3, gg.baseAddress! + col, 3) }
+                            for r in 0..<6 { Self.filterTransform(gg.baseAddress! + r * 3, 1, u + r * 6, 1) }
                         }
                     }
+                }
+            }
+        }
+        var u = [Float](repeating: 0, count: Self.positions * k * c)
+        local.withUnsafeBufferPointer { lb in
+            u.withUnsafeMutableBufferPointer { ub in
+                let from = lb.baseAddress!, to = ub.baseAddress!
+                parallelFor(Self.positions) { xi in
+                    let plane = to + xi * k * c
+                    for j in 0..<(k * c) { plane[j] = from[j * 36 + xi] }
                 }
             }
         }
@@ -62,41 +71,19 @@ public final class Winograd3x3: Sendable {
             && inChannels >= 16 && outChannels >= 16
     }
 
-    // MARK: 1-D transforms (each 2-D transform applies one along rows, then along columns)
+    // MARK: Filter transform (the input and output transforms are in CKernels)
 
     /// G g on 3 filter taps read with stride `s`, 6 values written with stride `t`.
     @inline(__always)
     static func filterTransform(_ g: UnsafePointer<Float>, _ s: Int, _ y: UnsafeMutablePointer<Float>, _ t: Int) {
         let g0 = g[0], g1 = g[s], g2 = g[2 * s]
-        y[0] = g0 / 4
-        y[t] = -(g0 + g1 + g2) / 6
-        y[2 * t] = -(g0 - g1 + g2) / 6
-        y[3 * t] = g0 / 24 + g1 / 12 + g2 / 6
-        y[4 * t] = g0 / 24 - g1 / 12 + g2 / 6
+        let sixth: Float = 1 / 6
+        y[0] = g0 * 0.25
+        y[t] = -(g0 + g1 + g2) * sixth
+        y[2 * t] = -(g0 - g1 + g2) * sixth
+        y[3 * t] = (g0 * 0.25 + g1 * 0.5 + g2) * sixth
+        y[4 * t] = (g0 * 0.25 - g1 * 0.5 + g2) * sixth
         y[5 * t] = g2
-    }
-
-    /// Bᵀ d on 6 values read with stride `s` from `x`, written with stride `t` to `y`.
-    @inline(__always)
-    static func inputTransform(_ x: UnsafePointer<Float>, _ s: Int, _ y: UnsafeMutablePointer<Float>, _ t: Int) {
-        let x0 = x[0], x1 = x[s], x2 = x[2 * s], x3 = x[3 * s], x4 = x[4 * s], x5 = x[5 * s]
-        y[0] = 4 * x0 - 5 * x2 + x4
-        y[t] = -4 * (x1 + x2) + x3 + x4
-        y[2 * t] = 4 * (x1 - x2) - x3 + x4
-        y[3 * t] = 2 * (x3 - x1) - x2 + x4
-        y[4 * t] = 2 * (x1 - x3) - x2 + x4
-        y[5 * t] = 4 * x1 - 5 * x3 + x5
-    }
-
-    /// Aᵀ m on 6 values read with stride `s`, 4 written with stride `t`.
-    @inline(__always)
-    static func outputTransform(_ m: UnsafePointer<Float>, _ s: Int, _ y: UnsafeMutablePointer<Float>, _ t: Int) {
-        let m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s]
-        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-        y[0] = m0 + a + c
-        y[t] = b + 2 * d
-        y[2 * t] = a + 4 * c
-        y[3 * t] = b + 8 * d + m5
     }
 
     // MARK: Convolution
@@ -138,40 +125,15 @@ public final class Winograd3x3: Sendable {
         }
     }
 
-    /// Writes Bᵀ d B of every tile in `tiles` to `v` as `[36, C, band]`.
+    /// Writes Bᵀ d B of every tile in `tiles` to `v` as `[36, C, band]` (CKernels, per channel).
     private func transformInput(_ src: UnsafePointer<Float>, h: Int, w: Int, padding: (h: Int, w: Int),
                                 tiles: Range<Int>, tilesW: Int, perImage: Int,
                                 into v: UnsafeMutablePointer<Float>, band: Int) {
-        let c = inChannels, m = Self.outputTile, t = Self.inputTile
+        let c = inChannels
         parallelFor(c, minimumPerTask: 2) { ch in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 36) { buf in
-                let d = buf.baseAddress!, e = d + 36
-                for (j, tile) in tiles.enumerated() {
-                    let b = tile / perImage, r = tile % perImage
-                    let y0 = (r / tilesW) * m - padding.h, x0 = (r % tilesW) * m - padding.w
-                    let plane = src + (b * c + ch) * h * w
-                    // Gather the 6x6 patch with zeros outside the image.
-                    if y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w {
-                        for i in 0..<t {
-                            let line = plane + (y0 + i) * w + x0
-                            for jj in 0..<t { d[i * t + jj] = line[jj] }
-                        }
-                    } else {
-                        for i in 0..<t {
-                            let y = y0 + i
-                            for jj in 0..<t {
-                                let x = x0 + jj
-                                d[i * t + jj] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0
-                            }
-                        }
-                    }
-                    // Columns then rows: e = Bᵀ d, then (Bᵀ d) B written straight to the 36 planes.
-                    for col in 0..<t { Self.inputTransform(d + col, t, e + col, t) }
-                    let out = v + ch * band + j
-                    let stride = c * band
-                    for row in 0..<t { Self.inputTransform(e + row * t, 1, out + row * t * stride, stride) }
-                }
-            }
+            rcnn_winograd_input(src, Int32(c), Int32(ch), Int32(h), Int32(w), Int32(padding.h), Int32(padding.w),
+                                Int32(tiles.lowerBound), Int32(tiles.count), Int32(tilesW), Int32(perImage),
+                                v, Int32(band))
         }
     }
 
@@ -179,28 +141,29 @@ public final class Winograd3x3: Sendable {
     private func transformOutput(_ mm: UnsafePointer<Float>, tiles: Range<Int>, tilesW: Int, perImage: Int,
                                  bias: [Float]?, activation: Activation,
                                  into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int, band: Int) {
-        let k = outChannels, m = Self.outputTile, t = Self.inputTile
+        let k = outChannels, m = Self.outputTile, lanes = Int(RCNN_WINOGRAD_LANES)
         let bias = bias
         parallelFor(k, minimumPerTask: 2) { o in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 24 + 16) { buf in
-                let gathered = buf.baseAddress!, half = gathered + 36, y = half + 24
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * lanes) { buf in
+                let y = buf.baseAddress!
                 let b0 = bias?[o] ?? 0
-                let stride = k * band
-                for (j, tile) in tiles.enumerated() {
-                    let src = mm + o * band + j
-                    for xi in 0..<36 { gathered[xi] = src[xi * stride] }
-                    // half = Aᵀ M (4x6), then y = half A (4x4).
-                    for col in 0..<t { Self.outputTransform(gathered + col, t, half + col, t) }
-                    for row in 0..<m { Self.outputTransform(half + row * t, 1, y + row * m, 1) }
-                    let b = tile / perImage, r = tile % perImage
-                    let y0 = (r / tilesW) * m, x0 = (r % tilesW) * m
-                    let rows = min(m, oh - y0), cols = min(m, ow - x0)
-                    let plane = dst + (b * k + o) * oh * ow
-                    for i in 0..<rows {
-                        let line = plane + (y0 + i) * ow + x0
-                        for jj in 0..<cols { line[jj] = y[i * m + jj] + b0 }
-                        activation.apply(line, count: cols)
+                var j0 = 0
+                while j0 < tiles.count {
+                    let count = min(lanes, tiles.count - j0)
+                    rcnn_winograd_output(mm, Int32(k), Int32(o), Int32(band), Int32(j0), Int32(count), b0, y)
+                    activation.apply(y, count: 16 * lanes)
+                    for l in 0..<count {
+                        let tile = tiles.lowerBound + j0 + l
+                        let b = tile / perImage, r = tile % perImage
+                        let y0 = (r / tilesW) * m, x0 = (r % tilesW) * m
+                        let rows = min(m, oh - y0), cols = min(m, ow - x0)
+                        let plane = dst + (b * k + o) * oh * ow
+                        for i in 0..<rows {
+                            let line = plane + (y0 + i) * ow + x0
+                            for jj in 0..<cols { line[jj] = y[(i * m + jj) * lanes + l] }
+                        }
                     }
+                    j0 += count
                 }
             }
         }

@@ -1,0 +1,24 @@
+#ifndef RCNN_CKERNELS_H
+#define RCNN_CKERNELS_H
+
+/* Inner loops that profit from the CPU's widest vectors. Each is compiled for AVX-512, AVX2 and the
+ * baseline, and the loader picks the version the running CPU supports (target_clones), so one
+ * binary is fast where it can be and correct everywhere. */
+
+/* Tiles handled together by the Winograd transforms (one lane each). */
+#define RCNN_WINOGRAD_LANES 16
+
+/* Winograd F(4x4, 3x3) input transform Bᵀ d B of tiles [first, first + count) of channel `ch`.
+ * `src` is the batch [n, channels, h, w]; tile t lies in image t / per_image, tile row
+ * (t % per_image) / tiles_w, column (t % per_image) % tiles_w, and reads the 6x6 patch at
+ * (row * 4 - pad_h, col * 4 - pad_w), zeros outside the image. Writes v[(xi * channels + ch) * band + j]
+ * for the 36 positions xi and j = 0 ..< count. */
+void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, int pad_h, int pad_w,
+                         int first, int count, int tiles_w, int per_image, float *v, int band);
+
+/* Winograd F(4x4, 3x3) output transform Aᵀ M A (+ bias) of up to RCNN_WINOGRAD_LANES tiles
+ * (band columns [j0, j0 + count)) of output channel `o`, reading m[(xi * k + o) * band + j].
+ * Writes y[(i * 4 + jj) * RCNN_WINOGRAD_LANES + lane] for the 4x4 outputs of each lane. */
+void rcnn_winograd_output(const float *m, int k, int o, int band, int j0, int count, float bias, float *y);
+
+#endif
