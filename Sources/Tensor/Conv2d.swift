@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A 2-D convolution layer (PyTorch `nn.Conv2d` semantics, cross-correlation) with an optional fused
@@ -267,33 +268,19 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Direct depthwise convolution: one filter per channel.
+    /// Direct depthwise convolution: one filter per channel (CKernels, vectorised along each row).
     private func depthwise(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int,
                            _ dst: UnsafeMutablePointer<Float>, _ oh: Int, _ ow: Int) {
         let (kh, kw) = kernel
-        let (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let act = activation
         weight.data.withUnsafeBufferPointer { wbuf in
             parallelFor(outChannels) { c in
-                let plane = src + c * h * w
                 let out = dst + c * oh * ow
-                let k = wbuf.baseAddress! + c * kh * kw
-                let b = self.bias?[c] ?? 0
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        var acc: Float = 0
-                        for ki in 0..<kh {
-                            let iy = oy * sh - ph + ki * dh
-                            if iy < 0 || iy >= h { continue }
-                            for kj in 0..<kw {
-                                let ix = ox * sw - pw + kj * dw
-                                if ix < 0 || ix >= w { continue }
-                                acc += plane[iy * w + ix] * k[ki * kw + kj]
-                            }
-                        }
-                        out[oy * ow + ox] = acc + b
-                    }
-                }
+                rcnn_depthwise_channel(src + c * h * w, Int32(h), Int32(w), wbuf.baseAddress! + c * kh * kw,
+                                       Int32(kh), Int32(kw), Int32(self.stride.h), Int32(self.stride.w),
+                                       Int32(self.padding.h), Int32(self.padding.w),
+                                       Int32(self.dilation.h), Int32(self.dilation.w),
+                                       self.bias?[c] ?? 0, out, Int32(oh), Int32(ow))
                 act.apply(out, count: oh * ow)
             }
         }

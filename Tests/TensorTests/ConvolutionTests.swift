@@ -46,6 +46,26 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testDepthwiseMatchesNaiveAtEveryEdge() {
+        // The depthwise kernel computes each row's valid column span per tap; these cases put the
+        // span's ends everywhere: (c, h, w, k, stride, pad, dilation).
+        let cases: [(Int, Int, Int, Int, Int, Int, Int)] = [
+            (3, 8, 9, 3, 1, 1, 1), (3, 9, 8, 3, 2, 1, 1), (2, 7, 7, 5, 1, 2, 1), (2, 11, 13, 5, 2, 2, 1),
+            (2, 3, 3, 5, 1, 2, 1),   // filter larger than the image
+            (2, 10, 9, 3, 1, 2, 2),  // dilated
+            (2, 10, 11, 3, 3, 1, 1), // stride 3
+            (2, 6, 7, 3, 1, 0, 1),   // no padding
+            (2, 1, 17, 3, 2, 1, 1),  // one row
+        ]
+        for (i, c) in cases.enumerated() {
+            let (ch, h, w, k, s, p, d) = c
+            let x = random([1, ch, h, w]), wt = random([ch, 1, k, k]), bias = random([ch]).data
+            let conv = Conv2d(weight: wt, bias: bias, stride: s, padding: p, dilation: d, groups: ch, activation: .hardswish)
+            let ref = Activation.hardswish(Naive.conv2d(x, wt, bias, stride: s, padding: p, dilation: d, groups: ch))
+            assertClose(conv(x), ref, "depthwise case \(i): \(c)")
+        }
+    }
+
     func testConvFusedActivationsMatchSeparateOps() {
         for n in [1, 3] { checkFusedActivations(batch: n) }
     }

@@ -21,4 +21,11 @@ void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, i
  * Writes y[(i * 4 + jj) * RCNN_WINOGRAD_LANES + lane] for the 4x4 outputs of each lane. */
 void rcnn_winograd_output(const float *m, int k, int o, int band, int j0, int count, float bias, float *y);
 
+/* One channel of a depthwise convolution (cross-correlation, zero padding): `in` [h, w], filter `k`
+ * [kh, kw], writes out[oh, ow] = sum over taps in row-major tap order, then + bias (the order of the
+ * reference loop, so results do not depend on the instruction set). */
+void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int kh, int kw,
+                            int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w,
+                            float bias, float *out, int oh, int ow);
+
 #endif
