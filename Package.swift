@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodec"]),
         // Layer 4: detection. COCO (RLE masks, COCO evaluation) is family-agnostic and stands alone.
         .target(name: "COCO"),
-        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "COCO"]),
+        .target(name: "Detection", dependencies: ["Tensor", "Imaging", "COCO", "CKernels"]),
         // Layer 5: HTTP/1.1 on sockets, knowing nothing about detection.
         .target(name: "HTTP"),
         // Layer 6: routes, request/response types, models, scheduling.

@@ -28,4 +28,13 @@ void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int k
                             int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w,
                             float bias, float *out, int oh, int ow);
 
+/* Bilinear sampling over channels-last features: for each of `n` samples with four tap offsets
+ * (pixel indices) and four weights, acc[ch] += w0 * f[o0][ch] + w1 * f[o1][ch] + w2 * f[o2][ch]
+ * + w3 * f[o3][ch], where f[p] = base + p * c. */
+void rcnn_bilinear_accumulate(float *acc, const float *base, int c, const long *offsets,
+                              const float *weights, int n);
+
+/* dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols: a matrix transposed. */
+void rcnn_transpose(const float *src, int rows, int cols, long src_ld, float *dst, long dst_ld);
+
 #endif

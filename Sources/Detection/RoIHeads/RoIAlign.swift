@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 
@@ -24,11 +25,27 @@ public enum RoIAlign {
     }
 
     /// Writes each box's pooled result into row `rows[i]` of `out` (shape `[R, C, outputH, outputW]`).
+    ///
+    /// The map is first copied channels-last (`[H * W, C]`), so each bilinear tap reads one
+    /// contiguous run of C values and the sampling vectorises over channels (CKernels); the copy
+    /// costs one pass over the map, which the hundreds of boxes of a detection head repay many times.
     static func pool(_ feature: Tensor, boxes: [Box], outputH: Int, outputW: Int, spatialScale: Float, samplingRatio: Int,
                      aligned: Bool, into out: inout Tensor, rows: [Int]) {
         let c = feature.shape[1], h = feature.shape[2], w = feature.shape[3]
         let offset: Float = aligned ? 0.5 : 0
+        var channelsLast = [Float](unsafeUninitializedCapacity: h * w * c) { _, n in n = h * w * c }
         feature.data.withUnsafeBufferPointer { fb in
+            channelsLast.withUnsafeMutableBufferPointer { cl in
+                let src = fb.baseAddress!, dst = cl.baseAddress!
+                // [C, H*W] -> [H*W, C], one band of pixels per task.
+                let pixels = h * w, chunk = 256
+                parallelFor((pixels + chunk - 1) / chunk) { i in
+                    let p0 = i * chunk, n = min(chunk, pixels - p0)
+                    rcnn_transpose(src + p0, Int32(c), Int32(n), pixels, dst + p0 * c, c)
+                }
+            }
+        }
+        channelsLast.withUnsafeBufferPointer { fb in
             out.data.withUnsafeMutableBufferPointer { ob in
                 let f = fb.baseAddress!, o = ob.baseAddress!
                 parallelFor(boxes.count) { bi in
@@ -41,30 +58,35 @@ public enum RoIAlign {
                     let gh = samplingRatio > 0 ? samplingRatio : Int(ceilf(rh / Float(outputH)))
                     let gw = samplingRatio > 0 ? samplingRatio : Int(ceilf(rw / Float(outputW)))
                     let count = Float(max(gh * gw, 1))
-                    // Precompute the four taps and weights of every sample of every bin.
-                    var taps: [(Int, Int, Int, Int, Float, Float, Float, Float)] = []
-                    taps.reserveCapacity(outputH * outputW * gh * gw)
+                    let per = gh * gw
+                    let bins = outputH * outputW
+                    // The four taps and weights of every sample of every bin.
+                    var offsets = [Int](repeating: 0, count: 4 * bins * per)
+                    var weights = [Float](repeating: 0, count: 4 * bins * per)
+                    var s = 0
                     for ph in 0..<outputH { for pw in 0..<outputW {
                         for iy in 0..<gh {
                             let yy = y0 + Float(ph) * binH + (Float(iy) + 0.5) * binH / Float(gh)
                             for ix in 0..<gw {
                                 let xx = x0 + Float(pw) * binW + (Float(ix) + 0.5) * binW / Float(gw)
-                                taps.append(bilinearTap(y: yy, x: xx, h: h, w: w))
+                                let t = bilinearTap(y: yy, x: xx, h: h, w: w)
+                                offsets[4 * s] = t.0; offsets[4 * s + 1] = t.1; offsets[4 * s + 2] = t.2; offsets[4 * s + 3] = t.3
+                                weights[4 * s] = t.4; weights[4 * s + 1] = t.5; weights[4 * s + 2] = t.6; weights[4 * s + 3] = t.7
+                                s += 1
                             }
                         }
                     }}
-                    let per = gh * gw
-                    let bins = outputH * outputW
                     let dst = o + rows[bi] * c * bins
-                    for ch in 0..<c {
-                        let plane = f + ch * h * w
-                        let outPlane = dst + ch * bins
-                        for bin in 0..<bins {
-                            var acc: Float = 0
-                            for t in taps[(bin * per)..<((bin + 1) * per)] {
-                                acc += t.4 * plane[t.0] + t.5 * plane[t.1] + t.6 * plane[t.2] + t.7 * plane[t.3]
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { acc in
+                        offsets.withUnsafeBufferPointer { ofs in
+                            weights.withUnsafeBufferPointer { wts in
+                                for bin in 0..<bins {
+                                    acc.initialize(repeating: 0)
+                                    rcnn_bilinear_accumulate(acc.baseAddress!, f, Int32(c), ofs.baseAddress! + 4 * bin * per,
+                                                             wts.baseAddress! + 4 * bin * per, Int32(per))
+                                    for ch in 0..<c { dst[ch * bins + bin] = acc[ch] / count }
+                                }
                             }
-                            outPlane[bin] = acc / count
                         }
                     }
                 }
