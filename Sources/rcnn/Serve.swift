@@ -35,7 +35,12 @@ struct Serve: ParsableCommand {
         if let port { settings.port = port }
         if let workers { settings.workers = workers }
         if let queueDepth { settings.queueDepth = queueDepth }
-        if !model.isEmpty { settings.models = model.map { .init(config: URL(fileURLWithPath: $0).standardizedFileURL.path) } }
+        if !model.isEmpty {
+            // The named models replace the config's list, and with it the config file's default: the
+            // first of them serves requests that name no model (RCNN_DEFAULT_MODEL still chooses).
+            settings.models = model.map { .init(config: URL(fileURLWithPath: $0).standardizedFileURL.path) }
+            if ProcessInfo.processInfo.environment["RCNN_DEFAULT_MODEL"] == nil { settings.defaultModel = nil }
+        }
         if settings.models.isEmpty { settings.models = [.init(config: try DefaultModel.configURL().path)] }
         do {
             try settings.resolveAPIKey()

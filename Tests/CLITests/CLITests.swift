@@ -74,10 +74,10 @@ final class CLITests: XCTestCase {
     }
 
     /// Starts `rcnn serve` on an ephemeral port; returns the process, its port and its stderr pipe.
-    func startServer(env: [String: String] = [:]) throws -> (Process, Int, Pipe) {
+    func startServer(env: [String: String] = [:], models: [String] = [CLITests.model]) throws -> (Process, Int, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--model", Self.model, "--workers", "2", "--queue-depth", "16"]
+        p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + models.flatMap { ["--model", $0] } + ["--workers", "2", "--queue-depth", "16"]
         p.currentDirectoryURL = Self.repoRoot
         p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"].merging(env) { $1 }) { $1 }
         let err = Pipe()
@@ -105,6 +105,26 @@ final class CLITests: XCTestCase {
         let r = try run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
         let nl = r.out.lastIndex(of: UInt8(ascii: "\n")) ?? r.out.endIndex
         return (Int(String(decoding: r.out[(nl < r.out.endIndex ? nl + 1 : nl)...], as: UTF8.self)) ?? 0, Data(r.out[..<nl]))
+    }
+
+    /// `--model` replaces Config/server.json's list, so that file's `default_model` (a model not
+    /// in the new list) must not stop the server: the first named model becomes the default.
+    func testServeModelFlagReplacesTheConfigsDefault() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.model))) as? [String: Any])
+        config["name"] = "renamed_default"
+        config["weights"] = Self.repoRoot.appendingPathComponent("Weights/shapes_mask_rcnn.safetensors").path
+        let renamed = dir.appendingPathComponent("renamed_default.json")
+        try JSONSerialization.data(withJSONObject: config).write(to: renamed)
+        let (server, port, _) = try startServer(models: [renamed.path])
+        defer { server.terminate(); server.waitUntilExit() }
+        let (status, body) = try curl(["http://127.0.0.1:\(port)/v1/models"])
+        XCTAssertEqual(status, 200)
+        let text = String(decoding: body, as: UTF8.self)
+        XCTAssertTrue(text.contains("renamed_default"), text)
+        XCTAssertFalse(text.contains("\"shapes_mask_rcnn\""), text)
     }
 
     func testServeConcurrentClientsAndSIGTERMWithARequestInFlight() throws {
