@@ -82,15 +82,34 @@ final class WeightsErrorTests: XCTestCase {
     }
 
     func testSHA256KnownAnswers() {
-        // FIPS 180-2 examples.
-        XCTAssertEqual(Array("abc".utf8).withUnsafeBytes { SHA256.hex($0) },
-                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(Array("".utf8).withUnsafeBytes { SHA256.hex($0) },
-                       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
-        XCTAssertEqual(long.withUnsafeBytes { SHA256.hex($0) }, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        // 1280 bytes: several full blocks plus padding into an extra block.
-        let bytes = (0..<5).flatMap { _ in (0..<256).map { UInt8($0) } }
-        XCTAssertEqual(bytes.withUnsafeBytes { SHA256.hex($0) }, "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed")
+        // FIPS 180-2 examples, through the SHA extensions (where this CPU has them) and portable C.
+        for ext in [true, false] {
+            XCTAssertEqual(Array("abc".utf8).withUnsafeBytes { SHA256.hex($0, useExtensions: ext) },
+                           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            XCTAssertEqual(Array("".utf8).withUnsafeBytes { SHA256.hex($0, useExtensions: ext) },
+                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+            let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+            XCTAssertEqual(long.withUnsafeBytes { SHA256.hex($0, useExtensions: ext) },
+                           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+            // 1280 bytes: several full blocks plus padding into an extra block.
+            let bytes = (0..<5).flatMap { _ in (0..<256).map { UInt8($0) } }
+            XCTAssertEqual(bytes.withUnsafeBytes { SHA256.hex($0, useExtensions: ext) },
+                           "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed")
+            let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+            XCTAssertEqual(million.withUnsafeBytes { SHA256.hex($0, useExtensions: ext) },
+                           "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        }
+        print("SHA-256 extensions on this CPU: \(SHA256.usesExtensions)")
+    }
+
+    func testSHA256PathsAgreeOnEveryLength() {
+        // Every length around the block and padding boundaries, on pseudo-random bytes.
+        var g = SystemRandomNumberGenerator()
+        let data = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &g) }
+        for n in 0...300 {
+            data[..<n].withUnsafeBytes { b in
+                XCTAssertEqual(SHA256.hex(b, useExtensions: true), SHA256.hex(b, useExtensions: false), "length \(n)")
+            }
+        }
     }
 }

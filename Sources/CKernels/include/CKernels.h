@@ -1,6 +1,9 @@
 #ifndef RCNN_CKERNELS_H
 #define RCNN_CKERNELS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Inner loops that profit from the CPU's widest vectors. Each is compiled for AVX-512, AVX2 and the
  * baseline, and the loader picks the version the running CPU supports (target_clones), so one
  * binary is fast where it can be and correct everywhere. */
@@ -36,5 +39,12 @@ void rcnn_bilinear_accumulate(float *acc, const float *base, int c, const long *
 
 /* dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols: a matrix transposed. */
 void rcnn_transpose(const float *src, int rows, int cols, long src_ld, float *dst, long dst_ld);
+
+/* SHA-256 compression of `blocks` 64-byte blocks into `state` (FIPS 180-4), with the CPU's SHA
+ * extensions when it has them and `allow_extensions` is nonzero, else portable C. */
+void rcnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks, int allow_extensions);
+
+/* Whether this CPU has the SHA extensions (and SSE4.1, SSSE3). */
+int rcnn_sha256_has_extensions(void);
 
 #endif
