@@ -133,33 +133,23 @@ public struct Conv2d: Sendable {
         let (kh, kw) = kernel
         let kdim = inChannels * kh * kw
         let plane = oh * ow, total = n * plane
-        var cols = [Float](repeating: 0, count: kdim * total)
-        var gemm = [Float](repeating: 0, count: outChannels * total)
-        x.data.withUnsafeBufferPointer { xs in
-            cols.withUnsafeMutableBufferPointer { cb in
+        Scratch.with(kdim * total + outChannels * total + kdim * plane) { scratch in
+            let cols = scratch, g = scratch + kdim * total, one = g + outChannels * total
+            x.data.withUnsafeBufferPointer { xs in
                 // Lower each image into its own column block (row stride `total`).
-                var one = [Float](repeating: 0, count: kdim * plane)
-                one.withUnsafeMutableBufferPointer { ob in
-                    for b in 0..<n {
-                        im2col(xs.baseAddress! + (first + b) * inChannels * h * w, channels: inChannels, h, w, rows: 0..<oh, ow, into: ob.baseAddress!)
-                        for r in 0..<kdim {
-                            (cb.baseAddress! + r * total + b * plane).update(from: ob.baseAddress! + r * plane, count: plane)
-                        }
+                for b in 0..<n {
+                    im2col(xs.baseAddress! + (first + b) * inChannels * h * w, channels: inChannels, h, w, rows: 0..<oh, ow, into: one)
+                    for r in 0..<kdim {
+                        (cols + r * total + b * plane).update(from: one + r * plane, count: plane)
                     }
                 }
             }
-        }
-        weight.data.withUnsafeBufferPointer { wb in
-            cols.withUnsafeBufferPointer { cb in
-                gemm.withUnsafeMutableBufferPointer { gb in
-                    BLAS.sgemm(m: outChannels, n: total, k: kdim, a: wb.baseAddress!, lda: kdim,
-                               b: cb.baseAddress!, ldb: total, c: gb.baseAddress!, ldc: total)
-                }
+            weight.data.withUnsafeBufferPointer { wb in
+                BLAS.sgemm(m: outChannels, n: total, k: kdim, a: wb.baseAddress!, lda: kdim,
+                           b: cols, ldb: total, c: g, ldc: total)
             }
-        }
-        gemm.withUnsafeBufferPointer { gb in
             y.data.withUnsafeMutableBufferPointer { ys in
-                let g = gb.baseAddress!, dst = ys.baseAddress!
+                let dst = ys.baseAddress!
                 parallelFor(outChannels, minimumPerTask: 8) { c in
                     let b0 = self.bias?[c] ?? 0
                     for b in 0..<n {
@@ -195,17 +185,16 @@ public struct Conv2d: Sendable {
                 return
             }
             let rowsPerBand = max(1, min(oh, Conv2d.scratchLimit / max(1, kdim * ow)))
-            var cols = [Float](repeating: 0, count: kdim * rowsPerBand * ow)
-            cols.withUnsafeMutableBufferPointer { cbuf in
+            Scratch.with(kdim * rowsPerBand * ow) { cols in
                 var r0 = 0
                 while r0 < oh {
                     let r1 = min(oh, r0 + rowsPerBand)
                     let ncols = (r1 - r0) * ow
                     for g in 0..<groups {
-                        im2col(src + g * cg * h * w, channels: cg, h, w, rows: r0..<r1, ow, into: cbuf.baseAddress!)
+                        im2col(src + g * cg * h * w, channels: cg, h, w, rows: r0..<r1, ow, into: cols)
                         BLAS.sgemm(m: og, n: ncols, k: kdim,
                                    a: wbuf.baseAddress! + g * og * kdim, lda: kdim,
-                                   b: cbuf.baseAddress!, ldb: ncols,
+                                   b: cols, ldb: ncols,
                                    c: dst + g * og * oh * ow + r0 * ow, ldc: oh * ow)
                     }
                     finish(dst, 0..<outChannels, oh * ow, columns: (r0 * ow)..<(r1 * ow))

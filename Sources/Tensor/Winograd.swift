@@ -99,27 +99,24 @@ public final class Winograd3x3: Sendable {
         let perImage = tilesH * tilesW, total = n * perImage
         // A band of tiles whose transformed input and output each fit the scratch limit.
         let band = max(1, min(total, scratchLimit / (p * max(c, k))))
-        var v = [Float](unsafeUninitializedCapacity: p * c * band) { _, count in count = p * c * band }
-        var mm = [Float](unsafeUninitializedCapacity: p * k * band) { _, count in count = p * k * band }
-        v.withUnsafeMutableBufferPointer { vb in
-            mm.withUnsafeMutableBufferPointer { mb in
-                filters.withUnsafeBufferPointer { ub in
-                    var first = 0
-                    while first < total {
-                        let count = min(band, total - first)
-                        transformInput(src, h: h, w: w, padding: padding, tiles: first..<(first + count),
-                                       tilesW: tilesW, perImage: perImage, into: vb.baseAddress!, band: count)
-                        for xi in 0..<p {
-                            BLAS.sgemm(m: k, n: count, k: c,
-                                       a: ub.baseAddress! + xi * k * c, lda: c,
-                                       b: vb.baseAddress! + xi * c * count, ldb: count,
-                                       c: mb.baseAddress! + xi * k * count, ldc: count)
-                        }
-                        transformOutput(mb.baseAddress!, tiles: first..<(first + count), tilesW: tilesW,
-                                        perImage: perImage, bias: bias, activation: activation,
-                                        into: dst, oh: oh, ow: ow, band: count)
-                        first += count
+        Scratch.with(p * (c + k) * band) { scratch in
+            let v = scratch, mm = scratch + p * c * band
+            filters.withUnsafeBufferPointer { ub in
+                var first = 0
+                while first < total {
+                    let count = min(band, total - first)
+                    transformInput(src, h: h, w: w, padding: padding, tiles: first..<(first + count),
+                                   tilesW: tilesW, perImage: perImage, into: v, band: count)
+                    for xi in 0..<p {
+                        BLAS.sgemm(m: k, n: count, k: c,
+                                   a: ub.baseAddress! + xi * k * c, lda: c,
+                                   b: v + xi * c * count, ldb: count,
+                                   c: mm + xi * k * count, ldc: count)
                     }
+                    transformOutput(mm, tiles: first..<(first + count), tilesW: tilesW,
+                                    perImage: perImage, bias: bias, activation: activation,
+                                    into: dst, oh: oh, ow: ow, band: count)
+                    first += count
                 }
             }
         }
