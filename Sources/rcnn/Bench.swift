@@ -72,8 +72,9 @@ struct Bench: ParsableCommand {
             let s = samples[name]!.sorted()
             return (name, s[s.count / 2], s.first!, s.last!, Double(flops[name] ?? 0) / 1e9)
         }
+        let peak = Self.measuredSGEMMRate()
         if format == "json" {
-            var out: [String: Any] = ["model": detector.name, "pipeline": pipeline.rawValue, "peak_rss_mb": Self.peakRSSMegabytes(), "image": ["width": rgb.width, "height": rgb.height],
+            var out: [String: Any] = ["sgemm_gflop_per_s": peak, "winograd": Conv2d.winogradEnabled, "model": detector.name, "pipeline": pipeline.rawValue, "peak_rss_mb": Self.peakRSSMegabytes(), "image": ["width": rgb.width, "height": rgb.height],
                                       "runs": runs, "warmup": warmup, "threads": BLAS.threads, "blas_core": BLAS.coreName,
                                       "load_ms": loadMs, "detections": detections]
             out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3, "gflop": $0.4,
@@ -82,13 +83,33 @@ struct Bench: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("\(detector.name) (\(pipeline.rawValue) pipeline) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections; peak RSS \(String(format: "%.0f", Self.peakRSSMegabytes())) MB")
-            print("stage           median ms     min ms     max ms      GFLOP  GFLOP/s")
+            print("measured SGEMM (1536^3, best of 5) on \(BLAS.threads) threads: \(String(format: "%.1f", peak)) GFLOP/s; Winograd \(Conv2d.winogradEnabled ? "on" : "off (RCNN_WINOGRAD=0)")")
+            print("stage           median ms     min ms     max ms      GFLOP  GFLOP/s  of SGEMM")
             for (name, med, lo, hi, gflop) in stats {
-                let rate = gflop > 0 && med > 0 ? String(format: "%8.1f", gflop / (med / 1000)) : "       -"
+                let r = gflop > 0 && med > 0 ? gflop / (med / 1000) : 0
+                let rate = r > 0 ? String(format: "%8.1f %8.0f%%", r, 100 * r / peak) : "       -         -"
                 print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%12.1f %10.1f %10.1f %10.2f ", med, lo, hi, gflop) + rate)
             }
-            print("GFLOP counts convolutions, transposed convolutions and fully connected layers (2 per multiply-add); pooling, RoIAlign, NMS and element-wise work are timed but not counted.")
+            print("GFLOP counts convolutions, transposed convolutions and fully connected layers as direct convolution would (2 per multiply-add), so stages with Winograd convolutions can run above the SGEMM rate; pooling, RoIAlign, NMS and element-wise work are timed but not counted.")
         }
+    }
+
+    /// This machine's SGEMM rate at the current thread count, in GFLOP/s: the yardstick for each
+    /// stage's rate (best of 5 square 1536 products after one warm-up).
+    static func measuredSGEMMRate() -> Double {
+        let n = 1536
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for i in 0..<6 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.sgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+            }}}
+            let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if i > 0 { best = min(best, s) }
+        }
+        return 2 * Double(n * n * n) / best / 1e9
     }
 
     /// The process's peak resident set (getrusage; Linux reports KiB).
