@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensor
 
 @main
 struct RCNN: ParsableCommand {
@@ -8,4 +9,11 @@ struct RCNN: ParsableCommand {
         subcommands: [Serve.self, Detect.self, Evaluate.self, Bench.self, Proposals.self, Models.self],
         defaultSubcommand: nil
     )
+
+    static func main() {
+        // Before anything else: if OpenBLAS loaded SSE-only kernels on an AVX2 / AVX-512 CPU,
+        // re-execute with the right OPENBLAS_CORETYPE (see BLASKernelSelection).
+        BLASKernelSelection.ensureFastKernel()
+        main(nil)
+    }
 }

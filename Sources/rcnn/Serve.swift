@@ -76,7 +76,7 @@ struct Serve: ParsableCommand {
         let server = HTTPServer(configuration: httpConfig, handler: { service.handle($0) })
         service.metrics.setConnectionsOpen { [weak server] in server?.openConnectionCount ?? 0 }
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName)\(settings.apiKey == nil ? "" : "; API key required")\(settings.corsAllowedOrigins.isEmpty ? "" : "; CORS for \(settings.corsAllowedOrigins.joined(separator: ", "))"))")
+        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName)\(BLASKernelSelection.note.map { " (\($0))" } ?? "")\(settings.apiKey == nil ? "" : "; API key required")\(settings.corsAllowedOrigins.isEmpty ? "" : "; CORS for \(settings.corsAllowedOrigins.joined(separator: ", "))"))")
 
         // Warm up off the main thread; /readyz answers 503 until this finishes.
         let warmup = settings.warmupRuns

@@ -107,6 +107,31 @@ final class CLITests: XCTestCase {
         return (Int(String(decoding: r.out[(nl < r.out.endIndex ? nl + 1 : nl)...], as: UTF8.self)) ?? 0, Data(r.out[..<nl]))
     }
 
+    /// When OpenBLAS loaded SSE-only kernels (simulated with RCNN_BLAS_ASSUME_CORE) on a CPU with
+    /// AVX2 or AVX-512, the tool re-executes itself with OPENBLAS_CORETYPE set; a user's own
+    /// OPENBLAS_CORETYPE is left alone.
+    func testSlowBLASKernelsAreReplacedAtStart() throws {
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
+            throw XCTSkip("OPENBLAS_CORETYPE is set for the test run; the tool leaves it alone")
+        }
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let expected: String? = ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "SkylakeX"
+            : (flags.contains("avx2") && flags.contains("fma")) ? "Haswell" : nil
+        let args = ["bench", "--size", "64x64", "--runs", "1", "--warmup", "0", "--threads", "1"]
+        let assumed = try run(binary, args, env: ["RCNN_BLAS_ASSUME_CORE": "Prescott"])
+        XCTAssertEqual(assumed.status, 0, String(decoding: assumed.err, as: UTF8.self))
+        let header = String(decoding: assumed.out, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        if let expected {
+            XCTAssertTrue(header.contains("BLAS \(expected) (OpenBLAS chose Prescott at load; rcnn set OPENBLAS_CORETYPE=\(expected)"), header)
+        } else {
+            XCTAssertFalse(header.contains("OPENBLAS_CORETYPE"), header)
+        }
+        let userChoice = try run(binary, args, env: ["OPENBLAS_CORETYPE": "Prescott"])
+        let userHeader = String(decoding: userChoice.out, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(userHeader.contains("BLAS Prescott;"), userHeader)
+    }
+
     /// `--model` replaces Config/server.json's list, so that file's `default_model` (a model not
     /// in the new list) must not stop the server: the first named model becomes the default.
     func testServeModelFlagReplacesTheConfigsDefault() throws {

@@ -47,4 +47,8 @@ void rcnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks, i
 /* Whether this CPU has the SHA extensions (and SSE4.1, SSSE3). */
 int rcnn_sha256_has_extensions(void);
 
+/* The widest vector instructions this CPU and OS support: 3 = AVX-512 (F, BW, DQ, VL),
+ * 2 = AVX2 with FMA, 1 = AVX, 0 = SSE only. */
+int rcnn_cpu_vector_level(void);
+
 #endif
