@@ -6,6 +6,10 @@
 # during the run (the soak: `RSS_EVERY=60 bash Benchmarks/load_check.sh .build/release/rcnn 8 600`).
 #
 #   bash Benchmarks/load_check.sh [path/to/rcnn] [connections] [seconds]
+#
+# Environment: WORKERS (inference workers, default 1), RCNN_THREADS (BLAS threads per worker,
+# default cores / workers), QUEUE_DEPTH (64), MODEL (a model config, default the embedded default
+# model), IMAGE (the JPEG posted, default Samples/shapes_val_0000.jpg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-.build/release/rcnn}"
@@ -13,7 +17,7 @@ CONNS="${2:-32}"
 SECS="${3:-30}"
 PORT=18431
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
-RCNN_ACCESS_LOG=0 "$BIN" serve --host 127.0.0.1 --port "$PORT" --model Config/models/shapes_mask_rcnn.json \
+RCNN_ACCESS_LOG=0 "$BIN" serve --host 127.0.0.1 --port "$PORT" --model "${MODEL:-Config/models/shapes_mask_rcnn.json}" \
     --workers "${WORKERS:-1}" --queue-depth "${QUEUE_DEPTH:-64}" 2>/tmp/rcnn-load-server.log &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
@@ -24,7 +28,7 @@ done
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$PID/status"; }
 echo "server RSS before: $(rss)"
 cat > /tmp/rcnn-load.lua <<LUA
-local f = io.open("Samples/shapes_val_0000.jpg", "rb")
+local f = io.open("${IMAGE:-Samples/shapes_val_0000.jpg}", "rb")
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
