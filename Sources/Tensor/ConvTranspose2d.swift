@@ -36,50 +36,68 @@ public struct ConvTranspose2d: Sendable {
         let ow = (w - 1) * stride - 2 * padding + dilation * (kw - 1) + outputPadding + 1
         let cg = inChannels / groups, og = outChannels / groups
         let rowsK = og * kh * kw
+        let plane = h * w
         var y = Tensor(shape: [n, outChannels, oh, ow])
         FLOPCounter.add(2 * n * inChannels * h * w * og * kh * kw)
-        var cols = [Float](repeating: 0, count: rowsK * h * w)
+        // Images per GEMM (the mask head's hundreds of 14 x 14 maps): their columns side by side,
+        // the lowered result within the scratch limit.
+        let chunk = max(1, min(n, Conv2d.scratchLimit / max(1, rowsK * plane)))
+        let (s, p, d) = (stride, padding, dilation)
         x.data.withUnsafeBufferPointer { xs in
         weight.data.withUnsafeBufferPointer { ws in
         y.data.withUnsafeMutableBufferPointer { ys in
-        cols.withUnsafeMutableBufferPointer { cb in
-            for b in 0..<n {
-                for g in 0..<groups {
-                    // cols[og*kh*kw, h*w] = W_g^T [og*kh*kw, cg] x X_g [cg, h*w]
-                    BLAS.sgemm(transA: true, m: rowsK, n: h * w, k: cg,
-                               a: ws.baseAddress! + g * cg * rowsK, lda: rowsK,
-                               b: xs.baseAddress! + (b * inChannels + g * cg) * h * w, ldb: h * w,
-                               c: cb.baseAddress!, ldc: h * w)
-                    let out = ys.baseAddress! + (b * outChannels + g * og) * oh * ow
-                    let colsP = cb.baseAddress!
-                    let (s, p, d) = (stride, padding, dilation)
-                    parallelFor(og) { oc in
-                        let plane = out + oc * oh * ow
-                        for ki in 0..<kh {
-                            for kj in 0..<kw {
-                                let row = colsP + ((oc * kh + ki) * kw + kj) * h * w
-                                for iy in 0..<h {
-                                    let oy = iy * s - p + ki * d
-                                    if oy < 0 || oy >= oh { continue }
-                                    for ix in 0..<w {
-                                        let ox = ix * s - p + kj * d
-                                        if ox < 0 || ox >= ow { continue }
-                                        plane[oy * ow + ox] += row[iy * w + ix]
+            let dst = ys.baseAddress!
+            var b0 = 0
+            while b0 < n {
+                let nb = min(chunk, n - b0), total = nb * plane
+                Scratch.with(rowsK * total + (nb > 1 ? cg * total : 0)) { scratch in
+                    let cols = scratch, gathered = scratch + rowsK * total
+                    for g in 0..<groups {
+                        // The chunk's input channels of this group as one [cg, nb * h * w] matrix.
+                        var input = UnsafePointer(xs.baseAddress! + (b0 * inChannels + g * cg) * plane)
+                        if nb > 1 {
+                            parallelFor(cg, minimumPerTask: 16) { c in
+                                for i in 0..<nb {
+                                    (gathered + c * total + i * plane).update(
+                                        from: xs.baseAddress! + ((b0 + i) * self.inChannels + g * cg + c) * plane, count: plane)
+                                }
+                            }
+                            input = UnsafePointer(gathered)
+                        }
+                        // cols[og*kh*kw, nb*h*w] = W_gᵀ [og*kh*kw, cg] x X_g [cg, nb*h*w]
+                        BLAS.sgemm(transA: true, m: rowsK, n: total, k: cg,
+                                   a: ws.baseAddress! + g * cg * rowsK, lda: rowsK,
+                                   b: input, ldb: total, c: cols, ldc: total)
+                        // col2im: every (image, output channel) plane gathers its kernel taps.
+                        parallelFor(og * nb) { job in
+                            let oc = job % og, i = job / og
+                            let out = dst + ((b0 + i) * self.outChannels + g * og + oc) * oh * ow
+                            for ki in 0..<kh {
+                                for kj in 0..<kw {
+                                    let row = cols + ((oc * kh + ki) * kw + kj) * total + i * plane
+                                    for iy in 0..<h {
+                                        let oy = iy * s - p + ki * d
+                                        if oy < 0 || oy >= oh { continue }
+                                        for ix in 0..<w {
+                                            let ox = ix * s - p + kj * d
+                                            if ox < 0 || ox >= ow { continue }
+                                            out[oy * ow + ox] += row[iy * w + ix]
+                                        }
                                     }
                                 }
                             }
                         }
                     }
                 }
-                let bias = self.bias, act = activation
-                let base = ys.baseAddress! + b * outChannels * oh * ow
-                parallelFor(outChannels) { c in
-                    let plane = base + c * oh * ow
-                    if let bias { for j in 0..<(oh * ow) { plane[j] += bias[c] } }
-                    act.apply(plane, count: oh * ow)
-                }
+                b0 += nb
             }
-        }}}}
+            let bias = self.bias, act = activation, channels = outChannels
+            parallelFor(n * channels, minimumPerTask: 8) { j in
+                let out = dst + j * oh * ow
+                if let bias { for q in 0..<(oh * ow) { out[q] += bias[j % channels] } }
+                act.apply(out, count: oh * ow)
+            }
+        }}}
         return y
     }
 }

@@ -107,6 +107,16 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testConvTransposeBatchesInChunks() {
+        // Five images, a scratch limit that fits the lowered columns of two: chunks of 2, 2 and 1.
+        let saved = Conv2d.scratchLimit
+        Conv2d.scratchLimit = 3 * 2 * 2 * 4 * 5 * 2
+        defer { Conv2d.scratchLimit = saved }
+        let x = random([5, 4, 4, 5]), wt = random([4, 3, 2, 2]), b = random([3]).data
+        let ct = ConvTranspose2d(weight: wt, bias: b, stride: 2, activation: .relu)
+        assertClose(ct(x), Activation.relu(Naive.convTranspose2d(x, wt, b, stride: 2, padding: 0, outputPadding: 0)), "chunked")
+    }
+
     func testLinearMatchesNaive() {
         let x = random([7, 30]), wt = random([11, 30]), b = random([11]).data
         assertClose(Linear(weight: wt, bias: b)(x), Naive.linear(x, wt, b), "linear")
