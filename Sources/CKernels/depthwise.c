@@ -1,6 +1,5 @@
 #include "CKernels.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* First output column whose input column ox * s + off is >= 0, and one past the last whose input
  * column is < w. */
@@ -11,7 +10,7 @@ static inline int end_valid(int off, int s, int w, int ow) {
     return e < ow ? e : ow;
 }
 
-CLONES
+RCNN_CLONES
 void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int kh, int kw,
                             int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w,
                             float bias, float *out, int oh, int ow) {

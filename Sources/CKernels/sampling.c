@@ -1,8 +1,7 @@
 #include "CKernels.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES
+RCNN_CLONES
 void rcnn_bilinear_accumulate(float *acc, const float *base, int c, const long *offsets,
                               const float *weights, int n) {
     for (int s = 0; s < n; s++) {

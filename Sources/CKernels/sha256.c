@@ -1,7 +1,9 @@
 #include "CKernels.h"
 
+#if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -37,6 +39,7 @@ static void blocks_scalar(uint32_t h[8], const uint8_t *p, size_t blocks) {
     }
 }
 
+#if defined(__x86_64__)
 /* The same compression with the SHA extensions: two rounds per sha256rnds2, the message schedule
  * four words at a time with sha256msg1 / sha256msg2. The state is kept as ABEF and CDGH. */
 __attribute__((target("sha,sse4.1,ssse3")))
@@ -73,17 +76,27 @@ static void blocks_shani(uint32_t h[8], const uint8_t *p, size_t blocks) {
     _mm_storeu_si128((__m128i *)&h[4], s1);
 }
 
+#endif
+
 static int has_shani(void) {
+#if defined(__x86_64__)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     if (!(c & (1u << 19)) || !(c & (1u << 9))) return 0; /* SSE4.1, SSSE3 */
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b >> 29) & 1;                                /* SHA */
+#else
+    return 0;
+#endif
 }
 
-void rcnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks, int allow_extensions) {
-    if (allow_extensions && has_shani()) blocks_shani(state, data, blocks);
-    else blocks_scalar(state, data, blocks);
+void rcnn_sha256_blocks(uint32_t state[8], const void *data, size_t blocks, int allow_extensions) {
+#if defined(__x86_64__)
+    if (allow_extensions && has_shani()) { blocks_shani(state, data, blocks); return; }
+#else
+    (void)allow_extensions;
+#endif
+    blocks_scalar(state, data, blocks);
 }
 
 int rcnn_sha256_has_extensions(void) { return has_shani(); }

@@ -1,7 +1,6 @@
 #include "CKernels.h"
 
 #define L RCNN_WINOGRAD_LANES
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* Bᵀ x on 6 rows of lanes read s apart, written t apart. */
 static inline void input_1d(const float *x, int s, float *y, int t) {
@@ -28,7 +27,7 @@ static inline void output_1d(const float *m, int s, float *y, int t) {
     }
 }
 
-CLONES
+RCNN_CLONES
 void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, int pad_h, int pad_w,
                          int first, int count, int tiles_w, int per_image, float *v, int band) {
     float d[36 * L], e[36 * L], f[36 * L];
@@ -65,7 +64,7 @@ void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, i
     }
 }
 
-CLONES
+RCNN_CLONES
 void rcnn_winograd_output(const float *m, int k, int o, int band, int j0, int count, float bias, float *y) {
     float g[36 * L], half[24 * L];
     const float *src = m + (long)o * band + j0;

@@ -15,8 +15,9 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
-            // BLAS leaves C untouched when k == 0 only if beta == 1; make the result explicit.
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            // BLAS leaves C untouched when k == 0 only if beta == 1; make the result explicit
+            // (assigned, not scaled, for beta == 0: C may be uninitialised scratch).
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
         cblas_sgemm(CblasRowMajor,

@@ -7,7 +7,8 @@ import Foundation
 /// recent AVX-512 Xeons: ~50-60 GFLOP/s instead of 200-290 on two cores). OpenBLAS honours
 /// `OPENBLAS_CORETYPE` at load time, so the command-line tool calls `ensureFastKernel()` first
 /// thing and, when the loaded kernels are SSE-only on a CPU with AVX2 or AVX-512, sets it and
-/// executes itself again. A user's own `OPENBLAS_CORETYPE` is always left alone.
+/// executes itself again (through /proc/self/exe; the two variables stay in the environment of
+/// anything it starts). A user's own `OPENBLAS_CORETYPE` is always left alone.
 public enum BLASKernelSelection {
     /// OpenBLAS kernel families without AVX2 (what it falls back to on CPUs it does not know).
     static let withoutAVX2: Set<String> = [
@@ -51,10 +52,14 @@ public enum BLASKernelSelection {
         unsetenv(marker)
     }
 
-    /// A note for logs when this process was re-executed to change the kernels, else nil.
+    /// A note for logs when this process was re-executed to change the kernels, else nil. Says so
+    /// when OpenBLAS did not take the request (a build without that kernel family).
     public static var note: String? {
         guard let first = ProcessInfo.processInfo.environment[marker],
               let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] else { return nil }
+        if BLAS.coreName.lowercased() != chosen.lowercased() {
+            return "OpenBLAS chose \(first) at load; rcnn requested OPENBLAS_CORETYPE=\(chosen), which this OpenBLAS did not take"
+        }
         return "OpenBLAS chose \(first) at load; rcnn set OPENBLAS_CORETYPE=\(chosen) for this CPU"
     }
 }

@@ -49,8 +49,10 @@ public struct Conv2d: Sendable {
         self.groups = groups
         self.activation = activation
         let (kh, kw) = (weight.shape[2], weight.shape[3])
-        winograd = Winograd3x3.applies(kernel: (kh, kw), stride: stride, dilation: dilation, groups: groups,
-                                       inChannels: weight.shape[1] * groups, outChannels: weight.shape[0])
+        // Transformed filters take 4x the memory of the 3x3 weights; none are made while Winograd is off.
+        winograd = Conv2d.winogradEnabled
+            && Winograd3x3.applies(kernel: (kh, kw), stride: stride, dilation: dilation, groups: groups,
+                                   inChannels: weight.shape[1] * groups, outChannels: weight.shape[0])
             ? Winograd3x3(weight: weight) : nil
     }
 

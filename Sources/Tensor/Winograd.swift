@@ -15,7 +15,11 @@ import CKernels
 ///
 /// Interpolation points 0, ±1, ±2 (and ∞). The transforms add rounding error: against a
 /// double-precision direct sum the result differs by about 1e-6 to 1e-5 of the output's scale,
-/// where im2col + GEMM differs by about 1e-7 to 1e-6 (measured in ConvolutionTests).
+/// where im2col + GEMM differs by about 1e-7 to 1e-6 (measured in ConvolutionTests). A NaN or
+/// infinity in the input reaches every output of the 6x6 tiles that contain it (direct convolution
+/// confines it to the 3x3 neighbourhood), and infinities can turn into NaN.
+///
+/// Memory: the transformed filters hold 36 values per 3x3 filter, 4x its weights, beside them.
 public final class Winograd3x3: Sendable {
     /// Output tile size (m) and input tile size (m + 2).
     public static let outputTile = 4, inputTile = 6

@@ -18,11 +18,12 @@ import XCTest
 ///   are typical, and a wrong tap, stride or weight gives errors of order 1.
 /// - detections (the rule): same class, box IoU >= 0.98, score within 1e-3; masks at 0.5
 ///   agree with IoU >= 0.97; at least 97% of torchvision's detections matched, >= 50 per image.
-/// - RPN proposals (an intermediate check): 95% of torchvision's matched at IoU >= 0.98. With random
-///   weights many objectness scores are near-ties at the pre-NMS top-k cut and in NMS chains, so
-///   which proposals survive moves with any change of summation order: on
-///   maskrcnn_resnet50_fpn_v2/wide 0.980 matched through im2col + GEMM and 0.962 through Winograd,
-///   with the same feature error (1.5e-5 relative) either way; every other fixture matches >= 0.984.
+/// - RPN proposals (an intermediate check): 97% of torchvision's matched at IoU >= 0.98, 95% on the
+///   v2 models' large "wide" image. With random weights many objectness scores are near-ties at the
+///   pre-NMS top-k cut and in NMS chains, so which proposals survive moves with any change of
+///   summation order: on maskrcnn_resnet50_fpn_v2/wide 0.980 matched through im2col + GEMM and
+///   0.962 through Winograd, with the same feature error (1.5e-5 relative) either way; every other
+///   fixture matches >= 0.984.
 final class ModelParityTests: XCTestCase {
     static let featureTolerance: Float = 2e-3
     let verbose = ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil
@@ -99,7 +100,8 @@ final class ModelParityTests: XCTestCase {
         let refProposals = boxes(try st.tensor("proposals"))
         XCTAssertGreaterThan(refProposals.count, 100, "\(tag): too few reference proposals to compare")
         let matchedProposals = fractionMatched(refProposals, proposals, iou: 0.98)
-        XCTAssertGreaterThanOrEqual(matchedProposals, 0.95, "\(tag): proposals matched \(matchedProposals)")
+        let proposalFraction = tag.hasSuffix("_v2/wide") ? 0.95 : 0.97
+        XCTAssertGreaterThanOrEqual(matchedProposals, proposalFraction, "\(tag): proposals matched \(matchedProposals)")
 
         // 4. Box head on torchvision's proposals.
         let (logits, deltas) = model.roiHeads.classify(features, proposals: refProposals, imageSize: input.resized)

@@ -29,12 +29,18 @@ final class ScratchTests: XCTestCase {
         }
         let seen = Seen()
         let group = DispatchGroup()
+        // Both threads hold their buffers at once (a thread that exited could hand its freed
+        // buffer's memory to the next one, which would look like sharing).
+        let inside = DispatchGroup()
+        inside.enter()
+        inside.enter()
         for t in 0..<2 {
             group.enter()
             Thread.detachNewThread {
                 Scratch.with(4096) { p in
                     for i in 0..<4096 { p[i] = Float(t) }
-                    usleep(20_000)
+                    inside.leave()
+                    inside.wait()
                     XCTAssertTrue((0..<4096).allSatisfy { p[$0] == Float(t) }, "another thread wrote into this buffer")
                     seen.insert(p)
                 }

@@ -39,6 +39,10 @@ final class WinogradTests: XCTestCase {
         XCTAssertNil(conv(16, 16, k: 1).winograd)
         XCTAssertNil(conv(16, 16, k: 5).winograd)
         XCTAssertNil(conv(3, 64).winograd, "too few input channels for the transforms to pay")
+        // No transformed filters are made while Winograd is off.
+        Conv2d.winogradEnabled = false
+        XCTAssertNil(conv(16, 16).winograd)
+        Conv2d.winogradEnabled = true
         // Re-fused copies keep the transformed filters.
         let c = conv(16, 16)
         XCTAssertTrue(c.with(activation: .relu).winograd === c.winograd)

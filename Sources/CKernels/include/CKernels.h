@@ -4,9 +4,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Inner loops that profit from the CPU's widest vectors. Each is compiled for AVX-512, AVX2 and the
- * baseline, and the loader picks the version the running CPU supports (target_clones), so one
- * binary is fast where it can be and correct everywhere. */
+/* Inner loops that profit from the CPU's widest vectors. On x86-64 each is compiled for AVX-512,
+ * AVX2 and the baseline, and the loader picks the version the running CPU supports
+ * (target_clones), so one binary is fast where it can be and correct everywhere; other
+ * architectures get one build with the compiler's default vectorisation. */
+
+/* Per-instruction-set clones of a function on x86-64; one plain build elsewhere. */
+#if defined(__x86_64__)
+#define RCNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RCNN_CLONES
+#endif
 
 /* Tiles handled together by the Winograd transforms (one lane each). */
 #define RCNN_WINOGRAD_LANES 16
@@ -42,13 +50,13 @@ void rcnn_transpose(const float *src, int rows, int cols, long src_ld, float *ds
 
 /* SHA-256 compression of `blocks` 64-byte blocks into `state` (FIPS 180-4), with the CPU's SHA
  * extensions when it has them and `allow_extensions` is nonzero, else portable C. */
-void rcnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks, int allow_extensions);
+void rcnn_sha256_blocks(uint32_t state[8], const void *data, size_t blocks, int allow_extensions);
 
-/* Whether this CPU has the SHA extensions (and SSE4.1, SSSE3). */
+/* Whether this CPU has the SHA extensions (and SSE4.1, SSSE3); 0 on other architectures. */
 int rcnn_sha256_has_extensions(void);
 
 /* The widest vector instructions this CPU and OS support: 3 = AVX-512 (F, BW, DQ, VL),
- * 2 = AVX2 with FMA, 1 = AVX, 0 = SSE only. */
+ * 2 = AVX2 with FMA, 1 = AVX, 0 = SSE only (and 0 on other architectures). */
 int rcnn_cpu_vector_level(void);
 
 #endif

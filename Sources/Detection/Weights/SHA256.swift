@@ -15,7 +15,7 @@ public enum SHA256 {
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
         h.withUnsafeMutableBufferPointer { state in
             if n >= 64 {
-                rcnn_sha256_blocks(state.baseAddress!, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                rcnn_sha256_blocks(state.baseAddress!, bytes.baseAddress!,
                                    n / 64, useExtensions ? 1 : 0)
             }
             tail.withUnsafeBufferPointer { t in
