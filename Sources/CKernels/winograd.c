@@ -65,17 +65,35 @@ void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, i
 }
 
 RCNN_CLONES
-void rcnn_winograd_output(const float *m, int k, int o, int band, int j0, int count, float bias, float *y) {
-    float g[36 * L], half[24 * L];
-    const float *src = m + (long)o * band + j0;
-    for (int xi = 0; xi < 36; xi++) {
-        const float *from = src + (long)xi * k * band;
-        float *to = g + xi * L;
-        int l = 0;
-        for (; l < count; l++) to[l] = from[l];
-        for (; l < L; l++) to[l] = 0.0f;
+void rcnn_winograd_output(const float *m, int k, int o, int first, int count, int tiles_w, int per_image,
+                          float bias, int relu, float *dst, int oh, int ow) {
+    float g[36 * L], half[24 * L], y[16 * L];
+    for (int j0 = 0; j0 < count; j0 += L) {
+        int n = count - j0 < L ? count - j0 : L;
+        const float *src = m + (long)o * count + j0;
+        for (int xi = 0; xi < 36; xi++) {
+            const float *from = src + (long)xi * k * count;
+            float *to = g + xi * L;
+            int l = 0;
+            for (; l < n; l++) to[l] = from[l];
+            for (; l < L; l++) to[l] = 0.0f;
+        }
+        for (int col = 0; col < 6; col++) output_1d(g + col * L, 6 * L, half + col * L, 6 * L);
+        for (int row = 0; row < 4; row++) output_1d(half + row * 6 * L, L, y + row * 4 * L, L);
+        for (int i = 0; i < 16 * L; i++) {
+            float v = y[i] + bias;
+            y[i] = relu ? ((v > 0 || v != v) ? v : 0.0f) : v;
+        }
+        for (int l = 0; l < n; l++) {
+            int tile = first + j0 + l;
+            int b = tile / per_image, r = tile % per_image;
+            int y0 = (r / tiles_w) * 4, x0 = (r % tiles_w) * 4;
+            int rows = oh - y0 < 4 ? oh - y0 : 4, cols = ow - x0 < 4 ? ow - x0 : 4;
+            float *plane = dst + ((long)b * k + o) * (long)oh * ow;
+            for (int i = 0; i < rows; i++) {
+                float *line = plane + (long)(y0 + i) * ow + x0;
+                for (int jj = 0; jj < cols; jj++) line[jj] = y[(i * 4 + jj) * L + l];
+            }
+        }
     }
-    for (int col = 0; col < 6; col++) output_1d(g + col * L, 6 * L, half + col * L, 6 * L);
-    for (int row = 0; row < 4; row++) output_1d(half + row * 6 * L, L, y + row * 4 * L, L);
-    for (int i = 0; i < 16 * L; i++) y[i] += bias;
 }

@@ -124,6 +124,10 @@ public final class Winograd3x3: Sendable {
                 }
             }
         }
+        if activation != .identity && activation != .relu {
+            let plane = oh * ow
+            parallelFor(n * k, minimumPerTask: 4) { j in activation.apply(dst + j * plane, count: plane) }
+        }
     }
 
     /// Writes Bᵀ d B of every tile in `tiles` to `v` as `[36, C, band]` (CKernels, per channel).
@@ -138,35 +142,16 @@ public final class Winograd3x3: Sendable {
         }
     }
 
-    /// Reads `[36, K, band]` from `mm`, writes Aᵀ M A (+ bias, activation) of each tile to `dst`.
+    /// Reads `[36, K, band]` from `mm`, writes Aᵀ M A + bias of each tile to `dst` (CKernels, per
+    /// output channel), with ReLU fused there; other activations run over the output afterwards.
     private func transformOutput(_ mm: UnsafePointer<Float>, tiles: Range<Int>, tilesW: Int, perImage: Int,
                                  bias: [Float]?, activation: Activation,
                                  into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int, band: Int) {
-        let k = outChannels, m = Self.outputTile, lanes = Int(RCNN_WINOGRAD_LANES)
-        let bias = bias
+        let k = outChannels
+        let relu: Int32 = activation == .relu ? 1 : 0
         parallelFor(k, minimumPerTask: 2) { o in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * lanes) { buf in
-                let y = buf.baseAddress!
-                let b0 = bias?[o] ?? 0
-                var j0 = 0
-                while j0 < tiles.count {
-                    let count = min(lanes, tiles.count - j0)
-                    rcnn_winograd_output(mm, Int32(k), Int32(o), Int32(band), Int32(j0), Int32(count), b0, y)
-                    activation.apply(y, count: 16 * lanes)
-                    for l in 0..<count {
-                        let tile = tiles.lowerBound + j0 + l
-                        let b = tile / perImage, r = tile % perImage
-                        let y0 = (r / tilesW) * m, x0 = (r % tilesW) * m
-                        let rows = min(m, oh - y0), cols = min(m, ow - x0)
-                        let plane = dst + (b * k + o) * oh * ow
-                        for i in 0..<rows {
-                            let line = plane + (y0 + i) * ow + x0
-                            for jj in 0..<cols { line[jj] = y[(i * m + jj) * lanes + l] }
-                        }
-                    }
-                    j0 += count
-                }
-            }
+            rcnn_winograd_output(mm, Int32(k), Int32(o), Int32(tiles.lowerBound), Int32(band), Int32(tilesW),
+                                 Int32(perImage), bias?[o] ?? 0, relu, dst, Int32(oh), Int32(ow))
         }
     }
 }

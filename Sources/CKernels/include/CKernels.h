@@ -27,10 +27,12 @@
 void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, int pad_h, int pad_w,
                          int first, int count, int tiles_w, int per_image, float *v, int band);
 
-/* Winograd F(4x4, 3x3) output transform Aᵀ M A (+ bias) of up to RCNN_WINOGRAD_LANES tiles
- * (band columns [j0, j0 + count)) of output channel `o`, reading m[(xi * k + o) * band + j].
- * Writes y[(i * 4 + jj) * RCNN_WINOGRAD_LANES + lane] for the 4x4 outputs of each lane. */
-void rcnn_winograd_output(const float *m, int k, int o, int band, int j0, int count, float bias, float *y);
+/* Winograd F(4x4, 3x3) output transform Aᵀ M A + bias of tiles [first, first + count) of output
+ * channel `o`, reading m[(xi * k + o) * count + j] (j = 0 ..< count), and stores each tile's 4x4
+ * block (clipped at the image edge) into dst [n, k, oh, ow], tiles numbered as for the input.
+ * With `relu` nonzero applies max(x, 0), keeping NaN. */
+void rcnn_winograd_output(const float *m, int k, int o, int first, int count, int tiles_w, int per_image,
+                          float bias, int relu, float *dst, int oh, int ow);
 
 /* One channel of a depthwise convolution (cross-correlation, zero padding): `in` [h, w], filter `k`
  * [kh, kw], writes out[oh, ow] = sum over taps in row-major tap order, then + bias (the order of the
