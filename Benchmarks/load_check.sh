@@ -7,7 +7,7 @@
 #
 #   bash Benchmarks/load_check.sh [path/to/rcnn] [connections] [seconds]
 #
-# Environment: WORKERS (inference workers, default 1), RCNN_THREADS (BLAS threads per worker,
+# Environment: WORKERS (inference workers, default 2), RCNN_THREADS (BLAS threads per worker,
 # default cores / workers), QUEUE_DEPTH (64), MODEL (a model config, default the embedded default
 # model), IMAGE (the JPEG posted, default Samples/shapes_val_0000.jpg).
 set -euo pipefail
@@ -18,7 +18,7 @@ SECS="${3:-30}"
 PORT=18431
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 RCNN_ACCESS_LOG=0 "$BIN" serve --host 127.0.0.1 --port "$PORT" --model "${MODEL:-Config/models/shapes_mask_rcnn.json}" \
-    --workers "${WORKERS:-1}" --queue-depth "${QUEUE_DEPTH:-64}" 2>/tmp/rcnn-load-server.log &
+    --workers "${WORKERS:-2}" --queue-depth "${QUEUE_DEPTH:-64}" 2>/tmp/rcnn-load-server.log &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
