@@ -29,7 +29,7 @@ static inline void output_1d(const float *m, int s, float *y, int t) {
 
 RCNN_CLONES
 void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, int pad_h, int pad_w,
-                         int first, int count, int tiles_w, int per_image, float *v, int band) {
+                         int first, int count, int tiles_w, int per_image, float *v) {
     float d[36 * L], e[36 * L], f[36 * L];
     for (int j0 = 0; j0 < count; j0 += L) {
         int n = count - j0 < L ? count - j0 : L;
@@ -55,9 +55,9 @@ void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, i
         }
         for (int col = 0; col < 6; col++) input_1d(d + col * L, 6 * L, e + col * L, 6 * L);
         for (int row = 0; row < 6; row++) input_1d(e + row * 6 * L, L, f + row * 6 * L, L);
-        float *out = v + (long)ch * band + j0;
+        float *out = v + (long)ch * count + j0;
         for (int xi = 0; xi < 36; xi++) {
-            float *to = out + (long)xi * channels * band;
+            float *to = out + (long)xi * channels * count;
             const float *from = f + xi * L;
             for (int l = 0; l < n; l++) to[l] = from[l];
         }

@@ -5,8 +5,7 @@ import CKernels
 ///
 /// Each 4x4 block of output is computed from a 6x6 input tile with 36 multiplies per
 /// (input channel, output channel) pair instead of 144. The work is organised as in the paper's
-/// GEMM formulation:
-/// (the transforms' inner loops are C in CKernels, built for AVX-512, AVX2 and the baseline)
+/// GEMM formulation (the transforms' inner loops are C in CKernels):
 ///   1. input transform  V = Bᵀ d B of every 6x6 tile, scattered as 36 matrices `[C, tiles]`;
 ///   2. 36 GEMMs         M[ξ] = U[ξ] · V[ξ] with the pre-transformed filters U[ξ] `[K, C]`;
 ///   3. output transform Y = Aᵀ M A of every tile, plus bias and the fused activation.
@@ -15,7 +14,7 @@ import CKernels
 ///
 /// Interpolation points 0, ±1, ±2 (and ∞). The transforms add rounding error: against a
 /// double-precision direct sum the result differs by about 1e-6 to 1e-5 of the output's scale,
-/// where im2col + GEMM differs by about 1e-7 to 1e-6 (measured in ConvolutionTests). A NaN or
+/// where im2col + GEMM differs by about 1e-7 to 1e-6 (measured in WinogradTests). A NaN or
 /// infinity in the input reaches every output of the 6x6 tiles that contain it (direct convolution
 /// confines it to the 3x3 neighbourhood), and infinities can turn into NaN.
 ///
@@ -53,14 +52,12 @@ public final class Winograd3x3: Sendable {
                 }
             }
         }
-        var u = [Float](repeating: 0, count: Self.positions * k * c)
+        var u = [Float](unsafeUninitializedCapacity: Self.positions * k * c) { _, n in n = Self.positions * k * c }
         local.withUnsafeBufferPointer { lb in
             u.withUnsafeMutableBufferPointer { ub in
-                let from = lb.baseAddress!, to = ub.baseAddress!
-                parallelFor(Self.positions) { xi in
-                    let plane = to + xi * k * c
-                    for j in 0..<(k * c) { plane[j] = from[j * 36 + xi] }
-                }
+                // [K * C, 36] -> [36, K * C]
+                rcnn_transpose(lb.baseAddress!, Int32(k * c), Int32(Self.positions), Self.positions,
+                               ub.baseAddress!, k * c)
             }
         }
         filters = u
@@ -110,7 +107,7 @@ public final class Winograd3x3: Sendable {
                 while first < total {
                     let count = min(band, total - first)
                     transformInput(src, h: h, w: w, padding: padding, tiles: first..<(first + count),
-                                   tilesW: tilesW, perImage: perImage, into: v, band: count)
+                                   tilesW: tilesW, perImage: perImage, into: v)
                     for xi in 0..<p {
                         BLAS.sgemm(m: k, n: count, k: c,
                                    a: ub.baseAddress! + xi * k * c, lda: c,
@@ -119,7 +116,7 @@ public final class Winograd3x3: Sendable {
                     }
                     transformOutput(mm, tiles: first..<(first + count), tilesW: tilesW,
                                     perImage: perImage, bias: bias, activation: activation,
-                                    into: dst, oh: oh, ow: ow, band: count)
+                                    into: dst, oh: oh, ow: ow)
                     first += count
                 }
             }
@@ -130,27 +127,26 @@ public final class Winograd3x3: Sendable {
         }
     }
 
-    /// Writes Bᵀ d B of every tile in `tiles` to `v` as `[36, C, band]` (CKernels, per channel).
+    /// Writes Bᵀ d B of every tile in `tiles` to `v` as `[36, C, tiles.count]` (CKernels, per channel).
     private func transformInput(_ src: UnsafePointer<Float>, h: Int, w: Int, padding: (h: Int, w: Int),
                                 tiles: Range<Int>, tilesW: Int, perImage: Int,
-                                into v: UnsafeMutablePointer<Float>, band: Int) {
+                                into v: UnsafeMutablePointer<Float>) {
         let c = inChannels
         parallelFor(c, minimumPerTask: 2) { ch in
             rcnn_winograd_input(src, Int32(c), Int32(ch), Int32(h), Int32(w), Int32(padding.h), Int32(padding.w),
-                                Int32(tiles.lowerBound), Int32(tiles.count), Int32(tilesW), Int32(perImage),
-                                v, Int32(band))
+                                Int32(tiles.lowerBound), Int32(tiles.count), Int32(tilesW), Int32(perImage), v)
         }
     }
 
-    /// Reads `[36, K, band]` from `mm`, writes Aᵀ M A + bias of each tile to `dst` (CKernels, per
+    /// Reads `[36, K, tiles.count]` from `mm`, writes Aᵀ M A + bias of each tile to `dst` (CKernels, per
     /// output channel), with ReLU fused there; other activations run over the output afterwards.
     private func transformOutput(_ mm: UnsafePointer<Float>, tiles: Range<Int>, tilesW: Int, perImage: Int,
                                  bias: [Float]?, activation: Activation,
-                                 into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int, band: Int) {
+                                 into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
         let k = outChannels
         let relu: Int32 = activation == .relu ? 1 : 0
         parallelFor(k, minimumPerTask: 2) { o in
-            rcnn_winograd_output(mm, Int32(k), Int32(o), Int32(tiles.lowerBound), Int32(band), Int32(tilesW),
+            rcnn_winograd_output(mm, Int32(k), Int32(o), Int32(tiles.lowerBound), Int32(tiles.count), Int32(tilesW),
                                  Int32(perImage), bias?[o] ?? 0, relu, dst, Int32(oh), Int32(ow))
         }
     }

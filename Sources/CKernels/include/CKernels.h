@@ -22,10 +22,10 @@
 /* Winograd F(4x4, 3x3) input transform Bᵀ d B of tiles [first, first + count) of channel `ch`.
  * `src` is the batch [n, channels, h, w]; tile t lies in image t / per_image, tile row
  * (t % per_image) / tiles_w, column (t % per_image) % tiles_w, and reads the 6x6 patch at
- * (row * 4 - pad_h, col * 4 - pad_w), zeros outside the image. Writes v[(xi * channels + ch) * band + j]
+ * (row * 4 - pad_h, col * 4 - pad_w), zeros outside the image. Writes v[(xi * channels + ch) * count + j]
  * for the 36 positions xi and j = 0 ..< count. */
 void rcnn_winograd_input(const float *src, int channels, int ch, int h, int w, int pad_h, int pad_w,
-                         int first, int count, int tiles_w, int per_image, float *v, int band);
+                         int first, int count, int tiles_w, int per_image, float *v);
 
 /* Winograd F(4x4, 3x3) output transform Aᵀ M A + bias of tiles [first, first + count) of output
  * channel `o`, reading m[(xi * k + o) * count + j] (j = 0 ..< count), and stores each tile's 4x4

@@ -25,17 +25,18 @@ struct LayerLoader {
         try file.tensor(name, shape: [count]).data
     }
 
-    /// A convolution from `prefix.weight` (and `prefix.bias` when present).
+    /// A convolution from `prefix.weight` (and `prefix.bias` when present), with the batch norm at
+    /// `normPrefix` folded into its weights before it is built.
     func conv(_ prefix: String, in cin: Int, out cout: Int? = nil, kernel: Int, stride: Int = 1,
               padding: Int? = nil, dilation: Int = 1, groups: Int = 1,
-              activation: Activation = .identity, norm: BatchNorm? = nil) throws -> Conv2d {
+              activation: Activation = .identity, normPrefix: String? = nil) throws -> Conv2d {
         let wname = prefix + ".weight"
         guard let entry = file.entries[wname] else { throw WeightsError.missingTensor(file: path, name: wname) }
         let outChannels = cout ?? entry.shape.first ?? 0
         var w = try tensor(wname, shape: [outChannels, cin / groups, kernel, kernel])
         var bias = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: outChannels) : nil
-        if let norm {
-            let folded = norm.fold(weight: w, bias: bias)
+        if let normPrefix {
+            let folded = try batchNorm(normPrefix, channels: outChannels).fold(weight: w, bias: bias)
             w = folded.weight
             bias = folded.bias
         }
@@ -55,12 +56,8 @@ struct LayerLoader {
     func convBN(conv prefix: String, bn bnPrefix: String, in cin: Int, out cout: Int? = nil, kernel: Int,
                 stride: Int = 1, padding: Int? = nil, dilation: Int = 1, groups: Int = 1,
                 activation: Activation = .identity) throws -> Conv2d {
-        guard let entry = file.entries[prefix + ".weight"] else {
-            throw WeightsError.missingTensor(file: path, name: prefix + ".weight")
-        }
-        let norm = try batchNorm(bnPrefix, channels: cout ?? entry.shape.first ?? 0)
-        return try conv(prefix, in: cin, out: cout, kernel: kernel, stride: stride, padding: padding,
-                        dilation: dilation, groups: groups, activation: activation, norm: norm)
+        try conv(prefix, in: cin, out: cout, kernel: kernel, stride: stride, padding: padding,
+                 dilation: dilation, groups: groups, activation: activation, normPrefix: bnPrefix)
     }
 
     /// torchvision's `Conv2dNormActivation` at `prefix` (`prefix.0` the conv, `prefix.1` the norm if
