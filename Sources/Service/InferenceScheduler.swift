@@ -34,15 +34,38 @@ public final class InferenceScheduler: @unchecked Sendable {
     private let lock = NSCondition()
     private var threads: [Thread] = []
 
+    /// What to do once the scheduler has been idle (nothing running, nothing queued) for `after`
+    /// seconds: by default give the memory of the last requests back to the system. A request that
+    /// arrives sooner finds the previous one's freed memory still in the heap, already faulted in.
+    public struct IdleRelease: Sendable {
+        public var after: Double
+        public var action: @Sendable () -> Void
+
+        public init(after: Double, action: @escaping @Sendable () -> Void) {
+            self.after = after
+            self.action = action
+        }
+
+        public static let trimMemory = IdleRelease(after: 1.0) { MemoryPolicy.trim() }
+    }
+
+    public let idleRelease: IdleRelease
+    /// When the pending idle release falls due (set when the last job of a burst finishes).
+    private var releaseDue: Date?
+
     /// - Parameters:
     ///   - workers: threads running inference concurrently.
     ///   - queueDepth: jobs allowed to wait (not counting the ones running).
-    public init(workers: Int, queueDepth: Int) {
-        precondition(workers >= 1 && queueDepth >= 0)
+    ///   - idleRelease: what runs after a quiet spell, and how long that spell is.
+    public init(workers: Int, queueDepth: Int, idleRelease: IdleRelease = .trimMemory) {
+        precondition(workers >= 1 && queueDepth >= 0 && idleRelease.after >= 0)
         self.workers = workers
         self.queueDepth = queueDepth
+        self.idleRelease = idleRelease
         for i in 0..<workers {
-            let t = Thread { [unowned self] in self.workerLoop() }
+            // The workers keep the scheduler alive until `shutdown` ends them (a worker waits on
+            // its condition, with a timeout while an idle release is pending).
+            let t = Thread { self.workerLoop() }
             t.name = "inference-\(i)"
             t.stackSize = 8 << 20
             threads.append(t)
@@ -90,7 +113,19 @@ public final class InferenceScheduler: @unchecked Sendable {
     private func workerLoop() {
         while true {
             lock.lock()
-            while head == queue.count && !stopping { lock.wait() }
+            while head == queue.count && !stopping {
+                guard let due = releaseDue else { lock.wait(); continue }
+                if lock.wait(until: due) { continue }
+                // Timed out: the first worker to see it runs the release if the scheduler is still
+                // idle; if a burst is running, its end sets a new due time.
+                guard releaseDue == due else { continue }
+                releaseDue = nil
+                if running == 0 && head == queue.count && !stopping {
+                    lock.unlock()
+                    idleRelease.action()
+                    lock.lock()
+                }
+            }
             if head == queue.count && stopping { lock.unlock(); return }
             let job = queue[head]!
             queue[head] = nil
@@ -101,10 +136,13 @@ public final class InferenceScheduler: @unchecked Sendable {
             if DispatchTime.now() > job.deadline { job.expire() } else { job.run() }
             lock.lock()
             running -= 1
-            let idle = running == 0 && head == queue.count
+            if running == 0 && head == queue.count {
+                // The end of a burst: the idle release falls due after a quiet spell; the workers
+                // waiting for jobs wake for it.
+                releaseDue = Date(timeIntervalSinceNow: idleRelease.after)
+                lock.broadcast()
+            }
             lock.unlock()
-            // Between bursts, give the memory of the last requests back to the system.
-            if idle { MemoryPolicy.trim() }
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Service
 import Tensor
 
 @main
@@ -14,6 +15,8 @@ struct RCNN: ParsableCommand {
         // Before anything else: if OpenBLAS loaded SSE-only kernels on an AVX2 / AVX-512 CPU,
         // re-execute with the right OPENBLAS_CORETYPE (see BLASKernelSelection).
         BLASKernelSelection.ensureFastKernel()
+        // Freed activations stay in the heap for the next inference (see MemoryPolicy).
+        MemoryPolicy.apply()
         main(nil)
     }
 }

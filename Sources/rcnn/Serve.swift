@@ -47,7 +47,6 @@ struct Serve: ParsableCommand {
             try settings.validate()
         } catch { throw ValidationError("\(error)") }
 
-        MemoryPolicy.apply()
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = settings.threadsPerWorker ?? max(1, cores / settings.workers)
         BLAS.threads = threads

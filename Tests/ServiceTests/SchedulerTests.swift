@@ -68,4 +68,36 @@ final class SchedulerTests: XCTestCase {
         _ = try s.run(deadline: .now() + 10) { 0 }
         XCTAssertFalse(ran)
     }
+
+    /// The idle release (the server's heap trim) waits for a quiet spell: back-to-back requests
+    /// reuse each other's memory, and a burst's end releases it once.
+    func testIdleReleaseWaitsForAQuietSpell() throws {
+        final class Counter: @unchecked Sendable {
+            private let lock = NSLock()
+            private var n = 0
+            func add() { lock.lock(); n += 1; lock.unlock() }
+            var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+        }
+        // A spell longer than the test: no release between or after the jobs.
+        let never = Counter()
+        let s1 = InferenceScheduler(workers: 2, queueDepth: 4, idleRelease: .init(after: 600) { never.add() })
+        for i in 0..<20 { XCTAssertEqual(try s1.run(deadline: .now() + 10) { i }, i) }
+        s1.shutdown()
+        XCTAssertEqual(never.value, 0)
+
+        // A short spell: one release after the burst, by one worker, and one more after the next.
+        let released = Counter()
+        let s2 = InferenceScheduler(workers: 2, queueDepth: 4, idleRelease: .init(after: 0.05) { released.add() })
+        defer { s2.shutdown() }
+        XCTAssertEqual(released.value, 0, "nothing ran yet, nothing to release")
+        for i in 0..<5 { XCTAssertEqual(try s2.run(deadline: .now() + 10) { i }, i) }
+        for _ in 0..<1000 where released.value == 0 { usleep(10_000) }
+        XCTAssertGreaterThanOrEqual(released.value, 1)
+        let afterFirstBurst = released.value
+        usleep(300_000)
+        XCTAssertEqual(released.value, afterFirstBurst, "released again while idle with nothing new")
+        XCTAssertEqual(try s2.run(deadline: .now() + 10) { 7 }, 7)
+        for _ in 0..<1000 where released.value == afterFirstBurst { usleep(10_000) }
+        XCTAssertEqual(released.value, afterFirstBurst + 1)
+    }
 }
