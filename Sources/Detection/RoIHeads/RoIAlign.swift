@@ -76,18 +76,22 @@ public enum RoIAlign {
                             }
                         }
                     }}
-                    let dst = o + rows[bi] * c * bins
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { acc in
+                    // The box's bins channels-last ([bins, C], vectorised over channels), then one
+                    // blocked transpose into its [C, bins] row of the output.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: bins * c) { acc in
+                        let a = acc.baseAddress!
                         offsets.withUnsafeBufferPointer { ofs in
                             weights.withUnsafeBufferPointer { wts in
                                 for bin in 0..<bins {
-                                    acc.initialize(repeating: 0)
-                                    rcnn_bilinear_accumulate(acc.baseAddress!, f, Int32(c), ofs.baseAddress! + 4 * bin * per,
+                                    let p = a + bin * c
+                                    p.initialize(repeating: 0, count: c)
+                                    rcnn_bilinear_accumulate(p, f, Int32(c), ofs.baseAddress! + 4 * bin * per,
                                                              wts.baseAddress! + 4 * bin * per, Int32(per))
-                                    for ch in 0..<c { dst[ch * bins + bin] = acc[ch] / count }
+                                    for ch in 0..<c { p[ch] /= count }
                                 }
                             }
                         }
+                        rcnn_transpose(a, Int32(bins), Int32(c), c, o + rows[bi] * c * bins, bins)
                     }
                 }
             }
