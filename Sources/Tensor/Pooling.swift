@@ -38,7 +38,7 @@ public enum Pooling {
                         for ox in 0..<outW {
                             let x0 = (ox * w) / outW, x1 = ((ox + 1) * w + outW - 1) / outW
                             var s: Float = 0
-                            for iy in y0..<y1 { for ix in x0..<x1 { s += plane[iy * w + ix] } }
+                            for iy in y0..<y1 { s += Pooling.sum(plane + iy * w + x0, count: x1 - x0) }
                             out[oy * outW + ox] = s / Float((y1 - y0) * (x1 - x0))
                         }
                     }
@@ -46,6 +46,22 @@ public enum Pooling {
             }
         }
         return y
+    }
+
+    /// Sum of `count` floats in eight interleaved lanes (a sequential sum waits on each addition:
+    /// squeeze-and-excitation's global pooling took 12 ms of MobileNetV3's 230 that way).
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            lanes += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
+            i += 8
+        }
+        var s = lanes.sum()
+        while i < count { s += p[i]; i += 1 }
+        return s
     }
 
     private static func window(_ x: Tensor, kernel: Int, stride: Int, padding: Int,

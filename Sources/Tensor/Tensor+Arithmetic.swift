@@ -5,7 +5,8 @@ extension Tensor {
         precondition(shape == other.shape, "add: \(shape) vs \(other.shape)")
         data.withUnsafeMutableBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
-                for i in 0..<a.count { a[i] += b[i] }
+                let x = a.baseAddress!, y = b.baseAddress!
+                Tensor.inChunks(a.count) { r in for i in r { x[i] += y[i] } }
             }
         }
     }
@@ -15,7 +16,8 @@ extension Tensor {
         precondition(shape == other.shape, "add: \(shape) vs \(other.shape)")
         data.withUnsafeMutableBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
-                for i in 0..<a.count { a[i] = max(a[i] + b[i], 0) }
+                let x = a.baseAddress!, y = b.baseAddress!
+                Tensor.inChunks(a.count) { r in for i in r { x[i] = max(x[i] + y[i], 0) } }
             }
         }
     }
@@ -26,10 +28,19 @@ extension Tensor {
         precondition(scale.count == planes)
         let plane = count / max(1, planes)
         data.withUnsafeMutableBufferPointer { a in
-            for p in 0..<planes {
-                let s = scale[p]
-                for j in 0..<plane { a[p * plane + j] *= s }
+            let x = a.baseAddress!
+            parallelFor(planes, minimumPerTask: 8) { p in
+                let s = scale[p], row = x + p * plane
+                for j in 0..<plane { row[j] *= s }
             }
+        }
+    }
+
+    /// `body` over `0..<count` in chunks of 64 Ki elements, spread over the cores.
+    private static func inChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let chunk = 1 << 16
+        parallelFor((count + chunk - 1) / chunk, minimumPerTask: 2) { i in
+            body((i * chunk)..<min(count, (i + 1) * chunk))
         }
     }
 
