@@ -56,6 +56,9 @@ final class ConvolutionTests: XCTestCase {
             (2, 10, 11, 3, 3, 1, 1), // stride 3
             (2, 6, 7, 3, 1, 0, 1),   // no padding
             (2, 1, 17, 3, 2, 1, 1),  // one row
+            // wide rows: interior blocks of 16 columns and their remainders
+            (2, 5, 70, 3, 1, 1, 1), (2, 6, 71, 3, 2, 1, 1), (2, 5, 83, 5, 1, 2, 1), (2, 7, 90, 5, 2, 2, 1),
+            (2, 4, 64, 3, 1, 2, 2), (2, 4, 50, 3, 3, 0, 1),
         ]
         for (i, c) in cases.enumerated() {
             let (ch, h, w, k, s, p, d) = c

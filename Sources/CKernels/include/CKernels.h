@@ -35,8 +35,9 @@ void rcnn_winograd_output(const float *m, int k, int o, int first, int count, in
                           float bias, int relu, float *dst, int oh, int ow);
 
 /* One channel of a depthwise convolution (cross-correlation, zero padding): `in` [h, w], filter `k`
- * [kh, kw], writes out[oh, ow] = sum over taps in row-major tap order, then + bias (the order of the
- * reference loop, so results do not depend on the instruction set). */
+ * [kh, kw], writes out[oh, ow] = the valid taps summed from zero in row-major tap order, then + bias
+ * (one fixed order, so results do not depend on the instruction set); interior columns are computed
+ * in register blocks. */
 void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int kh, int kw,
                             int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w,
                             float bias, float *out, int oh, int ow);
