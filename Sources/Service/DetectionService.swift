@@ -47,6 +47,8 @@ public final class DetectionService: @unchecked Sendable {
             }
         }
         accessControl.addCORSHeaders(request, to: &response)
+        // A request body (an upload, whatever became of it) is memory to give back once idle.
+        if !request.body.isEmpty { scheduler.noteActivity() }
         return response
     }
 

@@ -36,12 +36,15 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     /// What to do once the scheduler has been idle (nothing running, nothing queued) for `after`
     /// seconds: by default give the memory of the last requests back to the system. A request that
-    /// arrives sooner finds the previous one's freed memory still in the heap, already faulted in.
+    /// arrives sooner finds the previous one's freed memory still in the heap, already faulted in;
+    /// one that arrives later faults it in again.
     public struct IdleRelease: Sendable {
         public var after: Double
         public var action: @Sendable () -> Void
 
+        /// `after` is between 0 and one day.
         public init(after: Double, action: @escaping @Sendable () -> Void) {
+            precondition(after >= 0 && after <= 86_400, "idle release after \(after) s")
             self.after = after
             self.action = action
         }
@@ -49,22 +52,24 @@ public final class InferenceScheduler: @unchecked Sendable {
         public static let trimMemory = IdleRelease(after: 1.0) { MemoryPolicy.trim() }
     }
 
-    public let idleRelease: IdleRelease
-    /// When the pending idle release falls due (set when the last job of a burst finishes).
+    /// nil: nothing runs when idle.
+    public let idleRelease: IdleRelease?
+    /// When the pending idle release falls due (set when the last job of a burst finishes, or by
+    /// `noteActivity`).
     private var releaseDue: Date?
 
     /// - Parameters:
     ///   - workers: threads running inference concurrently.
     ///   - queueDepth: jobs allowed to wait (not counting the ones running).
-    ///   - idleRelease: what runs after a quiet spell, and how long that spell is.
-    public init(workers: Int, queueDepth: Int, idleRelease: IdleRelease = .trimMemory) {
-        precondition(workers >= 1 && queueDepth >= 0 && idleRelease.after >= 0)
+    ///   - idleRelease: what runs after a quiet spell, and how long that spell is (nil: nothing).
+    public init(workers: Int, queueDepth: Int, idleRelease: IdleRelease? = .trimMemory) {
+        precondition(workers >= 1 && queueDepth >= 0)
         self.workers = workers
         self.queueDepth = queueDepth
         self.idleRelease = idleRelease
         for i in 0..<workers {
-            // The workers keep the scheduler alive until `shutdown` ends them (a worker waits on
-            // its condition, with a timeout while an idle release is pending).
+            // The workers keep the scheduler alive until `shutdown` (a worker waits on its
+            // condition with a timeout while an idle release is pending, so it must not outlive it).
             let t = Thread { self.workerLoop() }
             t.name = "inference-\(i)"
             t.stackSize = 8 << 20
@@ -110,6 +115,23 @@ public final class InferenceScheduler: @unchecked Sendable {
         return try result!.get()
     }
 
+    /// Work outside the queue (a request that failed before inference, a large upload) also
+    /// leaves freed memory behind: the idle release falls due after a quiet spell from now, if the
+    /// scheduler is idle (otherwise the end of the running burst schedules it).
+    public func noteActivity() {
+        lock.lock()
+        scheduleIdleRelease()
+        lock.unlock()
+    }
+
+    /// Sets the idle release's due time if nothing runs or waits, waking the idle workers to wait
+    /// for it. Call with `lock` held.
+    private func scheduleIdleRelease() {
+        guard let idleRelease, running == 0 && head == queue.count && !stopping else { return }
+        releaseDue = Date(timeIntervalSinceNow: idleRelease.after)
+        lock.broadcast()
+    }
+
     private func workerLoop() {
         while true {
             lock.lock()
@@ -122,7 +144,7 @@ public final class InferenceScheduler: @unchecked Sendable {
                 releaseDue = nil
                 if running == 0 && head == queue.count && !stopping {
                     lock.unlock()
-                    idleRelease.action()
+                    idleRelease?.action()
                     lock.lock()
                 }
             }
@@ -136,12 +158,8 @@ public final class InferenceScheduler: @unchecked Sendable {
             if DispatchTime.now() > job.deadline { job.expire() } else { job.run() }
             lock.lock()
             running -= 1
-            if running == 0 && head == queue.count {
-                // The end of a burst: the idle release falls due after a quiet spell; the workers
-                // waiting for jobs wake for it.
-                releaseDue = Date(timeIntervalSinceNow: idleRelease.after)
-                lock.broadcast()
-            }
+            // The end of a burst: the idle release falls due after a quiet spell.
+            scheduleIdleRelease()
             lock.unlock()
         }
     }
@@ -150,5 +168,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     public func shutdown() {
         lock.lock(); stopping = true; lock.broadcast(); lock.unlock()
         while threads.contains(where: { !$0.isFinished }) { usleep(1000) }
+        // A finished Thread still holds its closure, and with it this scheduler.
+        threads.removeAll()
     }
 }

@@ -21,7 +21,8 @@ public enum MemoryPolicy {
     /// measure the difference, or under another allocator).
     public static var enabled: Bool { ProcessInfo.processInfo.environment["RCNN_MEMORY_POLICY"] != "system" }
 
-    /// Applies the policy; call once at start, before other threads exist.
+    /// Applies the policy; call once at start, before any other thread allocates (the arena cap
+    /// only binds arenas made after it).
     public static func apply() {
         #if canImport(Glibc)
         guard enabled else { return }

@@ -38,7 +38,12 @@ public enum Pooling {
                         for ox in 0..<outW {
                             let x0 = (ox * w) / outW, x1 = ((ox + 1) * w + outW - 1) / outW
                             var s: Float = 0
-                            for iy in y0..<y1 { s += Pooling.sum(plane + iy * w + x0, count: x1 - x0) }
+                            if x0 == 0 && x1 == w {
+                                // Whole rows (global pooling above all): one contiguous run.
+                                s = Pooling.sum(plane + y0 * w, count: (y1 - y0) * w)
+                            } else {
+                                for iy in y0..<y1 { s += Pooling.sum(plane + iy * w + x0, count: x1 - x0) }
+                            }
                             out[oy * outW + ox] = s / Float((y1 - y0) * (x1 - x0))
                         }
                     }

@@ -85,19 +85,25 @@ final class SchedulerTests: XCTestCase {
         s1.shutdown()
         XCTAssertEqual(never.value, 0)
 
-        // A short spell: one release after the burst, by one worker, and one more after the next.
+        // A short spell: releases happen once idle, and only then. Sequential jobs on a loaded
+        // machine may leave gaps longer than the spell, so the counts are read once they settle.
         let released = Counter()
-        let s2 = InferenceScheduler(workers: 2, queueDepth: 4, idleRelease: .init(after: 0.05) { released.add() })
+        let s2 = InferenceScheduler(workers: 2, queueDepth: 4, idleRelease: .init(after: 0.2) { released.add() })
         defer { s2.shutdown() }
-        XCTAssertEqual(released.value, 0, "nothing ran yet, nothing to release")
+        func settled() -> Int {
+            var last = released.value, stable = 0
+            while stable < 10 { usleep(100_000); let v = released.value; stable = v == last ? stable + 1 : 0; last = v }
+            return last
+        }
+        XCTAssertEqual(settled(), 0, "nothing ran yet, nothing to release")
         for i in 0..<5 { XCTAssertEqual(try s2.run(deadline: .now() + 10) { i }, i) }
-        for _ in 0..<1000 where released.value == 0 { usleep(10_000) }
-        XCTAssertGreaterThanOrEqual(released.value, 1)
-        let afterFirstBurst = released.value
-        usleep(300_000)
-        XCTAssertEqual(released.value, afterFirstBurst, "released again while idle with nothing new")
+        let afterBurst = settled()
+        XCTAssertGreaterThanOrEqual(afterBurst, 1)
+        XCTAssertLessThanOrEqual(afterBurst, 5, "at most one release per job end")
         XCTAssertEqual(try s2.run(deadline: .now() + 10) { 7 }, 7)
-        for _ in 0..<1000 where released.value == afterFirstBurst { usleep(10_000) }
-        XCTAssertEqual(released.value, afterFirstBurst + 1)
+        XCTAssertEqual(settled(), afterBurst + 1, "one release after one more job")
+        // Activity outside the queue (a failed upload) schedules one too.
+        s2.noteActivity()
+        XCTAssertEqual(settled(), afterBurst + 2)
     }
 }

@@ -22,7 +22,7 @@ final class ServerConfigSVDTests: XCTestCase {
         let registry = try ModelRegistry(entries: c.models, defaultName: nil)
         let reports = registry.defaultModel.roiHeads.boxHeadSVD
         XCTAssertEqual(reports.map(\.rank), [64, 32])
-        let service = DetectionService(registry: registry, scheduler: InferenceScheduler(workers: 1, queueDepth: 2), config: c)
+        let service = DetectionService(registry: registry, scheduler: InferenceScheduler(workers: 1, queueDepth: 2, idleRelease: nil), config: c)
         let info = ServiceFixture.json(service.handle(ServiceFixture.request("GET", "/v1/models/shapes_mask_rcnn")))
         let svd = info?["box_head_svd"] as? [[String: Any]]
         XCTAssertEqual(svd?.map { $0["rank"] as? Int }, [64, 32])

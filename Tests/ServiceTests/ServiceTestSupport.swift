@@ -18,7 +18,7 @@ enum ServiceFixture {
         config.models = [.init(config: modelConfig.path)]
         config.queueDepth = 4
         let registry = try ModelRegistry(configs: [modelConfig], defaultName: nil)
-        let s = DetectionService(registry: registry, scheduler: InferenceScheduler(workers: 1, queueDepth: 4), config: config)
+        let s = DetectionService(registry: registry, scheduler: InferenceScheduler(workers: 1, queueDepth: 4, idleRelease: nil), config: config)
         cached = s
         return s
     }

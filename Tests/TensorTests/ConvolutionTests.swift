@@ -58,7 +58,7 @@ final class ConvolutionTests: XCTestCase {
             (2, 1, 17, 3, 2, 1, 1),  // one row
             // wide rows: interior blocks of 16 columns and their remainders
             (2, 5, 70, 3, 1, 1, 1), (2, 6, 71, 3, 2, 1, 1), (2, 5, 83, 5, 1, 2, 1), (2, 7, 90, 5, 2, 2, 1),
-            (2, 4, 64, 3, 1, 2, 2), (2, 4, 50, 3, 3, 0, 1),
+            (2, 4, 64, 3, 1, 2, 2), (2, 4, 50, 3, 3, 0, 1), (2, 6, 77, 3, 2, 2, 2),
         ]
         for (i, c) in cases.enumerated() {
             let (ch, h, w, k, s, p, d) = c
@@ -66,6 +66,18 @@ final class ConvolutionTests: XCTestCase {
             let conv = Conv2d(weight: wt, bias: bias, stride: s, padding: p, dilation: d, groups: ch, activation: .hardswish)
             let ref = Activation.hardswish(Naive.conv2d(x, wt, bias, stride: s, padding: p, dilation: d, groups: ch))
             assertClose(conv(x), ref, "depthwise case \(i): \(c)")
+            // Bit for bit the documented order: valid taps in row-major order from zero, then the bias.
+            let oh = (h + 2 * p - d * (k - 1) - 1) / s + 1, ow = (w + 2 * p - d * (k - 1) - 1) / s + 1
+            var exact = Tensor(shape: [1, ch, oh, ow])
+            for cc in 0..<ch { for oy in 0..<oh { for ox in 0..<ow {
+                var acc: Float = 0
+                for ki in 0..<k { for kj in 0..<k {
+                    let iy = oy * s - p + ki * d, ix = ox * s - p + kj * d
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w { acc += x[0, cc, iy, ix] * wt[cc, 0, ki, kj] }
+                }}
+                exact[0, cc, oy, ox] = acc + bias[cc]
+            }}}
+            XCTAssertEqual(conv(x).data, Activation.hardswish(exact).data, "depthwise case \(i) summation order: \(c)")
         }
     }
 
