@@ -248,10 +248,12 @@ public struct Conv2d: Sendable {
                         if hi > lo { (out + col + lo).update(from: line + ix0 + lo, count: hi - lo) }
                         if hi < ow { (out + col + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
                     } else {
-                        for ox in 0..<ow {
-                            let ix = ix0 + ox * sw
-                            out[col + ox] = (ix >= 0 && ix < w) ? line[ix] : 0
-                        }
+                        // Strided: the valid columns are ix0 + ox * sw in [0, w); zeros either side.
+                        let lo = ix0 >= 0 ? 0 : min(ow, (-ix0 + sw - 1) / sw)
+                        let hi = w - 1 - ix0 < 0 ? 0 : min(ow, (w - 1 - ix0) / sw + 1)
+                        if lo > 0 { (out + col).update(repeating: 0, count: lo) }
+                        if hi > lo { for ox in lo..<hi { out[col + ox] = line[ix0 + ox * sw] } }
+                        if hi < ow { (out + col + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
                     }
                     col += ow
                 }

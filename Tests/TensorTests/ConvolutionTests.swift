@@ -32,6 +32,10 @@ final class ConvolutionTests: XCTestCase {
             (1, 6, 11, 10, 6, 5, 2, 2, 1, 6),   // depthwise 5x5 stride 2
             (1, 4, 5, 5, 4, 3, 1, 0, 1, 2),
             (1, 2, 3, 3, 3, 3, 1, 1, 1, 1),
+            // Strided lowering: padding wider than the stride, columns with no valid input.
+            (1, 2, 4, 5, 3, 7, 3, 4, 1, 1),
+            (1, 3, 6, 17, 2, 3, 3, 2, 2, 1),
+            (1, 3, 20, 33, 4, 3, 2, 1, 1, 1),
             // Batches of small maps take the single-GEMM path (as the RoI heads do).
             (5, 6, 7, 7, 8, 3, 1, 1, 1, 1),
             (4, 5, 6, 5, 3, 1, 1, 0, 1, 1),
