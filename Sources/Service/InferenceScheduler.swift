@@ -49,6 +49,7 @@ public final class InferenceScheduler: @unchecked Sendable {
             self.action = action
         }
 
+        /// The server's default (`memory_release_after_s` in its config).
         public static let trimMemory = IdleRelease(after: 1.0) { MemoryPolicy.trim() }
     }
 

@@ -19,6 +19,7 @@ import Tensor
 /// | `max_connections` | `RCNN_MAX_CONNECTIONS` | 256 |
 /// | `read_timeout_s` | `RCNN_READ_TIMEOUT_S` | 30 |
 /// | `warmup_runs` | `RCNN_WARMUP_RUNS` | 1 |
+/// | `memory_release_after_s` | `RCNN_MEMORY_RELEASE_AFTER_S` | 1 |
 /// | `access_log` | `RCNN_ACCESS_LOG` | true |
 /// | `api_key_file` | `RCNN_API_KEY_FILE`, or the key itself in `RCNN_API_KEY` | none: no authentication |
 /// | `cors_allowed_origins` | `RCNN_CORS_ALLOWED_ORIGINS` (comma-separated) | none: CORS off |
@@ -69,6 +70,9 @@ public struct ServerConfig: Codable, Sendable {
     public var maxConnections: Int = 256
     public var readTimeoutS: Double = 30
     public var warmupRuns: Int = 1
+    /// Seconds without inference or uploads after which the heap's free memory goes back to the
+    /// system (`MemoryPolicy`); requests closer together reuse it without faulting pages in.
+    public var memoryReleaseAfterS: Double = 1
     public var accessLog: Bool = true
     /// File holding the API key (relative paths resolved against the server config's folder).
     public var apiKeyFile: String?
@@ -86,6 +90,7 @@ public struct ServerConfig: Codable, Sendable {
         case requestTimeoutMs = "request_timeout_ms", maxBodyBytes = "max_body_bytes", maxImagePixels = "max_image_pixels"
         case maxConnections = "max_connections", readTimeoutS = "read_timeout_s", warmupRuns = "warmup_runs"
         case apiKeyFile = "api_key_file", corsAllowedOrigins = "cors_allowed_origins"
+        case memoryReleaseAfterS = "memory_release_after_s"
     }
 
     public init(from decoder: Decoder) throws {
@@ -104,6 +109,7 @@ public struct ServerConfig: Codable, Sendable {
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         readTimeoutS = try c.decodeIfPresent(Double.self, forKey: .readTimeoutS) ?? d.readTimeoutS
         warmupRuns = try c.decodeIfPresent(Int.self, forKey: .warmupRuns) ?? d.warmupRuns
+        memoryReleaseAfterS = try c.decodeIfPresent(Double.self, forKey: .memoryReleaseAfterS) ?? d.memoryReleaseAfterS
         accessLog = try c.decodeIfPresent(Bool.self, forKey: .accessLog) ?? d.accessLog
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
         corsAllowedOrigins = try c.decodeIfPresent([String].self, forKey: .corsAllowedOrigins) ?? d.corsAllowedOrigins
@@ -151,6 +157,10 @@ public struct ServerConfig: Codable, Sendable {
             readTimeoutS = d
         }
         if let v = try int("RCNN_WARMUP_RUNS") { warmupRuns = v }
+        if let v = env["RCNN_MEMORY_RELEASE_AFTER_S"] {
+            guard let d = Double(v) else { throw ServiceError.config("RCNN_MEMORY_RELEASE_AFTER_S=\(v) is not a number") }
+            memoryReleaseAfterS = d
+        }
         if let v = env["RCNN_ACCESS_LOG"] { accessLog = !["0", "false", "no", "off"].contains(v.lowercased()) }
         if let v = env["RCNN_API_KEY_FILE"] { apiKeyFile = v }
         if let v = env["RCNN_API_KEY"] { apiKey = v.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -184,6 +194,7 @@ public struct ServerConfig: Codable, Sendable {
         try check(maxConnections >= 1, "max_connections must be at least 1")
         try check(readTimeoutS > 0, "read_timeout_s must be positive")
         try check(warmupRuns >= 0, "warmup_runs must not be negative")
+        try check((0...86_400).contains(memoryReleaseAfterS), "memory_release_after_s must be between 0 and 86400")
         try check(!models.isEmpty, "no models configured")
         for m in models {
             do { _ = try m.svdSettings() } catch {

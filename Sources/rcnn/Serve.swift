@@ -57,7 +57,8 @@ struct Serve: ParsableCommand {
         do {
             registry = try ModelRegistry(entries: settings.models, defaultName: settings.defaultModel)
         } catch { throw ValidationError("\(error)") }
-        let scheduler = InferenceScheduler(workers: settings.workers, queueDepth: settings.queueDepth)
+        let scheduler = InferenceScheduler(workers: settings.workers, queueDepth: settings.queueDepth,
+                                           idleRelease: .init(after: settings.memoryReleaseAfterS) { MemoryPolicy.trim() })
         let service = DetectionService(registry: registry, scheduler: scheduler, config: settings)
 
         var httpConfig = HTTPServer.Configuration()
