@@ -41,11 +41,12 @@ void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int k
     int last = w - 1 + pad_w - (kw - 1) * dil_w;
     int xb = last < 0 ? 0 : last / stride_w + 1;
     if (xb > ow) xb = ow;
-    if (xa > xb || stride_w > 2) xa = xb;
     /* Blocks of DW_BLOCK columns cover [xa, xb), the last one shifted back to end at xb (it
-     * recomputes a few columns with the same result); narrower interiors go point by point. */
-    int blocks = (xb - xa + DW_BLOCK - 1) / DW_BLOCK;
-    if (xb - xa < DW_BLOCK) { blocks = 0; xa = xb; }
+     * recomputes a few columns with the same result); narrower interiors (and strides above 2) go
+     * point by point. */
+    int blocks = 0;
+    if (stride_w <= 2 && xb - xa >= DW_BLOCK) blocks = (xb - xa + DW_BLOCK - 1) / DW_BLOCK;
+    else xa = xb;
     for (int oy = 0; oy < oh; oy++) {
         float *row = out + (long)oy * ow;
         int iy0 = oy * stride_h - pad_h;

@@ -42,15 +42,21 @@ public final class InferenceScheduler: @unchecked Sendable {
         public var after: Double
         public var action: @Sendable () -> Void
 
-        /// `after` is between 0 and one day.
+        /// The longest quiet spell allowed: one day.
+        public static let longest: Double = 86_400
+
+        /// `after` is between 0 and `longest`.
         public init(after: Double, action: @escaping @Sendable () -> Void) {
-            precondition(after >= 0 && after <= 86_400, "idle release after \(after) s")
+            precondition((0...Self.longest).contains(after), "idle release after \(after) s")
             self.after = after
             self.action = action
         }
 
-        /// The server's default (`memory_release_after_s` in its config).
-        public static let trimMemory = IdleRelease(after: 1.0) { MemoryPolicy.trim() }
+        /// The server's release: the heap's free memory back to the system (`MemoryPolicy.trim`)
+        /// after `seconds` (`memory_release_after_s` in its config).
+        public static func trimMemory(after seconds: Double) -> IdleRelease {
+            IdleRelease(after: seconds) { MemoryPolicy.trim() }
+        }
     }
 
     /// nil: nothing runs when idle.
@@ -63,7 +69,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     ///   - workers: threads running inference concurrently.
     ///   - queueDepth: jobs allowed to wait (not counting the ones running).
     ///   - idleRelease: what runs after a quiet spell, and how long that spell is (nil: nothing).
-    public init(workers: Int, queueDepth: Int, idleRelease: IdleRelease? = .trimMemory) {
+    public init(workers: Int, queueDepth: Int, idleRelease: IdleRelease?) {
         precondition(workers >= 1 && queueDepth >= 0)
         self.workers = workers
         self.queueDepth = queueDepth

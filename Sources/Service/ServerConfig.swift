@@ -194,7 +194,8 @@ public struct ServerConfig: Codable, Sendable {
         try check(maxConnections >= 1, "max_connections must be at least 1")
         try check(readTimeoutS > 0, "read_timeout_s must be positive")
         try check(warmupRuns >= 0, "warmup_runs must not be negative")
-        try check((0...86_400).contains(memoryReleaseAfterS), "memory_release_after_s must be between 0 and 86400")
+        try check((0...InferenceScheduler.IdleRelease.longest).contains(memoryReleaseAfterS),
+                  "memory_release_after_s must be between 0 and \(Int(InferenceScheduler.IdleRelease.longest))")
         try check(!models.isEmpty, "no models configured")
         for m in models {
             do { _ = try m.svdSettings() } catch {

@@ -241,20 +241,16 @@ public struct Conv2d: Sendable {
                     }
                     let line = plane + iy * w
                     let ix0 = kj * dw - pw
+                    // The valid columns, ix0 + ox * sw in [0, w), are ox in [lo, hi); zeros either side.
+                    let lo = ix0 >= 0 ? 0 : min(ow, (-ix0 + sw - 1) / sw)
+                    let hi = max(lo, w - 1 - ix0 < 0 ? 0 : min(ow, (w - 1 - ix0) / sw + 1))
+                    (out + col).update(repeating: 0, count: lo)
                     if sw == 1 {
-                        // Contiguous run: copy the valid span, zero the padding at either end.
-                        let lo = max(0, -ix0), hi = min(ow, w - ix0)
-                        if lo > 0 { (out + col).update(repeating: 0, count: min(lo, ow)) }
-                        if hi > lo { (out + col + lo).update(from: line + ix0 + lo, count: hi - lo) }
-                        if hi < ow { (out + col + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                        (out + col + lo).update(from: line + ix0 + lo, count: hi - lo)
                     } else {
-                        // Strided: the valid columns are ix0 + ox * sw in [0, w); zeros either side.
-                        let lo = ix0 >= 0 ? 0 : min(ow, (-ix0 + sw - 1) / sw)
-                        let hi = w - 1 - ix0 < 0 ? 0 : min(ow, (w - 1 - ix0) / sw + 1)
-                        if lo > 0 { (out + col).update(repeating: 0, count: lo) }
-                        if hi > lo { for ox in lo..<hi { out[col + ox] = line[ix0 + ox * sw] } }
-                        if hi < ow { (out + col + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                        for ox in lo..<hi { out[col + ox] = line[ix0 + ox * sw] }
                     }
+                    (out + col + hi).update(repeating: 0, count: ow - hi)
                     col += ow
                 }
             }

@@ -58,7 +58,7 @@ struct Serve: ParsableCommand {
             registry = try ModelRegistry(entries: settings.models, defaultName: settings.defaultModel)
         } catch { throw ValidationError("\(error)") }
         let scheduler = InferenceScheduler(workers: settings.workers, queueDepth: settings.queueDepth,
-                                           idleRelease: .init(after: settings.memoryReleaseAfterS) { MemoryPolicy.trim() })
+                                           idleRelease: .trimMemory(after: settings.memoryReleaseAfterS))
         let service = DetectionService(registry: registry, scheduler: scheduler, config: settings)
 
         var httpConfig = HTTPServer.Configuration()

@@ -10,7 +10,7 @@ final class SchedulerTests: XCTestCase {
     /// and with them every response's pasted masks: megabytes per request).
     func testFinishedJobsReleaseTheirResults() throws {
         final class Payload { let bytes = [UInt8](repeating: 1, count: 1 << 20) }
-        let s = InferenceScheduler(workers: 1, queueDepth: 4)
+        let s = InferenceScheduler(workers: 1, queueDepth: 4, idleRelease: nil)
         defer { s.shutdown() }
         var refs: [() -> Payload?] = []
         for _ in 0..<10 {
@@ -25,7 +25,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     func testRunsJobsAndReturnsResults() throws {
-        let s = InferenceScheduler(workers: 2, queueDepth: 4)
+        let s = InferenceScheduler(workers: 2, queueDepth: 4, idleRelease: nil)
         defer { s.shutdown() }
         XCTAssertEqual(try s.run(deadline: .now() + 10) { 21 * 2 }, 42)
         struct Boom: Error {}
@@ -33,7 +33,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     func testFullQueueIsRejectedAtOnce() throws {
-        let s = InferenceScheduler(workers: 1, queueDepth: 1)
+        let s = InferenceScheduler(workers: 1, queueDepth: 1, idleRelease: nil)
         defer { s.shutdown() }
         let release = DispatchSemaphore(value: 0)
         let started = DispatchSemaphore(value: 0)
@@ -53,7 +53,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     func testDeadlinePassesWhileQueued() throws {
-        let s = InferenceScheduler(workers: 1, queueDepth: 2)
+        let s = InferenceScheduler(workers: 1, queueDepth: 2, idleRelease: nil)
         defer { s.shutdown() }
         let release = DispatchSemaphore(value: 0)
         let started = DispatchSemaphore(value: 0)
