@@ -170,6 +170,8 @@ def main():
     ap.add_argument("--box-batch-size-per-image", type=int, default=0,
                     help="RoIs sampled per image for the box head (training only; also caps the mask "
                          "head's positive RoIs at a quarter of it); 0 keeps shapes_model's value")
+    ap.add_argument("--input-size", type=int, default=0,
+                    help="train at this square input size (min_size = max_size) instead of the model's")
     ap.add_argument("--init-from", default=None,
                     help="start from these weights (a state_dict .pth, or the shipped .safetensors) instead of scratch; the "
                          "schedule (warm-up, cosine decay over --minutes) starts afresh")
@@ -191,6 +193,8 @@ def main():
     cfg = dict(MODEL_KWARGS)
     if args.box_batch_size_per_image:
         cfg["box_batch_size_per_image"] = args.box_batch_size_per_image
+    if args.input_size:
+        cfg["min_size"] = cfg["max_size"] = args.input_size
     log(f"model: {json.dumps(cfg)}")
 
     model = build_model(NUM_CLASSES, cfg)

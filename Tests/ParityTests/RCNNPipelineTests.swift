@@ -13,15 +13,30 @@ final class RCNNPipelineTests: XCTestCase {
         try ImageDecoder.decode(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("Samples/shapes_val_0000.jpg")))
     }
 
-    /// A region whose dilated box is the whole 320x320 image warps to the image itself (exact
+    /// A square image of the model's input size with the sample in its top-left corner (mid-grey
+    /// elsewhere): the model's transform leaves it unresized.
+    func inputSizedSample(_ m: DetectionModel) throws -> RGBImage {
+        let s = m.config.transform.minSize, image = try sample()
+        XCTAssertEqual(m.config.transform.maxSize, s)
+        XCTAssertGreaterThanOrEqual(s, image.width)
+        XCTAssertGreaterThanOrEqual(s, image.height)
+        var canvas = RGBImage(width: s, height: s, pixels: [UInt8](repeating: 128, count: s * s * 3))
+        for y in 0..<image.height {
+            let row = y * image.width * 3
+            canvas.pixels.replaceSubrange(y * s * 3..<(y * s + image.width) * 3, with: image.pixels[row..<row + image.width * 3])
+        }
+        return canvas
+    }
+
+    /// A region whose dilated box is the whole input-sized image warps to the image itself (exact
     /// pixel centres), so R-CNN on it must equal Fast R-CNN on the same box: same features, same
     /// pooling, same decoding.
     func testIdentityWarpEqualsFastPipeline() throws {
-        let m = try model(), image = try sample()
-        XCTAssertEqual(m.config.transform.minSize, 320)
-        let warper = RegionWarper(size: 320, context: 16)
-        let region = Box(16, 16, 304, 304)
-        XCTAssertEqual(warper.dilated(region), Box(0, 0, 320, 320))
+        let m = try model(), image = try inputSizedSample(m)
+        let s = m.config.transform.minSize
+        let warper = RegionWarper(size: s, context: 16)
+        let region = Box(16, 16, Float(s - 16), Float(s - 16))
+        XCTAssertEqual(warper.dilated(region), Box(0, 0, Float(s), Float(s)))
         let options = DetectionModel.Options(scoreThreshold: 0, maxDetections: 100, proposals: [region])
         let rcnn = m.detectRCNN(image, options: options, warper: warper).detections
         var fastOptions = options
