@@ -6,7 +6,7 @@
 
 Runs `rcnn bench --format json --pipeline P` (median of --runs after one warm-up; the R-CNN
 pipeline, which takes minutes with VGG-16, once after no warm-up) for:
-  * the embedded default model (MobileNetV3-FPN Mask R-CNN, 320 px) on Samples/shapes_val_0000.jpg:
+  * the embedded default model (MobileNetV3-FPN Mask R-CNN, 448 px input) on Samples/shapes_val_0000.jpg:
     rcnn, fast (selective search), faster, mask;
   * the VGG-16 Faster R-CNN of the parity fixtures (random weights: the timings do not depend on
     them) on a 500x375 synthetic image (PASCAL VOC's typical size, resized to 600 px as the papers
