@@ -142,6 +142,11 @@ public struct ServerConfig: Codable, Sendable {
             guard let i = Int(v) else { throw ServiceError.config("\(key)=\(v) is not an integer") }
             return i
         }
+        func number(_ key: String) throws -> Double? {
+            guard let v = env[key] else { return nil }
+            guard let d = Double(v) else { throw ServiceError.config("\(key)=\(v) is not a number") }
+            return d
+        }
         if let v = env["RCNN_HOST"] { host = v }
         if let v = try int("RCNN_PORT") { port = v }
         if let v = env["RCNN_DEFAULT_MODEL"] { defaultModel = v }
@@ -152,15 +157,9 @@ public struct ServerConfig: Codable, Sendable {
         if let v = try int("RCNN_MAX_BODY_BYTES") { maxBodyBytes = v }
         if let v = try int("RCNN_MAX_IMAGE_PIXELS") { maxImagePixels = v }
         if let v = try int("RCNN_MAX_CONNECTIONS") { maxConnections = v }
-        if let v = env["RCNN_READ_TIMEOUT_S"] {
-            guard let d = Double(v) else { throw ServiceError.config("RCNN_READ_TIMEOUT_S=\(v) is not a number") }
-            readTimeoutS = d
-        }
+        if let v = try number("RCNN_READ_TIMEOUT_S") { readTimeoutS = v }
         if let v = try int("RCNN_WARMUP_RUNS") { warmupRuns = v }
-        if let v = env["RCNN_MEMORY_RELEASE_AFTER_S"] {
-            guard let d = Double(v) else { throw ServiceError.config("RCNN_MEMORY_RELEASE_AFTER_S=\(v) is not a number") }
-            memoryReleaseAfterS = d
-        }
+        if let v = try number("RCNN_MEMORY_RELEASE_AFTER_S") { memoryReleaseAfterS = v }
         if let v = env["RCNN_ACCESS_LOG"] { accessLog = !["0", "false", "no", "off"].contains(v.lowercased()) }
         if let v = env["RCNN_API_KEY_FILE"] { apiKeyFile = v }
         if let v = env["RCNN_API_KEY"] { apiKey = v.trimmingCharacters(in: .whitespacesAndNewlines) }
