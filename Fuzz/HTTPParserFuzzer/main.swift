@@ -43,7 +43,7 @@ func drain(_ parser: inout HTTPRequestParser, into outcome: inout Outcome) -> Bo
             switch try parser.next() {
             case .needMoreData:
                 return true
-            case .sendContinue:
+            case .head, .sendContinue:
                 continue
             case .request(let request):
                 outcome.requests.append(summary(request))

@@ -59,6 +59,13 @@ final class HTTPConnection {
                 return true
             }
             switch event {
+            case let .head(head):
+                // The server may refuse from the head alone (an overloaded service), before reading
+                // a body it would only throw away; the unread body means the connection must close.
+                if let refusal = configuration.headHandler?(head) {
+                    respond(early: refusal, to: head)
+                    return true
+                }
             case .sendContinue:
                 let deadline = SocketIO.now() + SocketIO.nanoseconds(configuration.writeTimeout)
                 let continueHead = HTTPResponse.continueHead
@@ -72,12 +79,15 @@ final class HTTPConnection {
                     requestStarted = nil
                     if stopNoticed || server.isStopping { return false }
                 } else if requestStarted == nil {
-                    requestStarted = lastRead
+                    requestStarted = currentRequestStart
                 }
                 switch waitAndRead(into: &readBuffer) {
                 case .data, .stop:
                     continue
                 case .closed:
+                    // A client that vanished mid-request (a declared body never sent, say) still
+                    // leaves an access-log line, so aborted uploads are counted.
+                    if parser.hasPartialRequest { logAborted() }
                     return false
                 case .timedOut:
                     guard parser.hasPartialRequest else { return false }
@@ -120,9 +130,15 @@ final class HTTPConnection {
         }
     }
 
+    /// When the request in progress started, for its read timeout and its logged duration: its
+    /// first bytes' arrival, or, for a pipelined request whose bytes arrived while the previous one
+    /// was being handled, the moment the connection was free to read it (its clock does not run
+    /// while the server works on the request before it).
+    private var currentRequestStart: UInt64 { max(lastRead, idleSince) }
+
     /// Calls the handler and writes its response. Returns whether the connection stays open.
     private func handle(_ request: HTTPRequest) -> Bool {
-        let started = requestStarted ?? lastRead
+        let started = requestStarted ?? currentRequestStart
         let bytesIn = parser.lastRequestByteCount
         let response = server.handler(request)
         let keepAlive = request.wantsKeepAlive
@@ -138,9 +154,30 @@ final class HTTPConnection {
         return keepAlive && written == head.count + body.count
     }
 
+    /// Answers a request refused from its head (the body is not read; the connection is closed
+    /// afterwards).
+    private func respond(early response: HTTPResponse, to head: HTTPRequest) {
+        let started = requestStarted ?? currentRequestStart
+        let serialized = response.serializedHead(requestID: head.requestID, keepAlive: false, requestVersion: head.version)
+        let body = response.sendsBody(forMethod: head.method) ? response.body : []
+        let written = write(serialized, body)
+        log(method: head.method, path: head.path, status: response.status, bytesIn: parser.bytesOfCurrentRequest,
+            bytesOut: written, started: started, requestID: head.requestID)
+    }
+
+    /// Logs a request the client abandoned before it was complete, with status 499 (as nginx
+    /// logs a client that closed the connection) and no response bytes.
+    private func logAborted() {
+        let started = requestStarted ?? currentRequestStart
+        let target = parser.currentTarget
+        let path = target.isEmpty ? "" : ((try? RequestTarget(parsing: target, method: parser.currentMethod))?.path ?? target)
+        log(method: parser.currentMethod, path: path, status: AccessLogEntry.clientClosedRequest,
+            bytesIn: parser.bytesOfCurrentRequest, bytesOut: 0, started: started, requestID: RequestID.generate())
+    }
+
     /// Answers a refused request (the connection is closed afterwards).
     private func respond(to error: HTTPParseError) {
-        let started = requestStarted ?? lastRead
+        let started = requestStarted ?? currentRequestStart
         let requestID = RequestID.generate()
         let response = HTTPResponse.error(error)
         let head = response.serializedHead(requestID: requestID, keepAlive: false)

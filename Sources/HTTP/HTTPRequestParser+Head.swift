@@ -83,7 +83,12 @@ extension HTTPRequestParser {
             transition(to: .chunkSize)
         }
         // RFC 9110 §10.1.1: a server MAY omit 100 Continue once some content has arrived.
-        return expectsContinue && bufferedByteCount == 0 ? .sendContinue : nil
+        continuePending = expectsContinue && bufferedByteCount == 0
+        return .head(HTTPRequest(
+            method: current.method, target: current.target, parsedTarget: current.parsedTarget,
+            version: current.version, headers: current.headers, body: [],
+            remoteAddress: remoteAddress, requestID: nil
+        ))
     }
 
     /// The framing of the request body, refusing every ambiguous combination.

@@ -48,8 +48,12 @@ struct HTTPRequestParser {
     enum Event {
         /// The buffered bytes do not complete anything; append more.
         case needMoreData
+        /// The head of a request whose body is still to be read: the request as far as it is known
+        /// (empty body), so the server can refuse it before reading the body. Returned once per such
+        /// request, before `sendContinue` and the body.
+        case head(HTTPRequest)
         /// The head of a request with `Expect: 100-continue` was parsed, its (non-empty) body is
-        /// still to come and none of it has arrived: send `100 Continue` now, then keep feeding.
+        /// still to come and none of it had arrived: send `100 Continue` now, then keep feeding.
         case sendContinue
         /// A complete request.
         case request(HTTPRequest)
@@ -101,6 +105,8 @@ struct HTTPRequestParser {
     var current = PartialRequest()
     /// Bytes on the wire (head, framing, body) of the request most recently returned.
     private(set) var lastRequestByteCount = 0
+    /// Set when a `head` event was returned for a request that also wants `100 Continue`.
+    var continuePending = false
 
     init(limits: Limits = Limits(), remoteAddress: String = "") {
         self.limits = limits
@@ -150,6 +156,10 @@ struct HTTPRequestParser {
     }
 
     private mutating func step() throws(HTTPParseError) -> Event {
+        if continuePending {
+            continuePending = false
+            return .sendContinue
+        }
         while true {
             switch state {
             case .failed:

@@ -35,6 +35,11 @@ extension HTTPServer {
         public var backlog: Int
         /// Called once per response written, on the connection's thread; must be thread-safe.
         public var accessLog: (@Sendable (AccessLogEntry) -> Void)?
+        /// Called on the connection's thread once the head of a request with a body has been
+        /// parsed, before the body is read (the request it gets has an empty body). A response it
+        /// returns is sent at once, the body is never read, and the connection closes: a refusal
+        /// that costs no body transfer. nil lets the request proceed. Must be thread-safe and quick.
+        public var headHandler: (@Sendable (HTTPRequest) -> HTTPResponse?)?
 
         public init(
             host: String = "0.0.0.0",
@@ -49,7 +54,8 @@ extension HTTPServer {
             writeTimeout: Double = 30,
             retryAfterSeconds: Int = 1,
             backlog: Int = 128,
-            accessLog: (@Sendable (AccessLogEntry) -> Void)? = nil
+            accessLog: (@Sendable (AccessLogEntry) -> Void)? = nil,
+            headHandler: (@Sendable (HTTPRequest) -> HTTPResponse?)? = nil
         ) {
             self.host = host
             self.port = port
@@ -64,6 +70,7 @@ extension HTTPServer {
             self.retryAfterSeconds = retryAfterSeconds
             self.backlog = backlog
             self.accessLog = accessLog
+            self.headHandler = headHandler
         }
 
         /// The parser limits derived from this configuration.

@@ -6,6 +6,8 @@ struct ParseOutcome {
     var requests: [HTTPRequest] = []
     /// How many times the parser asked for `100 Continue`.
     var continues = 0
+    /// The heads announced before bodies were read, in order.
+    var heads: [HTTPRequest] = []
     var error: HTTPParseError?
     /// Bytes of a request still in progress at the end.
     var partial = false
@@ -33,6 +35,8 @@ func parse(
                 switch try parser.next() {
                 case .needMoreData:
                     break drain
+                case let .head(head):
+                    outcome.heads.append(head)
                 case .sendContinue:
                     outcome.continues += 1
                 case let .request(request):
