@@ -59,6 +59,29 @@ final class WeightsErrorTests: XCTestCase {
         XCTAssertThrowsError(try SafeTensorsFile(url: url)) { e in XCTAssertTrue("\(e)".contains("'a'"), "\(e)") }
     }
 
+    /// Shapes and offsets whose products or sums overflow, or that are not integers: a corrupt-file
+    /// error naming the tensor, never a trap.
+    func testOverflowingOrNonIntegerSizesAreCorrupt() throws {
+        let entries = [
+            #"{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[3037000500,3037000500,4],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[2,2],"data_offsets":[9223372036854775807,16]}"#,
+            #"{"dtype":"F32","shape":[2,2],"data_offsets":[0,1e300]}"#,
+            #"{"dtype":"F32","shape":[1e300],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[-4,-1],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[2.5,2],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":["4"],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[true,4],"data_offsets":[0,16]}"#,
+            #"{"dtype":"F32","shape":[4],"data_offsets":[9223372036854775800,9223372036854775816]}"#,
+        ]
+        for (i, entry) in entries.enumerated() {
+            let url = try write("{\"t\(i)\":\(entry)}", dataBytes: 16, name: "o\(i).safetensors")
+            XCTAssertThrowsError(try SafeTensorsFile(url: url), entry) { e in
+                XCTAssertTrue("\(e)".contains("'t\(i)'") && "\(e)".contains("o\(i).safetensors"), "\(entry): \(e)")
+            }
+        }
+    }
+
     func testMissingTensorWrongShapeAndDtype() throws {
         let url = try write(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"s":{"dtype":"STR","shape":[1],"data_offsets":[8,9]}}"#, dataBytes: 9)
         XCTAssertThrowsError(try SafeTensorsFile(url: url)) { e in XCTAssertTrue("\(e)".contains("unsupported dtype STR"), "\(e)") }

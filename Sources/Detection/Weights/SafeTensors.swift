@@ -61,27 +61,54 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             guard let obj = value as? [String: Any],
                   let dtype = obj["dtype"] as? String,
-                  let shape = (obj["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (obj["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                  let shape = Self.integers(obj["shape"]),
+                  let offsets = Self.integers(obj["data_offsets"]),
                   offsets.count == 2
             else {
-                throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': malformed header entry")
+                throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': malformed header entry (shape and data_offsets must be arrays of non-negative integers)")
             }
             guard let size = SafeTensorsFile.elementSize(dtype) else {
                 throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': unsupported dtype \(dtype)")
             }
             let begin = offsets[0], end = offsets[1]
-            let elements = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), begin >= 0, end >= begin, end - begin == elements * size else {
+            // Sizes are multiplied with overflow checks: a header may claim any shape.
+            guard let bytes = Self.checkedProduct(shape + [size]), end >= begin, end - begin == bytes else {
                 throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': offsets \(offsets) do not fit shape \(shape) of \(dtype)")
             }
-            guard start + end <= data.count else {
-                throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': data ends at byte \(start + end) but the file has \(data.count) bytes (truncated)")
+            guard end <= data.count - start else {
+                throw WeightsError.corrupt(file: file, reason: "tensor '\(name)': data ends \(end) bytes after the header but only \(data.count - start) follow it (truncated)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: (start + begin)..<(start + end))
         }
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// A JSON array of non-negative integers that fit in `Int`, or nil (a fraction, a negative
+    /// number, a string or 1e300 is malformed, never truncated or trapped on).
+    static func integers(_ value: Any?) -> [Int]? {
+        guard let list = value as? [Any] else { return nil }
+        var out: [Int] = []
+        out.reserveCapacity(list.count)
+        for item in list {
+            guard let n = item as? NSNumber, !String(describing: type(of: n)).contains("Boolean") else { return nil }
+            let d = n.doubleValue
+            // Integers above 2^53 are not exact in a double; offsets that large exceed any file anyway.
+            guard d.isFinite, d >= 0, d == d.rounded(), d <= 9_007_199_254_740_992, let i = Int(exactly: d) else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+
+    /// The product of non-negative sizes, nil on overflow.
+    static func checkedProduct(_ factors: [Int]) -> Int? {
+        var product = 1
+        for f in factors {
+            let (p, overflow) = product.multipliedReportingOverflow(by: f)
+            if overflow { return nil }
+            product = p
+        }
+        return product
     }
 
     static func elementSize(_ dtype: String) -> Int? {
