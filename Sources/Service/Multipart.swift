@@ -1,3 +1,5 @@
+import Foundation
+
 /// A minimal, strict `multipart/form-data` reader (RFC 7578): parts separated by `--boundary`,
 /// each with headers (`Content-Disposition: form-data; name="..."`) and a body.
 struct MultipartPart {
@@ -77,22 +79,26 @@ enum Multipart {
         return nil
     }
 
-    /// First index of `needle` in `hay` at or after `from`.
+    /// First index of `needle` in `hay` at or after `from`, in time linear in the bytes scanned
+    /// plus the needle's length (Knuth-Morris-Pratt): a body crafted to nearly match the boundary
+    /// everywhere costs no more than any other.
     static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
-        guard !needle.isEmpty, hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
-        let first = needle[0]
-        var i = from
-        let last = hay.count - needle.count
-        while i <= last {
-            if hay[i] == first {
-                var j = 1
-                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
-            }
-            i += 1
+        let m = needle.count
+        guard m > 0, from >= 0, hay.count - from >= m else { return nil }
+        // failure[i]: length of the longest proper prefix of needle[0...i] that is also its suffix.
+        var failure = [Int](repeating: 0, count: m)
+        var k = 0
+        for i in 1..<m {
+            while k > 0 && needle[i] != needle[k] { k = failure[k - 1] }
+            if needle[i] == needle[k] { k += 1 }
+            failure[i] = k
+        }
+        var matched = 0
+        for i in from..<hay.count {
+            while matched > 0 && hay[i] != needle[matched] { matched = failure[matched - 1] }
+            if hay[i] == needle[matched] { matched += 1 }
+            if matched == m { return i - m + 1 }
         }
         return nil
     }
 }
-
-import Foundation
