@@ -1,10 +1,15 @@
+import Detection
 import Foundation
 import HTTP
 
-/// A detection request, parsed from any of the accepted bodies: the raw image (`image/jpeg`,
-/// `image/png`, `application/octet-stream`), `multipart/form-data` with an `image` part (other parts
-/// are options), or `application/json` `{"image": "<base64>", ...options}`. Options may also come as
-/// query parameters; body fields win over the query.
+/// A detection request: the one typed model that every protocol decodes into. `/v1/detect` parses
+/// it from the raw image (`image/jpeg`, `image/png`, `application/octet-stream`),
+/// `multipart/form-data` with an `image` part (other parts are options) or `application/json`
+/// `{"image": "<base64>", ...options}`, with options also as query parameters (body fields win);
+/// the open inference protocol (`OpenInferenceRequest`) fills it from its input tensor and
+/// `parameters`. Every client value is checked in `apply(_:)`, the one place that validates
+/// thresholds, limits, classes, pipelines and proposals; a bad value is an `APIError` naming the
+/// field, never a trap.
 public struct DetectRequest {
     public enum MaskFormat: String, Sendable { case rle, polygon, none }
     public enum OutputFormat: String, Sendable { case json, png, jpeg }
@@ -14,8 +19,9 @@ public struct DetectRequest {
     public var maxDetections: Int?
     public var classes: [String]?
     public var masks: MaskFormat = .rle
-    public var pipeline: String?
-    /// Client proposals for the fast pipeline, `[x1, y1, x2, y2]` in image pixels.
+    /// The generation to run; nil: the model's own.
+    public var pipeline: DetectionModel.Pipeline?
+    /// Client proposals for the fast pipeline, `[x1, y1, x2, y2]` in image pixels, finite.
     public var proposals: [[Float]]?
     public var format: OutputFormat = .json
 
@@ -23,6 +29,12 @@ public struct DetectRequest {
     public static let maxDetectionsLimit = 1000
     /// Most client proposals one request may carry.
     public static let maxProposals = 5000
+    /// Most class names one request may list.
+    public static let maxClasses = 1000
+    /// The pipelines a client may name, in the order they are listed in errors.
+    public static let pipelineNames = ["mask", "faster", "fast", "rcnn"]
+    /// Options every protocol understands.
+    static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals"]
 
     public init(image: [UInt8]) { self.image = image }
 
@@ -51,11 +63,7 @@ public struct DetectRequest {
             guard let b64 = obj["image"] as? String else {
                 throw APIError.badRequest("JSON body needs \"image\": a base64 string", code: "missing_image")
             }
-            let cleaned = b64.hasPrefix("data:") ? String(b64.drop(while: { $0 != "," }).dropFirst()) : b64
-            guard let data = Data(base64Encoded: cleaned, options: .ignoreUnknownCharacters) else {
-                throw APIError.badRequest("\"image\" is not valid base64", code: "invalid_base64")
-            }
-            image = [UInt8](data)
+            image = try decodeBase64(b64, field: "image")
         case "":
             throw APIError(415, "unsupported_media_type", "missing Content-Type: send image/jpeg, image/png, application/octet-stream, multipart/form-data or application/json")
         default:
@@ -69,31 +77,48 @@ public struct DetectRequest {
         return r
     }
 
-    mutating func apply(_ o: [String: Any]) throws {
-        let known: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals"]
-        if let unknown = o.keys.first(where: { !known.contains($0) }) {
-            throw APIError.unprocessable("unknown option '\(unknown)'; known: \(known.sorted().joined(separator: ", "))")
+    /// The bytes of a base64 (or `data:` URL) image; a string that is not base64 is an error
+    /// naming `field`, never silently mangled.
+    static func decodeBase64(_ text: String, field: String) throws -> [UInt8] {
+        let payload = text.hasPrefix("data:") ? String(text.drop(while: { $0 != "," }).dropFirst()) : text
+        // Whitespace (line breaks in wrapped base64) is allowed; any other stray character is not.
+        // The URL-safe alphabet (`-`, `_`) and missing padding are accepted as RFC 4648 §5 writes them.
+        var compact = String(payload.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map { s -> Character in
+            s == "-" ? "+" : s == "_" ? "/" : Character(s)
+        })
+        if compact.count % 4 != 0 && !compact.hasSuffix("=") { compact += String(repeating: "=", count: 4 - compact.count % 4) }
+        guard let data = Data(base64Encoded: compact) else {
+            throw APIError.badRequest("\"\(field)\" is not valid base64", code: "invalid_base64")
+        }
+        return [UInt8](data)
+    }
+
+    /// Checks and applies options (query parameters, form fields, JSON members or v2
+    /// `parameters`). An unknown option is an error unless `ignoringUnknown` (the open inference
+    /// protocol lets clients send parameters a server does not use).
+    mutating func apply(_ o: [String: Any], ignoringUnknown: Bool = false) throws {
+        if !ignoringUnknown, let unknown = o.keys.sorted().first(where: { !Self.knownOptions.contains($0) }) {
+            throw APIError.unprocessable("unknown option '\(unknown)'; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
         }
         if let v = o["score_threshold"] {
-            guard let d = Self.number(v), d >= 0, d <= 1 else {
-                throw APIError.unprocessable("score_threshold must be a number in [0, 1]")
-            }
-            scoreThreshold = Float(d)
+            scoreThreshold = Float(try ClientValue.number(v, field: "score_threshold", in: 0...1))
         }
         if let v = o["max_detections"] {
-            guard let d = Self.number(v), d == d.rounded(), d >= 1, d <= Double(Self.maxDetectionsLimit) else {
-                throw APIError.unprocessable("max_detections must be an integer in [1, \(Self.maxDetectionsLimit)]")
-            }
-            maxDetections = Int(d)
+            maxDetections = try ClientValue.integer(v, field: "max_detections", in: 1...Self.maxDetectionsLimit)
         }
         if let v = o["classes"] {
+            let names: [String]
             if let s = v as? String {
-                classes = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            } else if let a = v as? [Any], a.allSatisfy({ $0 is String }) {
-                classes = a.map { $0 as! String }
+                names = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            } else if let a = v as? [Any], let strings = a as? [String] {
+                names = strings
             } else {
                 throw APIError.unprocessable("classes must be a comma-separated string or an array of class names")
             }
+            guard names.count <= Self.maxClasses else {
+                throw APIError.unprocessable("classes lists \(names.count) names; at most \(Self.maxClasses)")
+            }
+            classes = names
         }
         if let v = o["masks"] {
             guard let s = v as? String, let m = MaskFormat(rawValue: s) else {
@@ -102,31 +127,13 @@ public struct DetectRequest {
             masks = m
         }
         if let v = o["pipeline"] {
-            guard let s = v as? String, !s.isEmpty else { throw APIError.unprocessable("pipeline must be a string") }
-            pipeline = s
+            guard let s = v as? String, Self.pipelineNames.contains(s), let p = DetectionModel.Pipeline(rawValue: s) else {
+                throw APIError.unprocessable("pipeline must be one of \(Self.pipelineNames.joined(separator: ", "))")
+            }
+            pipeline = p
         }
         if let v = o["proposals"] {
-            // A JSON array in a JSON body; a JSON-encoded string in a query or multipart field.
-            var value: Any = v
-            if let s = v as? String {
-                guard let parsed = try? JSONSerialization.jsonObject(with: Data(s.utf8)) else {
-                    throw APIError.unprocessable("proposals must be a JSON array of [x1, y1, x2, y2] boxes")
-                }
-                value = parsed
-            }
-            guard let list = value as? [Any], !list.isEmpty, list.count <= Self.maxProposals else {
-                throw APIError.unprocessable("proposals must be a non-empty JSON array of at most \(Self.maxProposals) [x1, y1, x2, y2] boxes")
-            }
-            proposals = try list.enumerated().map { i, item in
-                guard let a = item as? [Any], a.count == 4 else {
-                    throw APIError.unprocessable("proposals[\(i)] is not [x1, y1, x2, y2]")
-                }
-                let n = a.compactMap { Self.number($0) }
-                guard n.count == 4, n[2] > n[0], n[3] > n[1] else {
-                    throw APIError.unprocessable("proposals[\(i)] must be four finite numbers with x2 > x1 and y2 > y1")
-                }
-                return n.map { Float($0) }
-            }
+            proposals = try Self.parseProposals(v)
         }
         if let v = o["format"] {
             guard let s = v as? String, let f = OutputFormat(rawValue: s) else {
@@ -136,11 +143,28 @@ public struct DetectRequest {
         }
     }
 
-    static func number(_ v: Any) -> Double? {
-        if let s = v as? String { return Double(s.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite ? $0 : nil } }
-        if let i = v as? Int { return Double(i) }
-        if let d = v as? Double { return d.isFinite ? d : nil }
-        if let n = v as? NSNumber { return n.doubleValue.isFinite ? n.doubleValue : nil }
-        return nil
+    /// Proposals: a JSON array in a JSON body; a JSON-encoded string in a query or multipart field.
+    static func parseProposals(_ v: Any) throws -> [[Float]] {
+        var value: Any = v
+        if let s = v as? String {
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(s.utf8), options: .fragmentsAllowed) else {
+                throw APIError.unprocessable("proposals must be a JSON array of [x1, y1, x2, y2] boxes")
+            }
+            value = parsed
+        }
+        guard let list = value as? [Any], !list.isEmpty, list.count <= Self.maxProposals else {
+            throw APIError.unprocessable("proposals must be a non-empty JSON array of at most \(Self.maxProposals) [x1, y1, x2, y2] boxes")
+        }
+        return try list.enumerated().map { i, item in
+            guard let a = item as? [Any], a.count == 4 else {
+                throw APIError.unprocessable("proposals[\(i)] is not [x1, y1, x2, y2]")
+            }
+            // Coordinates must stay finite in Float32, the precision the engine computes in.
+            let n = try a.map { try ClientValue.number($0, field: "proposals[\(i)]", in: -ClientValue.maxCoordinate...ClientValue.maxCoordinate) }
+            guard n[2] > n[0], n[3] > n[1] else {
+                throw APIError.unprocessable("proposals[\(i)] must have x2 > x1 and y2 > y1")
+            }
+            return n.map { Float($0) }
+        }
     }
 }

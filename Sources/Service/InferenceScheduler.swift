@@ -87,6 +87,14 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     /// Jobs waiting (not yet running).
     public var waiting: Int { lock.lock(); defer { lock.unlock() }; return queue.count - head }
+    /// The most jobs admitted at once: `workers` running plus `queueDepth` waiting.
+    public var capacity: Int { workers + queueDepth }
+    /// Jobs admitted now (running or waiting). Call with `lock` held.
+    private var admittedLocked: Int { queue.count - head + running }
+    /// True when a job submitted now would be refused with `queueFull`: a cheap, advisory check
+    /// for refusing work before paying for it (the server reads it before a request's body); `run`
+    /// checks again under the same lock when the job is submitted.
+    public var isFull: Bool { lock.lock(); defer { lock.unlock() }; return admittedLocked >= capacity }
     /// Jobs running now.
     public var inFlight: Int { lock.lock(); defer { lock.unlock() }; return running }
 
@@ -108,7 +116,10 @@ public final class InferenceScheduler: @unchecked Sendable {
             deadline: deadline)
         lock.lock()
         if stopping { lock.unlock(); throw Failure.stopped }
-        if queue.count - head >= queueDepth && running >= workers {
+        // Admitted jobs (waiting or running) never exceed workers + queueDepth, whether or not the
+        // workers have picked up what was queued before: counting only waiting jobs while a worker
+        // is between jobs would let a burst queue more than the bound.
+        if admittedLocked >= capacity {
             lock.unlock()
             throw Failure.queueFull
         }

@@ -67,4 +67,6 @@ public struct Route: Sendable, Equatable {
 
     /// True for the open inference protocol's routes, whose errors are `{"error": "message"}`.
     var isOpenInference: Bool { template.hasPrefix("/v2") }
+    /// Routes whose POST runs a model (and so goes through admission control).
+    var runsInference: Bool { template.hasSuffix("/detect") || template.hasSuffix("/infer") }
 }

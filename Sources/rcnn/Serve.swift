@@ -73,6 +73,8 @@ struct Serve: ParsableCommand {
             service.observe(entry)
             if logLines { log(entry.description) }
         }
+        // An overloaded service refuses inference requests from their headers, unread.
+        httpConfig.headHandler = { service.admit(head: $0) }
         let server = HTTPServer(configuration: httpConfig, handler: { service.handle($0) })
         service.metrics.setConnectionsOpen { [weak server] in server?.openConnectionCount ?? 0 }
         do { try server.start() } catch { throw ValidationError("\(error)") }

@@ -16,6 +16,7 @@ final class LiveServer {
         var config = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
         config.maxBodyBytes = 8 << 20
         config.accessLog = { service.observe($0) }
+        config.headHandler = { service.admit(head: $0) }
         server = HTTPServer(configuration: config, handler: { service.handle($0) })
         service.metrics.setConnectionsOpen { [weak server] in server?.openConnectionCount ?? 0 }
         try server.start()

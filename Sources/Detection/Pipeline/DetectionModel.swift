@@ -59,6 +59,10 @@ public final class DetectionModel: Sendable {
         public var selectiveSearchProposals: Int = 2000
         /// Regions `.rcnn` evaluates at most (each is a full backbone pass): the best-ranked first.
         public var rcnnMaxRegions: Int = 100
+        /// Class ids to keep (nil: all). Applied before `maxDetections`, so a filter returns up to
+        /// `maxDetections` detections of those classes; NMS is per class, so the kept detections
+        /// are exactly the unfiltered ones of those classes, without the cut at the limit.
+        public var classes: Set<Int>?
 
         public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true,
                     pipeline: Pipeline = .default, proposals: [Box]? = nil) {
@@ -109,7 +113,8 @@ public final class DetectionModel: Sendable {
         var det = timings.measure("box_head") { () -> Detections in
             let (logits, deltas) = roiHeads.classify(features, proposals: proposals, imageSize: input.resized)
             return roiHeads.postprocess(logits: logits, deltas: deltas, proposals: proposals, imageSize: input.resized,
-                                        scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections)
+                                        scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections,
+                                        classes: options.classes)
         }
         if hasMasks && options.masks && pipeline == .mask {
             det.maskProbabilities = timings.measure("mask_head") {
@@ -160,7 +165,8 @@ public final class DetectionModel: Sendable {
         let det = timings.measure("postprocess") {
             roiHeads.postprocess(logits: Tensor.concatRows(logits), deltas: Tensor.concatRows(deltas), proposals: regions,
                                  imageSize: (image.height, image.width),
-                                 scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections)
+                                 scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections,
+                                 classes: options.classes)
         }
         return (det, timings)
     }

@@ -46,7 +46,7 @@ public struct RoIHeads: Sendable {
 
     /// Final detections in resized-image coordinates (no masks yet).
     public func postprocess(logits: Tensor, deltas: Tensor, proposals: [Box], imageSize: (h: Int, w: Int),
-                            scoreThresh: Float? = nil, detectionsPerImage: Int? = nil) -> Detections {
+                            scoreThresh: Float? = nil, detectionsPerImage: Int? = nil, classes: Set<Int>? = nil) -> Detections {
         let k = logits.shape[1]
         let probs = Softmax.lastDim(logits)
         let thresh = scoreThresh ?? self.scoreThresh
@@ -54,7 +54,7 @@ public struct RoIHeads: Sendable {
         let fw = Float(imageSize.w), fh = Float(imageSize.h)
         deltas.data.withUnsafeBufferPointer { d in
             for (i, p) in proposals.enumerated() {
-                for c in 1..<k {
+                for c in 1..<k where classes?.contains(c) ?? true {
                     let s = probs.data[i * k + c]
                     guard s > thresh else { continue }
                     let b = coder.decode(d.baseAddress! + (i * k + c) * 4, reference: p).clipped(width: fw, height: fh)

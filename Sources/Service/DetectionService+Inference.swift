@@ -1,0 +1,108 @@
+import Detection
+import Dispatch
+import Foundation
+import Imaging
+
+/// A detection request checked against the model that will run it: every client value resolved
+/// (pipeline, class ids) before any image is decoded, so a bad request costs nothing heavy.
+struct DetectionPlan {
+    let model: DetectionModel
+    let request: DetectRequest
+    /// The pipeline that runs (the model's own when the request named none).
+    let pipeline: DetectionModel.Pipeline
+    /// Class ids to keep, nil for all.
+    let classIDs: Set<Int>?
+    /// Whether the mask head runs.
+    let wantsMasks: Bool
+}
+
+extension DetectionService {
+    /// Resolves `request` against `model`: the pipeline (proposals imply `fast`), the class names.
+    /// Errors are 422s naming the field.
+    func plan(_ request: DetectRequest, model: DetectionModel) throws -> DetectionPlan {
+        var pipelineName = request.pipeline?.rawValue
+        if request.proposals != nil {
+            guard request.pipeline == nil || request.pipeline == .fast || request.pipeline == .rcnn else {
+                throw APIError.unprocessable("proposals are used by the fast and rcnn pipelines, not '\(pipelineName!)'")
+            }
+            if pipelineName == nil { pipelineName = "fast" }
+        }
+        let name = pipelineName ?? model.defaultPipeline
+        guard model.pipelines.contains(name), let pipeline = DetectionModel.Pipeline(rawValue: name) else {
+            throw APIError.unprocessable("model '\(model.name)' runs pipelines \(model.pipelines.joined(separator: ", ")), not '\(name)'")
+        }
+        var classIDs: Set<Int>?
+        if let names = request.classes {
+            var ids = Set<Int>()
+            for n in names {
+                guard let i = model.classes.firstIndex(of: n), i > 0 else {
+                    throw APIError.unprocessable("unknown class '\(n)' for model '\(model.name)'")
+                }
+                ids.insert(i)
+            }
+            classIDs = ids
+        }
+        let wantsMasks = pipeline == .mask && (request.masks != .none || request.format != .json)
+        return DetectionPlan(model: model, request: request, pipeline: pipeline, classIDs: classIDs, wantsMasks: wantsMasks)
+    }
+
+    /// Decodes the plan's image, runs the model and renders the answer with `render`, all as one
+    /// job on an inference worker: decoding, inference and the full-size results (masks, an
+    /// annotated image) are under the same admission bound, so at most `workers` requests hold
+    /// decoded pixels at once and a refused request never costs a decode. Scheduler failures
+    /// become 503s; errors thrown by the job (an undecodable image, proposals outside it) come
+    /// back as they are.
+    func run<T>(_ plan: DetectionPlan, render: @escaping (RGBImage, Detections, StageTimings) throws -> T) throws -> T {
+        let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
+        let job = { [self] () throws -> (T, StageTimings) in
+            var timings = StageTimings()
+            let image = try decodeImage(plan.request.image, timings: &timings)
+            var options = DetectionModel.Options(scoreThreshold: plan.request.scoreThreshold, maxDetections: plan.request.maxDetections,
+                                                 masks: plan.wantsMasks, pipeline: plan.pipeline,
+                                                 proposals: try clippedProposals(plan.request.proposals, image))
+            options.classes = plan.classIDs
+            let result = plan.model.detect(image, options: options)
+            timings.append(result.timings)
+            return (try render(image, result.detections, timings), result.timings)
+        }
+        do {
+            let (value, modelTimings) = try scheduler.run(deadline: deadline, job)
+            metrics.observeInference(model: plan.model.name, pipeline: plan.pipeline.rawValue, stages: modelTimings.stages)
+            return value
+        } catch InferenceScheduler.Failure.queueFull {
+            metrics.inferenceRejected.inc(["queue_full"])
+            throw Self.overloaded
+        } catch InferenceScheduler.Failure.deadlineExceeded {
+            metrics.inferenceRejected.inc(["deadline_exceeded"])
+            throw APIError(503, "deadline_exceeded", "the request did not finish within \(config.requestTimeoutMs) ms", headers: [("Retry-After", "1")])
+        } catch InferenceScheduler.Failure.stopped {
+            metrics.inferenceRejected.inc(["shutting_down"])
+            throw APIError(503, "shutting_down", "the server is shutting down")
+        }
+    }
+
+    /// Client proposals clipped to the image; a box left empty by clipping is an error, not
+    /// silently dropped.
+    func clippedProposals(_ given: [[Float]]?, _ image: RGBImage) throws -> [Box]? {
+        try given?.enumerated().map { i, b in
+            let c = Box(b[0], b[1], b[2], b[3]).clipped(width: Float(image.width), height: Float(image.height))
+            guard c.width > 0, c.height > 0 else {
+                throw APIError.unprocessable("proposals[\(i)] \(b) lies outside the \(image.width)x\(image.height) image")
+            }
+            return c
+        }
+    }
+
+    /// Decodes `bytes` (counting it in the metrics) into `timings` under `decode`.
+    func decodeImage(_ bytes: [UInt8], timings: inout StageTimings) throws -> RGBImage {
+        do {
+            let image = try timings.measure("decode") { try ImageDecoder.decode(bytes, maxPixels: config.maxImagePixels) }
+            metrics.imagesDecoded.inc([ImageFormat.sniff(bytes)?.rawValue ?? "unknown"])
+            return image
+        } catch let e as ImageDecodingError {
+            metrics.imageDecodeFailures.inc([e.code])
+            if case .tooLarge = e { throw APIError(413, e.code, e.description) }
+            throw APIError.badRequest(e.description, code: e.code)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Detection
+
+/// What `GET /v1/models/{name}` reports.
+struct ModelInfo: Encodable {
+    var name: String
+    var architecture: String
+    var task: String
+    var pipelines: [String]
+    var classes: [String]
+    var minSize: Int
+    var maxSize: Int
+    var weights: String
+    var weightsSha256: String?
+    var ready: Bool
+    /// The box head's truncated SVD, one entry per fully connected layer (absent: full weights).
+    var boxHeadSVD: [SVDLayer]?
+
+    struct SVDLayer: Encodable {
+        var outFeatures: Int, inFeatures: Int, rank: Int, energy: Double
+        enum CodingKeys: String, CodingKey { case rank, energy, outFeatures = "out_features", inFeatures = "in_features" }
+    }
+
+    init(_ m: DetectionModel, ready: Bool) {
+        name = m.name
+        architecture = m.config.architecture
+        task = m.config.task
+        pipelines = m.pipelines
+        classes = m.classes
+        minSize = m.config.transform.minSize
+        maxSize = m.config.transform.maxSize
+        weights = m.weightsURL.lastPathComponent
+        weightsSha256 = m.config.weightsSha256
+        self.ready = ready
+        let svd = m.roiHeads.boxHeadSVD
+        boxHeadSVD = svd.isEmpty ? nil : svd.map { SVDLayer(outFeatures: $0.outFeatures, inFeatures: $0.inFeatures, rank: $0.rank, energy: $0.energy) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, architecture, task, pipelines, classes, weights, ready
+        case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
+    }
+}
