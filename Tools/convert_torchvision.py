@@ -158,12 +158,14 @@ def sha256_file(path):
 
 def load_checkpoint(path):
     """Returns the state_dict stored in `path` (a state_dict or {"model": state_dict, ...})."""
+    # weights_only: the unpickler builds only tensors, storages and plain containers, so a
+    # checkpoint whose pickle names os.system (or any other callable) is refused, not executed.
     try:
-        obj = torch.load(path, map_location="cpu")
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ConversionError(f"{path}: cannot read checkpoint: {e}") from e
-    if isinstance(obj, nn.Module):
-        obj = obj.state_dict()
+        raise ConversionError(
+            f"{path}: cannot read checkpoint (only tensors and plain containers are loaded; "
+            f"pickled code or other objects are refused): {e}") from e
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):

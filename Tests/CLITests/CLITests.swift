@@ -74,10 +74,11 @@ final class CLITests: XCTestCase {
     }
 
     /// Starts `rcnn serve` on an ephemeral port; returns the process, its port and its stderr pipe.
-    func startServer(env: [String: String] = [:], models: [String] = [CLITests.model]) throws -> (Process, Int, Pipe) {
+    func startServer(env: [String: String] = [:], models: [String] = [CLITests.model],
+                     scheduling: [String] = ["--workers", "2", "--queue-depth", "16"]) throws -> (Process, Int, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + models.flatMap { ["--model", $0] } + ["--workers", "2", "--queue-depth", "16"]
+        p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + models.flatMap { ["--model", $0] } + scheduling
         p.currentDirectoryURL = Self.repoRoot
         p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"].merging(env) { $1 }) { $1 }
         let err = Pipe()
