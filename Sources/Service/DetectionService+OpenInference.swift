@@ -148,7 +148,7 @@ extension DetectionService {
                 outputs.append(Self.tensorJSON(name, "BYTES", [n], names.map(JSONText.string)))
             case "masks":
                 let masks = (det.masks ?? []).map { m -> String in
-                    let rle = RLE(rowMajorMask: m, height: image.height, width: image.width)
+                    let rle = m.rle()
                     return JSONText.string("{\"size\":[\(image.height),\(image.width)],\"counts\":\(JSONText.string(rle.compressedCounts))}")
                 }
                 outputs.append(Self.tensorJSON(name, "BYTES", [masks.count], masks))
