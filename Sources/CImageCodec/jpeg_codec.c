@@ -24,7 +24,10 @@ typedef struct jpeg_context {
     char *message;
     size_t message_capacity;
     struct jpeg_progress_mgr progress;
-    unsigned char *pixels; /* decode: output image */
+    unsigned char *pixels; /* decode: output image, when malloc'd here */
+    unsigned char *target; /* decode: where pixels go (pixels, or the caller's buffer) */
+    size_t target_capacity; /* decode: bytes at target, when the caller's */
+    int header_only;       /* decode: stop after the header (probe) */
     unsigned char *row;    /* decode: one row of 1- or 4-channel samples */
     struct jpeg_destination_mgr destination; /* encode */
     unsigned char *encoded;                  /* encode: growable output */
@@ -121,6 +124,11 @@ static int decode_run(j_decompress_ptr cinfo, jpeg_context *context, const unsig
                              max_pixels);
         return ICODEC_ERR_TOO_LARGE;
     }
+    if (context->header_only) {
+        out->width = width;
+        out->height = height;
+        return ICODEC_OK;
+    }
     int channels;
     switch (cinfo->jpeg_color_space) {
     case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; channels = 1; break;
@@ -136,13 +144,18 @@ static int decode_run(j_decompress_ptr cinfo, jpeg_context *context, const unsig
         fail((j_common_ptr)cinfo, ICODEC_ERR_CORRUPT, "unexpected JPEG output layout");
 
     size_t stride = (size_t)width * 3;
-    context->pixels = malloc(stride * height);
+    if (context->target == NULL) {
+        context->pixels = malloc(stride * height);
+        context->target = context->pixels;
+    } else if (context->target_capacity < stride * height) {
+        fail((j_common_ptr)cinfo, ICODEC_ERR_ARGUMENT, "destination buffer smaller than the image");
+    }
     if (channels != 3) context->row = malloc((size_t)width * (size_t)channels);
-    if (context->pixels == NULL || (channels != 3 && context->row == NULL))
+    if (context->target == NULL || (channels != 3 && context->row == NULL))
         fail((j_common_ptr)cinfo, ICODEC_ERR_NO_MEMORY, "out of memory for JPEG pixels");
 
     while (cinfo->output_scanline < height) {
-        unsigned char *target = context->pixels + (size_t)cinfo->output_scanline * stride;
+        unsigned char *target = context->target + (size_t)cinfo->output_scanline * stride;
         JSAMPROW row = channels == 3 ? target : context->row;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
             fail((j_common_ptr)cinfo, ICODEC_ERR_CORRUPT, "JPEG decoder returned no scanline");
@@ -161,7 +174,9 @@ static int decode_run(j_decompress_ptr cinfo, jpeg_context *context, const unsig
     return ICODEC_OK;
 }
 
-int icodec_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
+/* The three entry points: malloc'd pixels (pixels NULL), the caller's buffer, or the header only. */
+static int decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
+                       unsigned char *pixels, size_t capacity, int header_only,
                        icodec_image *out, char *message, size_t message_capacity) {
     icodec_set_message(message, message_capacity, "%s", "");
     if (out == NULL) return ICODEC_ERR_ARGUMENT;
@@ -172,6 +187,9 @@ int icodec_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixe
     }
     jpeg_context context;
     init_context(&context, message, message_capacity);
+    context.target = pixels;
+    context.target_capacity = capacity;
+    context.header_only = header_only;
     struct jpeg_decompress_struct cinfo;
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = &context.error;
@@ -179,12 +197,33 @@ int icodec_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixe
     jpeg_destroy_decompress(&cinfo);
     free(context.row);
     if (status == ICODEC_OK) {
-        out->pixels = context.pixels;
+        out->pixels = header_only ? NULL : context.target;
     } else {
         free(context.pixels);
         if (status != ICODEC_ERR_TOO_LARGE) memset(out, 0, sizeof *out);
     }
     return status;
+}
+
+int icodec_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
+                       icodec_image *out, char *message, size_t message_capacity) {
+    return decode_jpeg(data, size, max_pixels, NULL, 0, 0, out, message, message_capacity);
+}
+
+int icodec_probe_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
+                      icodec_image *out, char *message, size_t message_capacity) {
+    return decode_jpeg(data, size, max_pixels, NULL, 0, 1, out, message, message_capacity);
+}
+
+int icodec_decode_jpeg_into(const unsigned char *data, size_t size, uint64_t max_pixels,
+                            unsigned char *pixels, size_t capacity, icodec_image *out,
+                            char *message, size_t message_capacity) {
+    if (pixels == NULL) {
+        icodec_set_message(message, message_capacity, "no destination buffer");
+        if (out != NULL) memset(out, 0, sizeof *out);
+        return ICODEC_ERR_ARGUMENT;
+    }
+    return decode_jpeg(data, size, max_pixels, pixels, capacity, 0, out, message, message_capacity);
 }
 
 /* ---- Encoding ---- */

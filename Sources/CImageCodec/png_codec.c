@@ -16,7 +16,10 @@ typedef struct png_context {
     int status;
     char *message;
     size_t message_capacity;
-    unsigned char *pixels; /* decode: output image */
+    unsigned char *pixels; /* decode: output image, when malloc'd here */
+    unsigned char *target; /* decode: where pixels go (pixels, or the caller's buffer) */
+    size_t target_capacity; /* decode: bytes at target, when the caller's */
+    int header_only;       /* decode: stop after the header (probe) */
     png_bytep *rows;       /* decode: row pointers into pixels */
     unsigned char *encoded; /* encode: growable output */
     size_t encoded_size, encoded_capacity;
@@ -60,6 +63,11 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
                              max_pixels);
         return ICODEC_ERR_TOO_LARGE;
     }
+    if (context->header_only) {
+        out->width = width;
+        out->height = height;
+        return ICODEC_OK;
+    }
     int has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
     out->source_channels = color_type == PNG_COLOR_TYPE_PALETTE ? (has_trns ? 4 : 3)
                                                                 : png_get_channels(png, info);
@@ -78,13 +86,19 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
         png_error(png, "unexpected PNG row layout after conversion to RGB8");
 
     size_t stride = (size_t)width * 3;
-    context->pixels = malloc(stride * height);
+    if (context->target == NULL) {
+        context->pixels = malloc(stride * height);
+        context->target = context->pixels;
+    } else if (context->target_capacity < stride * height) {
+        context->status = ICODEC_ERR_ARGUMENT;
+        png_error(png, "destination buffer smaller than the image");
+    }
     context->rows = malloc(sizeof(png_bytep) * height);
-    if (context->pixels == NULL || context->rows == NULL) {
+    if (context->target == NULL || context->rows == NULL) {
         context->status = ICODEC_ERR_NO_MEMORY;
         png_error(png, "out of memory for PNG pixels");
     }
-    for (png_uint_32 y = 0; y < height; y++) context->rows[y] = context->pixels + y * stride;
+    for (png_uint_32 y = 0; y < height; y++) context->rows[y] = context->target + y * stride;
     png_read_image(png, context->rows);
     png_read_end(png, info); /* checks the trailing chunks and IEND; may hold eXIf */
 
@@ -99,7 +113,9 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
     return ICODEC_OK;
 }
 
-int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
+/* The three entry points: malloc'd pixels (pixels NULL), the caller's buffer, or the header only. */
+static int decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
+                      unsigned char *pixels, size_t capacity, int header_only,
                       icodec_image *out, char *message, size_t message_capacity) {
     icodec_set_message(message, message_capacity, "%s", "");
     if (out == NULL) return ICODEC_ERR_ARGUMENT;
@@ -118,6 +134,9 @@ int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixel
     context.size = size;
     context.message = message;
     context.message_capacity = message_capacity;
+    context.target = pixels;
+    context.target_capacity = capacity;
+    context.header_only = header_only;
     png_structp png =
         png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, on_error, on_warning);
     png_infop info = png == NULL ? NULL : png_create_info_struct(png);
@@ -131,12 +150,33 @@ int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixel
     png_destroy_read_struct(&png, &info, NULL);
     free(context.rows);
     if (status == ICODEC_OK) {
-        out->pixels = context.pixels;
+        out->pixels = header_only ? NULL : context.target;
     } else {
         free(context.pixels);
         if (status != ICODEC_ERR_TOO_LARGE) memset(out, 0, sizeof *out);
     }
     return status;
+}
+
+int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
+                      icodec_image *out, char *message, size_t message_capacity) {
+    return decode_png(data, size, max_pixels, NULL, 0, 0, out, message, message_capacity);
+}
+
+int icodec_probe_png(const unsigned char *data, size_t size, uint64_t max_pixels,
+                     icodec_image *out, char *message, size_t message_capacity) {
+    return decode_png(data, size, max_pixels, NULL, 0, 1, out, message, message_capacity);
+}
+
+int icodec_decode_png_into(const unsigned char *data, size_t size, uint64_t max_pixels,
+                           unsigned char *pixels, size_t capacity, icodec_image *out,
+                           char *message, size_t message_capacity) {
+    if (pixels == NULL) {
+        icodec_set_message(message, message_capacity, "no destination buffer");
+        if (out != NULL) memset(out, 0, sizeof *out);
+        return ICODEC_ERR_ARGUMENT;
+    }
+    return decode_png(data, size, max_pixels, pixels, capacity, 0, out, message, message_capacity);
 }
 
 static void on_write(png_structp png, png_bytep bytes, size_t length) {

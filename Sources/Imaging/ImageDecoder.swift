@@ -63,6 +63,8 @@ public enum ImageDecoder {
         return decoded
     }
 
+    /// Reads the header for the size, then decodes straight into the image's own array: one copy
+    /// of the pixels at any time (a 40-megapixel image peaks at 120 MB, not 240).
     private static func decodeBuffer(_ buffer: UnsafeRawBufferPointer, maxPixels: Int) throws
         -> DecodedImage
     {
@@ -72,24 +74,55 @@ public enum ImageDecoder {
         guard let format = ImageFormat.sniff(buffer) else {
             throw ImageDecodingError.unsupportedFormat(leadingBytes: Array(buffer.prefix(16)))
         }
-        var image = icodec_image()
+        var header = icodec_image()
         var message = [CChar](repeating: 0, count: Int(ICODEC_MESSAGE_CAPACITY))
         let data = base.assumingMemoryBound(to: UInt8.self)
-        let status: Int32 = message.withUnsafeMutableBufferPointer { text in
+        let probed: Int32 = message.withUnsafeMutableBufferPointer { text in
             switch format {
             case .jpeg:
-                return icodec_decode_jpeg(data, buffer.count, UInt64(maxPixels), &image,
-                                          text.baseAddress, text.count)
+                return icodec_probe_jpeg(data, buffer.count, UInt64(maxPixels), &header, text.baseAddress, text.count)
             case .png:
-                return icodec_decode_png(data, buffer.count, UInt64(maxPixels), &image,
-                                         text.baseAddress, text.count)
+                return icodec_probe_png(data, buffer.count, UInt64(maxPixels), &header, text.baseAddress, text.count)
             }
         }
-        defer { icodec_free(image.pixels) }
+        try check(probed, header, format, message, maxPixels: maxPixels)
+        let width = Int(header.width), height = Int(header.height)
+        guard width > 0, height > 0 else {
+            throw ImageDecodingError.corrupt(format: format, message: "image has no pixels")
+        }
+        let count = width * height * 3
+        var image = icodec_image()
+        var status: Int32 = ICODEC_ERR_ARGUMENT
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { target, initialized in
+            status = message.withUnsafeMutableBufferPointer { text in
+                switch format {
+                case .jpeg:
+                    return icodec_decode_jpeg_into(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
+                                                   &image, text.baseAddress, text.count)
+                case .png:
+                    return icodec_decode_png_into(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
+                                                  &image, text.baseAddress, text.count)
+                }
+            }
+            initialized = status == ICODEC_OK ? count : 0
+        }
+        try check(status, image, format, message, maxPixels: maxPixels)
+        guard Int(image.width) == width, Int(image.height) == height else {
+            throw ImageDecodingError.corrupt(format: format, message: "image size changed between header and pixels")
+        }
+        return DecodedImage(
+            image: RGBImage(width: width, height: height, pixels: pixels), format: format,
+            exifOrientation: EXIFOrientation(rawValue: Int(image.exif_orientation)),
+            orientationApplied: false, sourceChannels: Int(image.source_channels))
+    }
+
+    /// Turns a codec status into the matching error; returns for `ICODEC_OK`.
+    private static func check(_ status: Int32, _ image: icodec_image, _ format: ImageFormat, _ message: [CChar],
+                              maxPixels: Int) throws {
         let text = cMessage(message)
         switch status {
         case ICODEC_OK:
-            break
+            return
         case ICODEC_ERR_TOO_LARGE:
             throw ImageDecodingError.tooLarge(
                 width: Int(image.width), height: Int(image.height), limit: maxPixels)
@@ -100,12 +133,6 @@ public enum ImageDecoder {
         default:
             throw ImageDecodingError.corrupt(format: format, message: text)
         }
-        let width = Int(image.width), height = Int(image.height)
-        let pixels = [UInt8](UnsafeBufferPointer(start: image.pixels, count: width * height * 3))
-        return DecodedImage(
-            image: RGBImage(width: width, height: height, pixels: pixels), format: format,
-            exifOrientation: EXIFOrientation(rawValue: Int(image.exif_orientation)),
-            orientationApplied: false, sourceChannels: Int(image.source_channels))
     }
 }
 

@@ -75,6 +75,34 @@ extension RGBImage {
         }
     }
 
+    /// As the `[UInt8]` version for a mask that is zero outside one rectangle: `region` is row-major
+    /// `regionWidth * regionHeight` for the pixels `x ..< x + regionWidth`, `y ..< y + regionHeight`
+    /// (any non-zero byte is set). Parts of the rectangle outside the image are skipped. Time and
+    /// memory follow the rectangle, not the image.
+    public mutating func blendMask(
+        _ region: [UInt8], x: Int, y: Int, regionWidth: Int, regionHeight: Int, color: RGBColor, alpha: Double
+    ) {
+        precondition(regionWidth >= 0 && regionHeight >= 0 && region.count == regionWidth * regionHeight,
+                     "region has \(region.count) entries, \(regionWidth)x\(regionHeight) needs \(regionWidth * regionHeight)")
+        let weight = Self.blendWeight(alpha: alpha)
+        let cx0 = max(x, 0), cx1 = min(x + regionWidth, width), cy0 = max(y, 0), cy1 = min(y + regionHeight, height)
+        guard weight > 0, cx1 > cx0, cy1 > cy0 else { return }
+        let imageWidth = width
+        region.withUnsafeBufferPointer { bits in
+            pixels.withUnsafeMutableBufferPointer { buffer in
+                for py in cy0..<cy1 {
+                    let line = (py - y) * regionWidth - x
+                    for px in cx0..<cx1 where bits[line + px] != 0 {
+                        let offset = (py * imageWidth + px) * 3
+                        buffer[offset] = Self.blendChannel(buffer[offset], color.red, weight: weight)
+                        buffer[offset + 1] = Self.blendChannel(buffer[offset + 1], color.green, weight: weight)
+                        buffer[offset + 2] = Self.blendChannel(buffer[offset + 2], color.blue, weight: weight)
+                    }
+                }
+            }
+        }
+    }
+
     /// The blend weight `round(alpha * 255)` in 0...255 used by `blendMask`.
     public static func blendWeight(alpha: Double) -> Int {
         guard alpha.isFinite else { return alpha > 0 ? 255 : 0 }

@@ -8,7 +8,8 @@ public enum Annotator {
         var canvas = image
         if let masks = det.masks {
             for (i, m) in masks.enumerated() {
-                canvas.blendMask(m, color: ColorPalette.color(forClass: det.labels[i]), alpha: maskAlpha)
+                canvas.blendMask(m.bits, x: m.x0, y: m.y0, regionWidth: m.width, regionHeight: m.height,
+                                 color: ColorPalette.color(forClass: det.labels[i]), alpha: maskAlpha)
             }
         }
         let scale = max(1, min(image.width, image.height) / 400)

@@ -61,10 +61,12 @@ public enum Interpolation {
     /// Source indices and weights for one axis (PyTorch `area_pixel_compute_source_index`,
     /// align_corners=False: `src = max(0, (dst + 0.5) * in/out - 0.5)`). As PyTorch's CPU kernel does,
     /// the scale is a float32 quotient while the source position is computed in double and the
-    /// weight rounded to float32 from it (measured bit-exact against torch 1.13).
-    static func taps(input: Int, output: Int) -> [(Int, Int, Float, Float)] {
+    /// weight rounded to float32 from it (measured bit-exact against torch 1.13). Each entry is
+    /// `(i0, i1, w0, w1)`: output `i` is `w0 * in[i0] + w1 * in[i1]`. `outputs` picks a sub-range of
+    /// the output indices (all of them by default), for callers that need only part of the result.
+    public static func taps(input: Int, output: Int, outputs: Range<Int>? = nil) -> [(Int, Int, Float, Float)] {
         let scale = Double(Float(input) / Float(output))
-        return (0..<output).map { i in
+        return (outputs ?? 0..<output).map { i in
             let src = max(scale * (Double(i) + 0.5) - 0.5, 0)
             let i0 = Int(src)
             let i1 = i0 + (i0 < input - 1 ? 1 : 0)

@@ -86,6 +86,25 @@ final class DrawingTests: XCTestCase {
         XCTAssertEqual(opaque[1, 0], RGBColor(red: 191, green: 191, blue: 191))
     }
 
+    /// A rectangle's mask blends exactly as the same mask spread over the whole image, including
+    /// rectangles that hang over the image's edges (their outside part is skipped).
+    func testRegionMaskBlendEqualsWholeImageBlend() {
+        var g = SplitMix64(seed: 7)
+        let base = RGBImage(width: 9, height: 7, pixels: (0..<(9 * 7 * 3)).map { _ in UInt8.random(in: 0...255, using: &g) })
+        for (x, y, w, h) in [(0, 0, 9, 7), (2, 3, 4, 2), (-2, -1, 5, 4), (6, 5, 6, 6), (3, 2, 0, 3), (9, 0, 2, 2)] {
+            let region = (0..<(w * h)).map { _ in UInt8.random(in: 0...1, using: &g) * UInt8.random(in: 1...255, using: &g) }
+            var full = [UInt8](repeating: 0, count: 9 * 7)
+            for ry in 0..<h { for rx in 0..<w where (0..<9).contains(x + rx) && (0..<7).contains(y + ry) {
+                full[(y + ry) * 9 + x + rx] = region[ry * w + rx]
+            }}
+            var expected = base, ours = base
+            expected.blendMask(full, color: ink, alpha: 0.6)
+            ours.blendMask(region, x: x, y: y, regionWidth: w, regionHeight: h, color: ink, alpha: 0.6)
+            XCTAssertEqual(ours, expected, "rectangle \(x),\(y) \(w)x\(h)")
+            if full.contains(where: { $0 != 0 }) { XCTAssertNotEqual(ours, base, "rectangle \(x),\(y) \(w)x\(h) drew nothing") }
+        }
+    }
+
     func testTextMatchesTheFontTable() {
         var canvas = RGBImage(width: 20, height: 12)
         canvas.drawText("Hi", x: 1, y: 2, color: .white)

@@ -167,7 +167,7 @@ final class ModelParityTests: XCTestCase {
             if let rle = item["mask_rle"] as? [String: Any], let masks = det.masks {
                 let sz = rle["size"] as! [Int]
                 let ref = try RLE(compressedCounts: rle["counts"] as! String, height: sz[0], width: sz[1])
-                let ours = RLE(rowMajorMask: masks[best], height: rgb.height, width: rgb.width)
+                let ours = masks[best].rle()
                 let inter = RLE.merge([ref, ours], intersect: true).area
                 let union = RLE.merge([ref, ours]).area
                 maskChecked += 1

@@ -68,11 +68,32 @@ typedef struct icodec_image {
 int icodec_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
                        icodec_image *out, char *message, size_t message_capacity);
 
+/* Reads only the JPEG's header: on success out->width and out->height hold its size and every
+ * other field is zero; nothing is decoded or allocated beyond libjpeg's header state. Fails as
+ * icodec_decode_jpeg would on the header (ICODEC_ERR_TOO_LARGE when width * height > max_pixels).
+ * With icodec_decode_jpeg_into, lets a caller decode straight into memory it owns. */
+int icodec_probe_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
+                      icodec_image *out, char *message, size_t message_capacity);
+
+/* As icodec_decode_jpeg, but the pixels are written into the caller's pixels[0 ..< capacity]
+ * (ICODEC_ERR_ARGUMENT when capacity < width * height * 3) and out->pixels points there: the
+ * caller owns it, do not icodec_free it. On an error the buffer's contents are unspecified. */
+int icodec_decode_jpeg_into(const unsigned char *data, size_t size, uint64_t max_pixels,
+                            unsigned char *pixels, size_t capacity, icodec_image *out,
+                            char *message, size_t message_capacity);
+
 /* Decodes a PNG (every colour type and bit depth, Adam7 interlaced or not) into RGB8.
  * Same contract as icodec_decode_jpeg. CRC errors in critical chunks are errors; ancillary
  * chunks with bad CRCs are skipped (libpng's default). */
 int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
                       icodec_image *out, char *message, size_t message_capacity);
+
+/* The PNG counterparts of icodec_probe_jpeg and icodec_decode_jpeg_into, same contracts. */
+int icodec_probe_png(const unsigned char *data, size_t size, uint64_t max_pixels,
+                     icodec_image *out, char *message, size_t message_capacity);
+int icodec_decode_png_into(const unsigned char *data, size_t size, uint64_t max_pixels,
+                           unsigned char *pixels, size_t capacity, icodec_image *out,
+                           char *message, size_t message_capacity);
 
 /* Encodes RGB8 pixels (width * height * 3 bytes) as an 8-bit RGB PNG, non-interlaced, with zlib
  * compression_level 0...9 (-1: libpng's default). On success *out is malloc'd (free with

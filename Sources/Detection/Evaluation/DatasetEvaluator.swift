@@ -42,7 +42,7 @@ public struct DatasetEvaluator {
                 let b = det.boxes[i]
                 var d = COCODetection(imageID: id, categoryID: categoryID(forClass: det.labels[i]), score: Double(det.scores[i]),
                                       bbox: COCOBox(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1)))
-                if let m = det.masks?[i] { d.segmentation = .rle(RLE(rowMajorMask: m, height: rgb.height, width: rgb.width)) }
+                if let m = det.masks?[i] { d.segmentation = .rle(m.rle()) }
                 results.append(d)
             }
             progress(n + 1, imageIDs.count)

@@ -57,11 +57,9 @@ public struct DetectionDocument: Codable, Sendable {
             if let m = detections.masks?[i] {
                 switch masks {
                 case .rle:
-                    let rle = RLE(rowMajorMask: m, height: imageHeight, width: imageWidth)
-                    mask = Mask(size: [imageHeight, imageWidth], counts: rle.compressedCounts)
+                    mask = Mask(size: [imageHeight, imageWidth], counts: m.rle().compressedCounts)
                 case .polygon:
-                    mask = Mask(size: [imageHeight, imageWidth],
-                                polygons: MaskPolygons.polygons(m, width: imageWidth, height: imageHeight))
+                    mask = Mask(size: [imageHeight, imageWidth], polygons: MaskPolygons.polygons(m))
                 case .none:
                     break
                 }

@@ -3,6 +3,16 @@
 /// points removed. Holes are not represented (COCO polygons cannot express them). Components too
 /// small to trace (one pixel wide in both directions) become the square around their pixels.
 public enum MaskPolygons {
+    /// Polygons of a box-local mask in whole-image pixel coordinates. Traced over the stored
+    /// rectangle alone: every pixel outside it is 0, so the components, their raster order and their
+    /// boundaries are those of the whole-image mask, shifted by the rectangle's origin.
+    public static func polygons(_ mask: BoxMask) -> [[Double]] {
+        let dx = Double(mask.x0), dy = Double(mask.y0)
+        return polygons(mask.bits, width: mask.width, height: mask.height).map { poly in
+            poly.enumerated().map { $0.offset % 2 == 0 ? $0.element + dx : $0.element + dy }
+        }
+    }
+
     /// `mask` is row-major `height * width`, non-zero inside. Each polygon is `[x0, y0, x1, y1, ...]`
     /// in pixel coordinates (pixel `(x, y)` has its centre at `(x + 0.5, y + 0.5)`).
     public static func polygons(_ mask: [UInt8], width: Int, height: Int) -> [[Double]] {

@@ -1,11 +1,11 @@
 /// Detections of one image as struct-of-arrays: `boxes[i]`, `scores[i]`, `labels[i]` and, for mask
 /// models, `masks[i]` describe detection `i`. Boxes are `[x1, y1, x2, y2]` in original-image pixels;
-/// masks are binary, row-major `imageHeight * imageWidth`.
+/// masks are binary and stored over their (expanded, clipped) boxes only (`BoxMask`).
 public struct Detections: Sendable {
     public var boxes: [Box] = []
     public var scores: [Float] = []
     public var labels: [Int] = []
-    public var masks: [[UInt8]]? = nil
+    public var masks: [BoxMask]? = nil
     /// Mask probabilities of the predicted class before pasting, `[28 * 28]` each (mask models).
     public var maskProbabilities: [[Float]]? = nil
 
