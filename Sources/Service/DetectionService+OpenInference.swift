@@ -22,21 +22,21 @@ extension DetectionService {
         if let v = params["version"], v != Self.modelVersion {
             throw APIError.notFound("model '\(params["name"] ?? "")' has no version '\(v)'; versions: \(Self.modelVersion)")
         }
-        switch route.template {
-        case "/v2":
+        switch route.endpoint {
+        case .v2Server:
             return .json(ServerMetadata(name: Self.serverName, version: Self.serverVersion, extensions: []))
-        case "/v2/health/live":
+        case .v2Live:
             return .json(["live": true])
-        case "/v2/health/ready":
+        case .v2Ready:
             return .json(["ready": registry.ready], status: registry.ready ? 200 : 400)
-        case "/v2/models/{name}", "/v2/models/{name}/versions/{version}":
+        case .v2Model:
             return .json(ModelMetadata(try model(params["name"]!)))
-        case "/v2/models/{name}/ready", "/v2/models/{name}/versions/{version}/ready":
+        case .v2ModelReady:
             _ = try model(params["name"]!)
             return .json(ModelReadiness(name: params["name"]!, ready: registry.ready), status: registry.ready ? 200 : 400)
-        case "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer":
+        case .v2Infer:
             return try infer(r, model: try model(params["name"]!))
-        default:
+        case .webPage, .health, .readiness, .metrics, .openAPI, .listModels, .describeModel, .detect, .detectWithModel:
             throw APIError.notFound("no route for \(r.path)")
         }
     }

@@ -84,29 +84,29 @@ public final class DetectionService: @unchecked Sendable {
             throw APIError(405, "method_not_allowed", "\(r.method) is not allowed on \(r.path); use \(allowed)",
                            headers: [("Allow", allowed)])
         }
-        switch route.template {
-        case "/":
+        switch route.endpoint {
+        case .webPage:
             return WebPage.response
-        case "/healthz":
+        case .health:
             return .json(["status": "ok"])
-        case "/readyz":
+        case .readiness:
             if registry.ready { return .json(["status": "ready"]) }
             throw APIError(503, "not_ready", "models are loading or warming up", headers: [("Retry-After", "1")])
-        case "/metrics":
+        case .metrics:
             var resp = HTTPResponse(status: 200, body: Array(metrics.registry.exposition().utf8))
             resp.headers.replaceOrAdd(name: "Content-Type", value: MetricsRegistry.contentType)
             return resp
-        case "/openapi.json":
+        case .openAPI:
             return .json(Data(OpenAPIDocument.json.utf8))
-        case "/v1/models":
+        case .listModels:
             return .json(["models": registry.models.map { ModelInfo($0, ready: registry.ready) }])
-        case "/v1/models/{name}":
+        case .describeModel:
             return .json(ModelInfo(try model(params["name"]!), ready: registry.ready))
-        case "/v1/detect":
+        case .detect:
             return try detect(r, model: registry.defaultModel)
-        case "/v1/models/{name}/detect":
+        case .detectWithModel:
             return try detect(r, model: try model(params["name"]!))
-        default:
+        case .v2Server, .v2Live, .v2Ready, .v2Model, .v2ModelReady, .v2Infer:
             return try openInference(r, route, params)
         }
     }

@@ -3,39 +3,49 @@
 /// The table `Route.all` is the single list the router, the metrics (`route` label), access
 /// control and the OpenAPI test read. A `{param}` segment matches any one non-empty path segment.
 public struct Route: Sendable, Equatable {
+    /// What a route does; the router switches over it, so every route has exactly one handler
+    /// and a route without one does not compile.
+    public enum Endpoint: Sendable, Equatable {
+        case webPage, health, readiness, metrics, openAPI
+        case listModels, describeModel, detect, detectWithModel
+        case v2Server, v2Live, v2Ready, v2Model, v2ModelReady, v2Infer
+    }
+
     public let template: String
     /// Methods served; `HEAD` is implied by `GET`, and `OPTIONS` is answered for every route.
     public let methods: [String]
+    public let endpoint: Endpoint
     /// Served without an API key (probes).
     public let isPublic: Bool
     let segments: [String]
 
-    init(_ template: String, _ methods: [String], isPublic: Bool = false) {
+    init(_ template: String, _ methods: [String], _ endpoint: Endpoint, isPublic: Bool = false) {
         self.template = template
         self.methods = methods
+        self.endpoint = endpoint
         self.isPublic = isPublic
         segments = template.split(separator: "/").map(String.init)
     }
 
     public static let all: [Route] = [
-        Route("/", ["GET"]),
-        Route("/healthz", ["GET"], isPublic: true),
-        Route("/readyz", ["GET"], isPublic: true),
-        Route("/metrics", ["GET"]),
-        Route("/openapi.json", ["GET"]),
-        Route("/v1/models", ["GET"]),
-        Route("/v1/models/{name}", ["GET"]),
-        Route("/v1/detect", ["POST"]),
-        Route("/v1/models/{name}/detect", ["POST"]),
-        Route("/v2", ["GET"]),
-        Route("/v2/health/live", ["GET"], isPublic: true),
-        Route("/v2/health/ready", ["GET"], isPublic: true),
-        Route("/v2/models/{name}", ["GET"]),
-        Route("/v2/models/{name}/ready", ["GET"]),
-        Route("/v2/models/{name}/infer", ["POST"]),
-        Route("/v2/models/{name}/versions/{version}", ["GET"]),
-        Route("/v2/models/{name}/versions/{version}/ready", ["GET"]),
-        Route("/v2/models/{name}/versions/{version}/infer", ["POST"]),
+        Route("/", ["GET"], .webPage),
+        Route("/healthz", ["GET"], .health, isPublic: true),
+        Route("/readyz", ["GET"], .readiness, isPublic: true),
+        Route("/metrics", ["GET"], .metrics),
+        Route("/openapi.json", ["GET"], .openAPI),
+        Route("/v1/models", ["GET"], .listModels),
+        Route("/v1/models/{name}", ["GET"], .describeModel),
+        Route("/v1/detect", ["POST"], .detect),
+        Route("/v1/models/{name}/detect", ["POST"], .detectWithModel),
+        Route("/v2", ["GET"], .v2Server),
+        Route("/v2/health/live", ["GET"], .v2Live, isPublic: true),
+        Route("/v2/health/ready", ["GET"], .v2Ready, isPublic: true),
+        Route("/v2/models/{name}", ["GET"], .v2Model),
+        Route("/v2/models/{name}/ready", ["GET"], .v2ModelReady),
+        Route("/v2/models/{name}/infer", ["POST"], .v2Infer),
+        Route("/v2/models/{name}/versions/{version}", ["GET"], .v2Model),
+        Route("/v2/models/{name}/versions/{version}/ready", ["GET"], .v2ModelReady),
+        Route("/v2/models/{name}/versions/{version}/infer", ["POST"], .v2Infer),
     ]
 
     /// The label used for paths no route matches.
@@ -66,7 +76,12 @@ public struct Route: Sendable, Equatable {
     }
 
     /// True for the open inference protocol's routes, whose errors are `{"error": "message"}`.
-    var isOpenInference: Bool { template.hasPrefix("/v2") }
+    var isOpenInference: Bool {
+        switch endpoint {
+        case .v2Server, .v2Live, .v2Ready, .v2Model, .v2ModelReady, .v2Infer: return true
+        default: return false
+        }
+    }
     /// Routes whose POST runs a model (and so goes through admission control).
-    var runsInference: Bool { template.hasSuffix("/detect") || template.hasSuffix("/infer") }
+    var runsInference: Bool { [.detect, .detectWithModel, .v2Infer].contains(endpoint) }
 }
