@@ -1,4 +1,5 @@
 @testable import HTTP
+import TestSupport
 import XCTest
 
 /// The wire protocol over real loopback sockets.
@@ -26,12 +27,12 @@ final class HTTPServerProtocolTests: ServerTestCase {
     }
 
     func testKeepAliveThreeSequentialRequestsIPv6() throws {
-        try XCTSkipUnless(Self.ipv6LoopbackAvailable, "no IPv6 loopback here")
+        try Self.requireIPv6Loopback()
         try assertKeepAlive(host: "::1")
     }
 
     func testDualStackListenerAcceptsBothFamilies() throws {
-        try XCTSkipUnless(Self.ipv6LoopbackAvailable, "no IPv6 loopback here")
+        try Self.requireIPv6Loopback()
         let server = try startServer(host: "::")
         for host in ["127.0.0.1", "::1"] {
             let client = try RawClient(host: host, port: server.boundPort)

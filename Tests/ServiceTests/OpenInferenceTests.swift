@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// The open inference protocol v2 routes: through `handle`, and over a socket with Triton's own
@@ -140,9 +141,9 @@ final class OpenInferenceTests: XCTestCase {
     /// Triton's Python HTTP client: health, metadata and infer (JSON and binary tensor data).
     func testTritonClient() throws {
         let python = LiveServer.python
-        guard try LiveServer.run(python, ["-c", "import tritonclient.http, numpy"]).status == 0 else {
-            throw XCTSkip("tritonclient[http] is not installed for \(python)")
-        }
+        try Prerequisite.require(try TestProcess.run(python, ["-c", "import tritonclient.http, numpy"]).status == 0,
+                                 "tritonclient[http] and numpy for \(python)",
+                                 provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which installs them into .venv")
         let live = try LiveServer(try LiveServer.service { _ in })
         defer { live.stop() }
         let script = """
@@ -172,9 +173,9 @@ final class OpenInferenceTests: XCTestCase {
             out["missing"] = str(e)
         print(json.dumps(out))
         """
-        let r = try LiveServer.run(python, ["-c", script, ServiceFixture.sample.path])
-        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
-        let out = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any], String(decoding: r.out + r.err, as: UTF8.self))
+        let r = try TestProcess.run(python, ["-c", script, ServiceFixture.sample.path])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let out = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.output + r.errors)
         XCTAssertEqual(out["live"] as? Bool, true)
         XCTAssertEqual(out["ready"] as? Bool, true)
         XCTAssertEqual(out["model_ready"] as? Bool, true)
