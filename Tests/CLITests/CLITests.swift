@@ -37,16 +37,18 @@ final class CLITests: XCTestCase {
         let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-corrupt-\(getpid()).jpg")
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 1, 2, 3]).write(to: corrupt)
         defer { try? FileManager.default.removeItem(at: corrupt) }
+        // Bad input is a usage error (ArgumentParser's ValidationError: exit 64, EX_USAGE) whose
+        // first line names the file and the decoder's reason.
         let bad = try run(binary, ["detect", corrupt.path])
-        XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.errors.contains("corrupt") || bad.errors.contains("JPEG"),
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.errors.hasPrefix("Error: \(corrupt.path): corrupt JPEG image: premature end of JPEG data (truncated file)\n"),
                       bad.errors)
         let missing = try run(binary, ["detect", "/nonexistent.jpg"])
-        XCTAssertNotEqual(missing.status, 0)
-        XCTAssertTrue(missing.errors.contains("/nonexistent.jpg"))
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.errors.hasPrefix("Error: cannot read /nonexistent.jpg: "), missing.errors)
         let badWeights = try run(binary, ["detect", "--config", "/nonexistent.json", Self.sample])
-        XCTAssertNotEqual(badWeights.status, 0)
-        XCTAssertTrue(badWeights.errors.contains("/nonexistent.json"))
+        XCTAssertEqual(badWeights.status, 64)
+        XCTAssertTrue(badWeights.errors.hasPrefix("Error: /nonexistent.json: cannot read: "), badWeights.errors)
     }
 
     func testEvalPrintsTwelveNumbersPerIoUType() throws {

@@ -36,15 +36,15 @@ final class OpenInferenceTests: XCTestCase {
     func testHealthAndMetadata() throws {
         let meta = try XCTUnwrap(ServiceFixture.json(get("/v2")))
         XCTAssertEqual(meta["name"] as? String, "rcnn")
-        XCTAssertNotNil(meta["version"] as? String)
-        XCTAssertNotNil(meta["extensions"] as? [String])
+        XCTAssertEqual(meta["version"] as? String, "1.0.0")
+        XCTAssertEqual(meta["extensions"] as? [String], [], "no protocol extensions are implemented")
         XCTAssertEqual(get("/v2/health/live").status, 200)
         XCTAssertEqual(get("/v2/health/ready").status, 200)
         XCTAssertEqual(get("/v2/models/shapes_mask_rcnn/ready").status, 200)
         XCTAssertEqual(get("/v2/models/shapes_mask_rcnn/versions/1/ready").status, 200)
         let model = try XCTUnwrap(ServiceFixture.json(get("/v2/models/shapes_mask_rcnn")))
         XCTAssertEqual(model["name"] as? String, "shapes_mask_rcnn")
-        XCTAssertNotNil(model["platform"] as? String)
+        XCTAssertEqual(model["platform"] as? String, "rcnn_maskrcnn_mobilenet_v3_large_fpn_shapes", "rcnn_ + the config's architecture")
         let inputs = try XCTUnwrap(model["inputs"] as? [[String: Any]])
         XCTAssertEqual(inputs.count, 1)
         XCTAssertEqual(inputs[0]["name"] as? String, "image")
@@ -88,9 +88,13 @@ final class OpenInferenceTests: XCTestCase {
         }
         // Without an "id", the HTTP request id is echoed; requested outputs narrow the answer;
         // the faster pipeline has no masks.
-        let narrow = try XCTUnwrap(ServiceFixture.json(try infer(["inputs": [try imageInput()], "outputs": [["name": "scores"]],
-                                                                  "parameters": ["pipeline": "faster", "score_threshold": 0.0, "max_detections": 5]])))
-        XCTAssertNotNil(narrow["id"] as? String)
+        let narrowBody = try JSONSerialization.data(withJSONObject: [
+            "inputs": [try imageInput()], "outputs": [["name": "scores"]],
+            "parameters": ["pipeline": "faster", "score_threshold": 0.0, "max_detections": 5]] as [String: Any])
+        let narrow = try XCTUnwrap(ServiceFixture.json(service.handle(ServiceFixture.request(
+            "POST", "/v2/models/shapes_mask_rcnn/infer", contentType: "application/json", body: [UInt8](narrowBody),
+            headers: [("X-Request-Id", "oi-narrow-7")]))))
+        XCTAssertEqual(narrow["id"] as? String, "oi-narrow-7")
         let only = try XCTUnwrap(narrow["outputs"] as? [[String: Any]])
         XCTAssertEqual(only.map { $0["name"] as! String }, ["scores"])
         XCTAssertEqual(only[0]["data"] as? [Double], try native(0, 5, pipeline: "faster").map { $0["score"] as! Double })
