@@ -47,15 +47,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "COCOTests", dependencies: ["COCO"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "CLITests"),
-        .testTarget(name: "SelectiveSearchTests", dependencies: ["Detection", "Imaging"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging"]),
-        .testTarget(name: "ParityTests", dependencies: ["Detection"]),
+        // Test plumbing every test target shares: the repository root, the process runner, the
+        // seeded generator and the prerequisite check (skip off CI, fail on CI). Foundation/XCTest only.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "COCOTests", dependencies: ["COCO", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SelectiveSearchTests", dependencies: ["Detection", "Imaging", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging", "TestSupport"]),
+        .testTarget(name: "ParityTests", dependencies: ["Detection", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

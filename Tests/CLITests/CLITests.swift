@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The `rcnn` binary itself: `detect`, `eval`, and `serve` with real clients, concurrency and a
 /// SIGTERM while a request is in flight. Timeouts only guard against hangs.
 final class CLITests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sample = repoRoot.appendingPathComponent("Samples/shapes_val_0000.jpg").path
-    static let model = repoRoot.appendingPathComponent("Config/models/shapes_mask_rcnn.json").path
+    static let sample = Repository.url("Samples/shapes_val_0000.jpg").path
+    static let model = Repository.url("Config/models/shapes_mask_rcnn.json").path
 
     /// The `rcnn` executable built next to this test bundle.
     var binary: String {
@@ -18,32 +18,17 @@ final class CLITests: XCTestCase {
         return url.path
     }
 
+    /// Runs a program from the repository root with `env` added to the environment.
     @discardableResult
-    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: Data, err: Data) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.currentDirectoryURL = Self.repoRoot
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Drain stderr on another thread so a chatty child cannot block on a full pipe.
-        var e = Data()
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        p.waitUntilExit()
-        return (p.terminationStatus, o, e)
+    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+        try TestProcess.run(exe, args, environment: env, directory: Repository.root)
     }
 
     func testDetectPrintsTheDocumentAndFailsClearly() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "rcnn not built at \(binary)")
         let r = try run(binary, ["detect", "--config", Self.model, Self.sample, "--score-threshold", "0.01", "--max-detections", "5"])
-        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
-        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
         XCTAssertEqual(doc["model"] as? String, "shapes_mask_rcnn")
         XCTAssertEqual((doc["detections"] as? [Any])?.count, 5)
         // The default model is found from the repository root without --config.
@@ -52,23 +37,25 @@ final class CLITests: XCTestCase {
         let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-corrupt-\(getpid()).jpg")
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 1, 2, 3]).write(to: corrupt)
         defer { try? FileManager.default.removeItem(at: corrupt) }
+        // Bad input is a usage error (ArgumentParser's ValidationError: exit 64, EX_USAGE) whose
+        // first line names the file and the decoder's reason.
         let bad = try run(binary, ["detect", corrupt.path])
-        XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(String(decoding: bad.err, as: UTF8.self).contains("corrupt") || String(decoding: bad.err, as: UTF8.self).contains("JPEG"),
-                      String(decoding: bad.err, as: UTF8.self))
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.errors.hasPrefix("Error: \(corrupt.path): corrupt JPEG image: premature end of JPEG data (truncated file)\n"),
+                      bad.errors)
         let missing = try run(binary, ["detect", "/nonexistent.jpg"])
-        XCTAssertNotEqual(missing.status, 0)
-        XCTAssertTrue(String(decoding: missing.err, as: UTF8.self).contains("/nonexistent.jpg"))
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.errors.hasPrefix("Error: cannot read /nonexistent.jpg: "), missing.errors)
         let badWeights = try run(binary, ["detect", "--config", "/nonexistent.json", Self.sample])
-        XCTAssertNotEqual(badWeights.status, 0)
-        XCTAssertTrue(String(decoding: badWeights.err, as: UTF8.self).contains("/nonexistent.json"))
+        XCTAssertEqual(badWeights.status, 64)
+        XCTAssertTrue(badWeights.errors.hasPrefix("Error: /nonexistent.json: cannot read: "), badWeights.errors)
     }
 
     func testEvalPrintsTwelveNumbersPerIoUType() throws {
         let r = try run(binary, ["eval", "--annotations", "Samples/instances_samples.json", "--images", "Samples", "--json",
                                  "--score-threshold", "0.01"])
-        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
-        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: [String: Double]])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: [String: Double]])
         XCTAssertEqual(report["bbox"]?.count, 12)
         XCTAssertEqual(report["segm"]?.count, 12)
     }
@@ -79,7 +66,7 @@ final class CLITests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + models.flatMap { ["--model", $0] } + scheduling
-        p.currentDirectoryURL = Self.repoRoot
+        p.currentDirectoryURL = Repository.root
         p.environment = ProcessInfo.processInfo.environment.merging(["RCNN_WARMUP_RUNS": "1", "RCNN_ACCESS_LOG": "1"].merging(env) { $1 }) { $1 }
         let err = Pipe()
         p.standardError = err
@@ -104,32 +91,32 @@ final class CLITests: XCTestCase {
 
     func curl(_ args: [String]) throws -> (Int, Data) {
         let r = try run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
-        let nl = r.out.lastIndex(of: UInt8(ascii: "\n")) ?? r.out.endIndex
-        return (Int(String(decoding: r.out[(nl < r.out.endIndex ? nl + 1 : nl)...], as: UTF8.self)) ?? 0, Data(r.out[..<nl]))
+        let nl = r.stdout.lastIndex(of: UInt8(ascii: "\n")) ?? r.stdout.endIndex
+        return (Int(String(decoding: r.stdout[(nl < r.stdout.endIndex ? nl + 1 : nl)...], as: UTF8.self)) ?? 0, Data(r.stdout[..<nl]))
     }
 
     /// When OpenBLAS loaded SSE-only kernels (simulated with RCNN_BLAS_ASSUME_CORE) on a CPU with
     /// AVX2 or AVX-512, the tool re-executes itself with OPENBLAS_CORETYPE set; a user's own
     /// OPENBLAS_CORETYPE is left alone.
     func testSlowBLASKernelsAreReplacedAtStart() throws {
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
-            throw XCTSkip("OPENBLAS_CORETYPE is set for the test run; the tool leaves it alone")
-        }
+        try Prerequisite.require(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+                                 "a test environment without OPENBLAS_CORETYPE (it is set, and the tool leaves a user's choice alone, so the replacement cannot be observed)",
+                                 provides: ".ci/run does not set it; unset it for the test run")
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
         let expected: String? = ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "SkylakeX"
             : (flags.contains("avx2") && flags.contains("fma")) ? "Haswell" : nil
         let args = ["bench", "--size", "64x64", "--runs", "1", "--warmup", "0", "--threads", "1"]
         let assumed = try run(binary, args, env: ["RCNN_BLAS_ASSUME_CORE": "Prescott"])
-        XCTAssertEqual(assumed.status, 0, String(decoding: assumed.err, as: UTF8.self))
-        let header = String(decoding: assumed.out, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertEqual(assumed.status, 0, assumed.errors)
+        let header = assumed.output.split(separator: "\n").first.map(String.init) ?? ""
         if let expected {
             XCTAssertTrue(header.contains("BLAS \(expected) (OpenBLAS chose Prescott at load; rcnn set OPENBLAS_CORETYPE=\(expected)"), header)
         } else {
             XCTAssertFalse(header.contains("OPENBLAS_CORETYPE"), header)
         }
         let userChoice = try run(binary, args, env: ["OPENBLAS_CORETYPE": "Prescott"])
-        let userHeader = String(decoding: userChoice.out, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let userHeader = userChoice.output.split(separator: "\n").first.map(String.init) ?? ""
         XCTAssertTrue(userHeader.contains("BLAS Prescott;"), userHeader)
     }
 
@@ -141,7 +128,7 @@ final class CLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.model))) as? [String: Any])
         config["name"] = "renamed_default"
-        config["weights"] = Self.repoRoot.appendingPathComponent("Weights/shapes_mask_rcnn.safetensors").path
+        config["weights"] = Repository.url("Weights/shapes_mask_rcnn.safetensors").path
         let renamed = dir.appendingPathComponent("renamed_default.json")
         try JSONSerialization.data(withJSONObject: config).write(to: renamed)
         let (server, port, _) = try startServer(models: [renamed.path])
@@ -218,12 +205,12 @@ final class CLITests: XCTestCase {
             if !ready { usleep(100_000) }
         }
         XCTAssertTrue(ready)
-        let r = try run("/usr/bin/python3", [Self.repoRoot.appendingPathComponent("Tests/Hostile/hostile_clients.py").path,
+        let r = try run("/usr/bin/python3", [Repository.url("Tests/Hostile/hostile_clients.py").path,
                                              "--port", "\(port)", "--pid", "\(server.processIdentifier)", "--image", Self.sample,
                                              "--max-connections", "64", "--read-timeout", "2",
                                              // sanitizer runs set a longer one (Docs/sanitizers.md)
                                              "--detect-timeout", ProcessInfo.processInfo.environment["RCNN_TEST_DETECT_TIMEOUT"] ?? "120"])
-        let report = String(decoding: r.out + r.err, as: UTF8.self)
+        let report = r.output + r.errors
         print(report)
         XCTAssertEqual(r.status, 0, report)
         XCTAssertTrue(report.contains("0 failed check(s)"), report)

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP
+import TestSupport
 import XCTest
 
 /// A real client against the real server: curl, as an operator or a user would run it.
@@ -16,7 +17,7 @@ final class CurlInteropTests: ServerTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.curl), "curl is not installed")
+        _ = try Prerequisite.executable([Self.curl], "curl", provides: ".ci/run installs it with apt-get install curl")
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("http-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }
@@ -28,30 +29,14 @@ final class CurlInteropTests: ServerTestCase {
 
     /// Runs curl with a hard `--max-time` (hang guard) and returns exit status, body and stderr.
     private func runCurl(_ arguments: [String]) throws -> CurlResult {
-        let output = scratch.appendingPathComponent("out-\(UUID().uuidString)")
-        let errors = scratch.appendingPathComponent("err-\(UUID().uuidString)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.curl)
-        process.arguments = ["-sS", "--max-time", "30", "--stderr", errors.path] + arguments
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let outputHandle = try FileHandle(forWritingTo: output)
-        defer { try? outputHandle.close() }
-        process.standardOutput = outputHandle
-        try process.run()
-        process.waitUntilExit()
-        let body = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        return CurlResult(status: process.terminationStatus, body: body, stderr: stderr)
+        let r = try TestProcess.run(Self.curl, ["-sS", "--max-time", "30"] + arguments)
+        return CurlResult(status: r.status, body: r.output, stderr: r.errors)
     }
 
     /// A file of `count` pseudo-random bytes and its FNV-1a hash.
     private func makeUpload(count: Int) throws -> (URL, UInt64) {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var bytes = [UInt8](repeating: 0, count: count)
-        for index in bytes.indices {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            bytes[index] = UInt8(truncatingIfNeeded: state >> 33)
-        }
+        var generator = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
+        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let url = scratch.appendingPathComponent("upload.bin")
         try Data(bytes).write(to: url)
         return (url, Self.fnv1a(bytes))
@@ -110,7 +95,7 @@ final class CurlInteropTests: ServerTestCase {
     }
 
     func testCurlOverIPv6AndOversizedUploadIs413() throws {
-        try XCTSkipUnless(Self.ipv6LoopbackAvailable, "no IPv6 loopback here")
+        try Self.requireIPv6Loopback()
         let server = try startServer(host: "::1", configure: { $0.maxBodyBytes = 1 << 20 })
         let (file, _) = try makeUpload(count: 2 << 20)
         let result = try runCurl([

@@ -1,21 +1,10 @@
 @testable import HTTP
 import XCTest
+import TestSupport
 
 /// Mutated and random input never crashes the parser, never breaks a limit, and parses the same
 /// however it is split. Seeded, so every run checks the same inputs.
 final class HTTPParserFuzzTests: XCTestCase {
-    /// SplitMix64: small, seedable, good enough to mutate bytes.
-    private struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     private let seeds = [
         "GET /a?b=c HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
         "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: y\r\n\r\n",
@@ -24,7 +13,7 @@ final class HTTPParserFuzzTests: XCTestCase {
     private let interesting: [UInt8] = Array(" \t\r\n:;,0123456789abcdefABCDEF%+-/\u{7F}".utf8) + [0, 0x80, 0xFF]
 
     func testMutatedRequestsAreHandledSafely() {
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         var limits = HTTPRequestParser.Limits()
         limits.maxHeaderBytes = 256
         limits.maxRequestLineBytes = 128
@@ -58,7 +47,7 @@ final class HTTPParserFuzzTests: XCTestCase {
     }
 
     func testRandomBytesAreHandledSafely() {
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         for _ in 0..<500 {
             let count = Int.random(in: 0...600, using: &generator)
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }

@@ -94,11 +94,12 @@ final class HTTPRequestFramingTests: XCTestCase {
     func testBodyLimitIs413ForDeclaredAndAccumulatedSizes() {
         var limits = HTTPRequestParser.Limits()
         limits.maxBodyBytes = 10
-        XCTAssertNotNil(parseOne("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", limits: limits))
+        XCTAssertEqual(parseOne("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", limits: limits)?.body,
+                       Array("0123456789".utf8), "exactly at the limit is accepted")
         // Refused on the declared length alone, before any body byte arrives.
         assertRefused("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", status: 413, limits: limits)
         let head = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        XCTAssertNotNil(parseOne(head + "6\r\n012345\r\n4\r\n6789\r\n0\r\n\r\n", limits: limits))
+        XCTAssertEqual(parseOne(head + "6\r\n012345\r\n4\r\n6789\r\n0\r\n\r\n", limits: limits)?.body, Array("0123456789".utf8))
         // Refused when the chunk that would cross the limit is declared, before its data.
         assertRefused(head + "6\r\n012345\r\n5\r\n", status: 413, limits: limits)
         assertRefused(head + "b\r\n", status: 413, limits: limits)

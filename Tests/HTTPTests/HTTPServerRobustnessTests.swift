@@ -43,6 +43,7 @@ final class HTTPServerRobustnessTests: ServerTestCase {
         XCTAssertEqual(response.status, 408)
         XCTAssertEqual(response.header("Connection"), "close")
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.9, "not before the read timeout")
+        XCTAssertTrue(client.isClosedByPeer(), "the connection must be closed after the 408")
     }
 
     func testStalledBodyGets408() throws {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP
+import TestSupport
 import XCTest
 
 /// Starts real servers on loopback ephemeral ports and stops them after each test.
@@ -66,6 +67,12 @@ class ServerTestCase: XCTestCase {
             }
         }
     }()
+
+    /// Returns when `ipv6LoopbackAvailable`; otherwise a missing prerequisite (`Prerequisite`).
+    static func requireIPv6Loopback() throws {
+        try Prerequisite.require(ipv6LoopbackAvailable, "an IPv6 loopback address (bind to [::1] failed)",
+                                 provides: "the CI machine must have ::1 on lo (.ci/run checks it; in a container, run with IPv6 enabled)")
+    }
 }
 
 /// A thread-safe list, for collecting what handlers and loggers saw.

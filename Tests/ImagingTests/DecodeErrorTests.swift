@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 import Imaging
+import TestSupport
 
 /// Bad input must give a precise `ImageDecodingError`, never a crash, a hang or a grey-padded
 /// "success". Valid bytes come from our own encoder so these run without the Python fixtures.

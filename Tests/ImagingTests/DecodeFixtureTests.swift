@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 
 import Imaging
+import TestSupport
 
 /// Every variant from `Tools/make_image_fixtures.py`, decoded here and by PIL, compared.
 ///

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 import Imaging
+import TestSupport
 
 final class EncodeTests: XCTestCase {
     func testPNGRoundTripIsExact() throws {

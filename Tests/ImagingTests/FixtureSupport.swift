@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 import Imaging
+import TestSupport
 
 /// One variant written by `Tools/make_image_fixtures.py` (see its docstring for the layout).
 struct FixtureEntry: Decodable {
@@ -19,8 +20,9 @@ struct FixtureEntry: Decodable {
 }
 
 /// The fixture folder, generated once per test process by running the fixture script with a
-/// Python that has PIL and numpy. Tests that need it call `Fixtures.require()`, which skips
-/// (not fails) where no such Python exists.
+/// Python that has PIL and numpy. Tests that need it call `Fixtures.require()`: where no such
+/// Python exists it is a missing prerequisite (`Prerequisite`: a failure on CI, a skip elsewhere);
+/// where the script itself fails it is a failure everywhere.
 struct Fixtures {
     let directory: URL
     let entries: [FixtureEntry]
@@ -30,7 +32,10 @@ struct Fixtures {
     static func require() throws -> Fixtures {
         switch shared {
         case .success(let fixtures): return fixtures
-        case .failure(let error): throw XCTSkip("image fixtures unavailable: \(error)")
+        case .failure(let missing as NoPython):
+            try Prerequisite.missing("a Python with PIL and numpy for the image fixtures (\(missing.candidates.joined(separator: ", ")))",
+                                     provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which creates .venv with them")
+        case .failure(let error): throw error
         }
     }
 
@@ -48,7 +53,7 @@ struct Fixtures {
     /// PIL's RGB decode of an arbitrary file (the script's `--decode` mode).
     func pilDecode(_ file: URL) throws -> RGBImage {
         let output = directory.appendingPathComponent(file.lastPathComponent + ".pil.rgb")
-        let printed = try runProcess(python, [script, "--decode", file.path, "--out", output.path])
+        let printed = try TestProcess.check(python, [script, "--decode", file.path, "--out", output.path])
         let size = printed.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         guard size.count == 2 else { throw FixtureError("unexpected --decode output: \(printed)") }
         let pixels = [UInt8](try Data(contentsOf: output))
@@ -57,21 +62,8 @@ struct Fixtures {
 
     private static let shared: Result<Fixtures, Error> = Result { try generate() }
 
-    /// The package root (`Package.swift`'s folder), found from this file's real path so that a
-    /// symlinked test folder in a scratch package still finds the repository's Tools and .venv.
-    static var packageRoot: URL {
-        var path = #filePath
-        if let resolved = realpath(path, nil) {
-            path = String(cString: resolved)
-            free(resolved)
-        }
-        return URL(fileURLWithPath: path).deletingLastPathComponent()  // ImagingTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // root
-    }
-
     private static func generate() throws -> Fixtures {
-        let root = packageRoot
+        let root = Repository.root
         let script = root.appendingPathComponent("Tools/make_image_fixtures.py").path
         guard FileManager.default.fileExists(atPath: script) else {
             throw FixtureError("missing \(script)")
@@ -82,15 +74,15 @@ struct Fixtures {
         }
         guard let python = candidates.first(where: { candidate in
             FileManager.default.isExecutableFile(atPath: candidate)
-                && (try? runProcess(candidate, ["-c", "import PIL, numpy"])) != nil
+                && (try? TestProcess.run(candidate, ["-c", "import PIL, numpy"]))?.status == 0
         }) else {
-            throw FixtureError("no Python with PIL and numpy among \(candidates)")
+            throw NoPython(candidates: candidates)
         }
         removeStaleFixtureFolders()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("\(folderPrefix)\(getpid())")
         try? FileManager.default.removeItem(at: directory)
-        _ = try runProcess(python, [script, "--out", directory.path])
+        try TestProcess.check(python, [script, "--out", directory.path])
         XCTestObservationCenter.shared.addTestObserver(FixtureCleanup(directory: directory))
         let manifest = try Data(contentsOf: directory.appendingPathComponent("manifest.json"))
         let entries = try JSONDecoder().decode([FixtureEntry].self, from: manifest)
@@ -122,29 +114,14 @@ private func removeStaleFixtureFolders() {
     }
 }
 
+/// No candidate Python can import PIL and numpy: a missing prerequisite, not a fixture failure.
+private struct NoPython: Error {
+    let candidates: [String]
+}
+
 struct FixtureError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Runs a program to completion; returns its stdout, throws on a non-zero exit.
-@discardableResult
-func runProcess(_ executable: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw FixtureError("\(executable) \(arguments.joined(separator: " ")) exited "
-            + "\(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
-    }
-    return String(decoding: output, as: UTF8.self)
 }
 
 /// Largest per-byte difference and how many bytes differ.
@@ -203,17 +180,4 @@ func syntheticImage(width: Int, height: Int) -> RGBImage {
         }
     }
     return RGBImage(width: width, height: height, pixels: pixels)
-}
-
-/// SplitMix64: a tiny seeded generator so the fuzz corpus is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -2,16 +2,17 @@ import Detection
 import Foundation
 import Imaging
 import Tensor
+import TestSupport
 import XCTest
 
 /// The truncated-SVD box head on the embedded default model: at full rank it is the same network
 /// (same detections), and a cut rank changes the box head's outputs by what the dropped singular
 /// values carry, not more.
 final class BoxHeadSVDTests: XCTestCase {
-    let config = Fixtures.repoRoot.appendingPathComponent("Config/models/shapes_mask_rcnn.json")
+    let config = Repository.url("Config/models/shapes_mask_rcnn.json")
 
     func sample() throws -> RGBImage {
-        try ImageDecoder.decode(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("Samples/shapes_val_0001.jpg")))
+        try ImageDecoder.decode(try Data(contentsOf: Repository.url("Samples/shapes_val_0001.jpg")))
     }
 
     func testFullRankKeepsDetections() throws {

@@ -1,6 +1,7 @@
 import COCO
 import Detection
 import Foundation
+import TestSupport
 import XCTest
 
 /// `rcnn eval`'s numbers against pycocotools on the engine's own detections: the embedded default
@@ -8,7 +9,7 @@ import XCTest
 /// detections, every one of the twelve numbers for bbox and segm within 1e-6.
 final class EvalAgreementTests: XCTestCase {
     func testEvalAgreesWithPycocotoolsOnEngineDetections() throws {
-        let root = Fixtures.repoRoot
+        let root = Repository.root
         let annotations = root.appendingPathComponent("Samples/instances_samples.json")
         let model = try DetectionModel(configURL: root.appendingPathComponent("Config/models/shapes_mask_rcnn.json"))
         let dataset = try COCODataset(contentsOf: annotations)
@@ -21,18 +22,13 @@ final class EvalAgreementTests: XCTestCase {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-results-\(getpid()).json")
         try JSONEncoder().encode(results).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let python = root.appendingPathComponent(".venv/bin/python")
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: python.path), "run Tools/setup_python.sh first")
-        let p = Process()
-        p.executableURL = python
-        p.arguments = [root.appendingPathComponent("Tools/coco_eval_reference.py").path, "--annotations", annotations.path,
-                       "--results", file.path, "--segm"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        try Prerequisite.require(FileManager.default.isExecutableFile(atPath: Repository.venvPython),
+                                 "the Python reference environment \(Repository.venvPython) with pycocotools",
+                                 provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which creates it")
+        let p = try TestProcess.run(Repository.venvPython, [root.appendingPathComponent("Tools/coco_eval_reference.py").path,
+                                                            "--annotations", annotations.path, "--results", file.path, "--segm"])
+        XCTAssertEqual(p.status, 0, p.errors)
+        let data = p.stdout
         let reference = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: [Double]])
         var nonzero = 0
         for (iouType, evaluation) in ours {

@@ -1,17 +1,15 @@
 import Detection
 import Foundation
+import TestSupport
 import XCTest
 
 /// Locates the reference fixtures written by `Tests/Parity/make_fixtures.py` (torchvision) and
 /// `Tests/Parity/make_op_fixtures.py` (torch ops). `Tools/test.sh` generates them before `swift test`;
 /// `RCNN_FIXTURES` overrides the folder. A missing fixture is a failure, never a skip.
 enum Fixtures {
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     static var root: URL {
         if let env = ProcessInfo.processInfo.environment["RCNN_FIXTURES"] { return URL(fileURLWithPath: env) }
-        return repoRoot.appendingPathComponent(".cache/fixtures")
+        return Repository.url(".cache/fixtures")
     }
 
     /// The parsed manifest, or an XCTFail naming the command that makes it.

@@ -16,8 +16,13 @@ import XCTest
 ///   Both sides accumulate float32 dot products of length up to 4608 in different orders (GEMM
 ///   blocking, batch norm folded here vs applied there) through ~50 layers; errors of 1e-4 relative
 ///   are typical, and a wrong tap, stride or weight gives errors of order 1.
-/// - detections (the issue's rule): same class, box IoU >= 0.98, score within 1e-3; masks at 0.5
-///   agree with IoU >= 0.97; at least 97% of torchvision's detections matched, >= 50 per image.
+/// - detections (the issue's rule): same class, box IoU >= 0.98 (or, for sub-pixel-thin boxes whose
+///   IoU is ill-conditioned, every edge within 1e-3 of the extent + 0.01 px; `DetectionMatch`),
+///   score within 1e-3; masks at 0.5
+///   agree with IoU >= 0.97; >= 50 reference detections per image. The match rate counts both ways:
+///   matched / (torchvision's + ours - matched), so a detection of ours that torchvision does not
+///   have costs as much as one of torchvision's that we miss; at least 97% (99% for the trained
+///   default model).
 /// - masks: 97% agree (95% on the v2 models' wide image, see below).
 /// - RPN proposals (an intermediate check): 97% of torchvision's matched at IoU >= 0.98, 95% on the
 ///   v2 models' large "wide" image. With random weights many objectness scores are near-ties at the
@@ -34,23 +39,24 @@ final class ModelParityTests: XCTestCase {
               let archs = manifest["archs"] as? [[String: Any]] else { return }
         XCTAssertGreaterThanOrEqual(archs.count, 7, "manifest lists \(archs.count) architectures")
         for arch in archs {
-            try checkArchitecture(arch, root: Fixtures.root, requiredFraction: 0.97)
+            try checkArchitecture(arch, root: Fixtures.root, requiredFraction: 0.97, requireFastPipeline: false)
         }
     }
 
     /// The shipped default model on the held-out sample images
     /// (`Tests/Parity/make_default_model_fixture.py`). A trained model's scores are far from ties,
-    /// so 99% of its detections must match.
+    /// so 99% of its detections must match. Its fixture also holds the Fast R-CNN reference
+    /// (`fast.*`, client proposals through torchvision's RoI heads), which must be there.
     func testEmbeddedDefaultModel() throws {
         guard let manifest = Fixtures.manifest("default/manifest.json"),
               let archs = manifest["archs"] as? [[String: Any]] else { return }
         XCTAssertEqual(archs.count, 1)
         for arch in archs {
-            try checkArchitecture(arch, root: Fixtures.root.appendingPathComponent("default"), requiredFraction: 0.99)
+            try checkArchitecture(arch, root: Fixtures.root.appendingPathComponent("default"), requiredFraction: 0.99, requireFastPipeline: true)
         }
     }
 
-    func checkArchitecture(_ arch: [String: Any], root: URL, requiredFraction: Double) throws {
+    func checkArchitecture(_ arch: [String: Any], root: URL, requiredFraction: Double, requireFastPipeline: Bool) throws {
         let name = arch["arch"] as! String
         let configURL = root.appendingPathComponent(arch["config"] as! String)
         let model = try DetectionModel(configURL: configURL, verifyChecksum: true)
@@ -59,12 +65,12 @@ final class ModelParityTests: XCTestCase {
             let st = try SafeTensorsFile(url: root.appendingPathComponent(image["tensors"] as! String))
             let expected = try JSONSerialization.jsonObject(
                 with: Data(contentsOf: root.appendingPathComponent(image["detections"] as! String))) as! [String: Any]
-            try checkImage(model, st, expected, tag: tag, requiredFraction: requiredFraction)
+            try checkImage(model, st, expected, tag: tag, requiredFraction: requiredFraction, requireFastPipeline: requireFastPipeline)
         }
     }
 
     func checkImage(_ model: DetectionModel, _ st: SafeTensorsFile, _ expected: [String: Any], tag: String,
-                    requiredFraction: Double) throws {
+                    requiredFraction: Double, requireFastPipeline: Bool) throws {
         // The original image.
         let (ishape, pixels) = try st.ints("image")
         let rgb = RGBImage(width: ishape[1], height: ishape[0], pixels: pixels.map { UInt8($0) })
@@ -136,46 +142,34 @@ final class ModelParityTests: XCTestCase {
         let (det, _) = model.detect(rgb)
         let refItems = expected["detections"] as! [[String: Any]]
         XCTAssertGreaterThanOrEqual(refItems.count, 50, "\(tag): fewer than 50 reference detections to compare")
-        var matched = 0, maskChecked = 0, maskGood = 0
-        var used = Set<Int>()
-        for item in refItems {
-            let label = item["label"] as! Int
-            let score = Float(item["score"] as! Double)
+        let reference = refItems.map { item -> ReferenceDetection in
             let b = (item["box"] as! [Double]).map { Float($0) }
-            let refBox = Box(b[0], b[1], b[2], b[3])
-            var best = -1
-            var bestIoU: Float = 0
-            for i in 0..<det.count where !used.contains(i) && det.labels[i] == label && abs(det.scores[i] - score) <= 1e-3 {
-                let iou = det.boxes[i].iou(refBox)
-                if iou > bestIoU { bestIoU = iou; best = i }
-            }
-            guard best >= 0, bestIoU >= 0.98 else {
-                // Diagnose: the closest detection of ours regardless of score.
-                var near = -1
-                var nearIoU: Float = 0
-                for i in 0..<det.count where det.labels[i] == label {
-                    let iou = det.boxes[i].iou(refBox)
-                    if iou > nearIoU { nearIoU = iou; near = i }
-                }
-                if ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil {
-                    print("  unmatched \(tag): label \(label) score \(score) box \(refBox.array); nearest ours: iou \(nearIoU) score \(near >= 0 ? det.scores[near] : -1) box \(near >= 0 ? det.boxes[near].array : [])")
-                }
-                continue
-            }
-            used.insert(best)
-            matched += 1
-            if let rle = item["mask_rle"] as? [String: Any], let masks = det.masks {
+            return ReferenceDetection(label: item["label"] as! Int, score: Float(item["score"] as! Double), box: Box(b[0], b[1], b[2], b[3]))
+        }
+        let match = DetectionMatch(reference: reference, ours: det)
+        var maskChecked = 0, maskGood = 0
+        for (j, i) in match.pairs {
+            if let rle = refItems[j]["mask_rle"] as? [String: Any], let masks = det.masks {
                 let sz = rle["size"] as! [Int]
                 let ref = try RLE(compressedCounts: rle["counts"] as! String, height: sz[0], width: sz[1])
-                let ours = masks[best].rle()
+                let ours = masks[i].rle()
                 let inter = RLE.merge([ref, ours], intersect: true).area
                 let union = RLE.merge([ref, ours]).area
                 maskChecked += 1
                 if union == 0 || Double(inter) / Double(union) >= 0.97 { maskGood += 1 }
             }
         }
-        let fraction = Double(matched) / Double(max(1, refItems.count))
-        XCTAssertGreaterThanOrEqual(fraction, requiredFraction, "\(tag): \(matched)/\(refItems.count) detections matched (ours: \(det.count))")
+        if verbose {
+            for j in match.missed {
+                let r = reference[j]
+                print("  missed \(tag): label \(r.label) score \(r.score) box \(r.box.array)")
+            }
+            for i in match.extra {
+                print("  extra \(tag): label \(det.labels[i]) score \(det.scores[i]) box \(det.boxes[i].array)")
+            }
+        }
+        XCTAssertGreaterThanOrEqual(match.rate, requiredFraction,
+                                    "\(tag): \(match.summary)")
         if model.hasMasks {
             XCTAssertGreaterThan(maskChecked, 0, "\(tag): no masks compared")
             // The v2 models' wide image: 95/97 masks agreed through im2col + GEMM, 95/98 through
@@ -184,14 +178,21 @@ final class ModelParityTests: XCTestCase {
             let maskFraction = tag.hasSuffix("_v2/wide") ? min(requiredFraction, 0.95) : requiredFraction
             XCTAssertGreaterThanOrEqual(Double(maskGood) / Double(max(1, maskChecked)), maskFraction, "\(tag): \(maskGood)/\(maskChecked) masks agree at IoU >= 0.97")
         }
-        try checkFastPipeline(model, st, rgb, tag: tag, requiredFraction: requiredFraction)
-        print("parity \(tag): input ok, \(features.names.count) levels, proposals \(String(format: "%.3f", matchedProposals)), detections \(matched)/\(refItems.count), masks \(maskGood)/\(maskChecked)")
+        try checkFastPipeline(model, st, rgb, tag: tag, requiredFraction: requiredFraction, required: requireFastPipeline)
+        print("parity \(tag): input ok, \(features.names.count) levels, proposals \(String(format: "%.3f", matchedProposals)), detections \(match.summary), masks \(maskGood)/\(maskChecked)")
     }
 
     /// Fast R-CNN with client proposals against torchvision's RoI heads on the same proposals:
-    /// same class, box IoU >= 0.98, score within 1e-3, for `requiredFraction` of the reference.
-    func checkFastPipeline(_ model: DetectionModel, _ st: SafeTensorsFile, _ rgb: RGBImage, tag: String, requiredFraction: Double) throws {
-        guard st.contains("fast.proposals") else { return }
+    /// same class, box IoU >= 0.98, score within 1e-3, both ways (`DetectionMatch.rate`) at least
+    /// `requiredFraction`. When `required`, a fixture without the `fast.*` tensors is a failure.
+    func checkFastPipeline(_ model: DetectionModel, _ st: SafeTensorsFile, _ rgb: RGBImage, tag: String, requiredFraction: Double,
+                           required: Bool) throws {
+        guard st.contains("fast.proposals") else {
+            if required {
+                XCTFail("\(tag): the fixture has no fast.proposals (Fast R-CNN reference); regenerate it with Tests/Parity/make_default_model_fixture.py")
+            }
+            return
+        }
         let proposals = boxes(try st.tensor("fast.proposals"))
         let (det, timings) = model.detect(rgb, options: .init(pipeline: .fast, proposals: proposals))
         XCTAssertFalse(timings.stages.contains { $0.name == "rpn" }, "\(tag): the fast pipeline ran the RPN")
@@ -199,19 +200,10 @@ final class ModelParityTests: XCTestCase {
         let refBoxes = boxes(try st.tensor("fast.det.boxes")), refScores = try st.tensor("fast.det.scores").data
         let refLabels = try st.ints("fast.det.labels").values
         XCTAssertGreaterThanOrEqual(refBoxes.count, 50, "\(tag): too few fast R-CNN reference detections")
-        var used = Set<Int>(), matched = 0
-        for (j, rb) in refBoxes.enumerated() {
-            var best = -1
-            var bestIoU: Float = 0
-            for i in 0..<det.count where !used.contains(i) && det.labels[i] == refLabels[j] && abs(det.scores[i] - refScores[j]) <= 1e-3 {
-                let iou = det.boxes[i].iou(rb)
-                if iou > bestIoU { bestIoU = iou; best = i }
-            }
-            if best >= 0 && bestIoU >= 0.98 { used.insert(best); matched += 1 }
-        }
-        let fraction = Double(matched) / Double(refBoxes.count)
-        XCTAssertGreaterThanOrEqual(fraction, requiredFraction, "\(tag): fast R-CNN \(matched)/\(refBoxes.count) detections matched")
-        print("parity \(tag) fast R-CNN on \(proposals.count) client proposals: \(matched)/\(refBoxes.count)")
+        let reference = refBoxes.indices.map { ReferenceDetection(label: refLabels[$0], score: refScores[$0], box: refBoxes[$0]) }
+        let match = DetectionMatch(reference: reference, ours: det)
+        XCTAssertGreaterThanOrEqual(match.rate, requiredFraction, "\(tag): fast R-CNN \(match.summary)")
+        print("parity \(tag) fast R-CNN on \(proposals.count) client proposals: \(match.summary)")
     }
 
     func boxes(_ t: Tensor) -> [Box] {

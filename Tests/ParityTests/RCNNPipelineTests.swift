@@ -1,16 +1,17 @@
 import Detection
 import Foundation
 import Imaging
+import TestSupport
 import XCTest
 
 /// The R-CNN pipeline's wiring: warping, context, coordinates and decoding.
 final class RCNNPipelineTests: XCTestCase {
     func model() throws -> DetectionModel {
-        try DetectionModel(configURL: Fixtures.repoRoot.appendingPathComponent("Config/models/shapes_mask_rcnn.json"))
+        try DetectionModel(configURL: Repository.url("Config/models/shapes_mask_rcnn.json"))
     }
 
     func sample() throws -> RGBImage {
-        try ImageDecoder.decode(try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("Samples/shapes_val_0000.jpg")))
+        try ImageDecoder.decode(try Data(contentsOf: Repository.url("Samples/shapes_val_0000.jpg")))
     }
 
     /// A square image of the model's input size with the sample in its top-left corner (mid-grey

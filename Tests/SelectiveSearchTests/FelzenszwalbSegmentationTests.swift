@@ -6,6 +6,7 @@ import Detection
 #else
 import SelectiveSearch
 #endif
+import TestSupport
 
 /// Felzenszwalb segmentation against `skimage.segmentation.felzenszwalb` (scikit-image 0.24) on
 /// the same pixels and parameters. `Tools/selective_search_reference.py` writes the images and
@@ -25,7 +26,7 @@ final class FelzenszwalbSegmentationTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("felzenszwalb-ref-\(ProcessInfo.processInfo.processIdentifier)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = SelectiveSearchTestSupport.repoRoot.appendingPathComponent("Tools/selective_search_reference.py")
+        let script = Repository.url("Tools/selective_search_reference.py")
         try SelectiveSearchTestSupport.runPython([script.path, "felzenszwalb", dir.path])
         let manifest = try JSONDecoder().decode(
             [Reference].self, from: Data(contentsOf: dir.appendingPathComponent("manifest.json")))

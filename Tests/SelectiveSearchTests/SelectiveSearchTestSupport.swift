@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TestSupport
 #if canImport(Detection)
 import Detection
 #else
@@ -8,31 +9,17 @@ import SelectiveSearch
 
 /// Paths and helpers shared by the selective search tests.
 enum SelectiveSearchTestSupport {
-    /// The repository root, three levels above this file (Tests/SelectiveSearchTests/...).
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static var python: URL { repoRoot.appendingPathComponent(".venv/bin/python") }
-
     static func loadImage(_ url: URL) throws -> RGBImage {
         try ImageDecoder.decode(try Data(contentsOf: url))
     }
 
-    /// Runs `.venv/bin/python` with `arguments`; throws with its stderr on failure.
+    /// Runs the repository's `.venv/bin/python` with `arguments` from the repository root; throws
+    /// with its stderr on failure. A missing `.venv` is a missing prerequisite (`Prerequisite`).
     static func runPython(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = python
-        process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "python", code: Int(process.terminationStatus), userInfo: [
-                NSLocalizedDescriptionKey: String(decoding: message, as: UTF8.self)])
-        }
+        try Prerequisite.require(FileManager.default.isExecutableFile(atPath: Repository.venvPython),
+                                 "the Python reference environment \(Repository.venvPython) (scikit-image)",
+                                 provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which creates it")
+        try TestProcess.check(Repository.venvPython, arguments, directory: Repository.root)
     }
 
     /// Adjusted Rand index (Hubert & Arabie 1985) between two labelings of the same pixels, from

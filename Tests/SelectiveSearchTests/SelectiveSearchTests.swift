@@ -6,11 +6,12 @@ import Detection
 #else
 import SelectiveSearch
 #endif
+import TestSupport
 
 /// Selective search: invariants of the proposal list, and recall of the ground-truth boxes of
 /// `Samples/instances_samples.json` (6 images of the synthetic shapes set, 28 objects).
 final class SelectiveSearchTests: XCTestCase {
-    static let samples = SelectiveSearchTestSupport.repoRoot.appendingPathComponent("Samples")
+    static let samples = Repository.url("Samples")
 
     func sampleImages() throws -> [(String, RGBImage)] {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.samples.path)

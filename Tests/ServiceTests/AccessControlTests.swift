@@ -38,7 +38,11 @@ final class AccessControlTests: XCTestCase {
         for auth in ["Bearer wrong", "Bearer s3cret-ke", "Bearer s3cret-key2", "Basic czNjcmV0LWtleQ==", "s3cret-key", "Bearer"] {
             let r = request(s, "GET", "/v1/models", [("Authorization", auth)])
             XCTAssertEqual(r.status, 401, auth)
-            XCTAssertNotNil(r.headers["WWW-Authenticate"])
+            // RFC 6750 §3: a bearer token that is wrong adds error="invalid_token"; no bearer
+            // token at all (another scheme, a bare key, "Bearer" alone) gets the plain challenge.
+            let presented = auth.hasPrefix("Bearer ")
+            XCTAssertEqual(r.headers["WWW-Authenticate"],
+                           presented ? "Bearer realm=\"rcnn\", error=\"invalid_token\"" : "Bearer realm=\"rcnn\"", auth)
         }
         XCTAssertEqual(request(s, "GET", "/v1/models", [("Authorization", "Bearer s3cret-key")]).status, 200)
         XCTAssertEqual(request(s, "GET", "/v1/models", [("Authorization", "bearer  s3cret-key ")]).status, 200)

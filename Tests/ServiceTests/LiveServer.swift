@@ -1,10 +1,11 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// A service behind the real HTTP server on an ephemeral loopback port, wired as `rcnn serve` wires
-/// it (the access-log hook feeds the metrics), plus curl and process helpers.
+/// it (the access-log hook feeds the metrics), plus a curl helper.
 final class LiveServer {
     let service: DetectionService
     let server: HTTPServer
@@ -32,31 +33,11 @@ final class LiveServer {
         return DetectionService(registry: shared.registry, scheduler: shared.scheduler, config: config)
     }
 
-    /// Runs a command, returning (exit status, stdout, stderr).
-    @discardableResult
-    static func run(_ exe: String, _ args: [String]) throws -> (status: Int32, out: Data, err: Data) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe()
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-err-\(getpid())-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errURL) }
-        let err = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        try? err.close()
-        return (p.terminationStatus, data, (try? Data(contentsOf: errURL)) ?? Data())
-    }
-
     /// curl with `args`; the status, headers (lower-cased names) and body.
     func curl(_ args: [String]) throws -> (status: Int, headers: [String: String], body: Data) {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-hdr-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: tmp) }
-        let r = try Self.run("/usr/bin/curl", ["-s", "--max-time", "120", "-D", tmp.path] + args)
+        let r = try TestProcess.run("/usr/bin/curl", ["-s", "--max-time", "120", "-D", tmp.path] + args)
         XCTAssertEqual(r.status, 0, "curl \(args) exited \(r.status)")
         var status = 0
         var headers: [String: String] = [:]
@@ -66,7 +47,7 @@ final class LiveServer {
                 headers[line[..<c].lowercased()] = line[line.index(after: c)...].trimmingCharacters(in: .whitespaces)
             }
         }
-        return (status, headers, r.out)
+        return (status, headers, r.stdout)
     }
 
     func get(_ path: String, _ extra: [String] = []) throws -> (status: Int, headers: [String: String], body: Data) {
@@ -74,7 +55,7 @@ final class LiveServer {
     }
 
     static var python: String {
-        let venv = ServiceFixture.repoRoot.appendingPathComponent(".venv/bin/python").path
+        let venv = Repository.venvPython
         return FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3"
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// The open inference protocol v2 routes: through `handle`, and over a socket with Triton's own
@@ -35,15 +36,15 @@ final class OpenInferenceTests: XCTestCase {
     func testHealthAndMetadata() throws {
         let meta = try XCTUnwrap(ServiceFixture.json(get("/v2")))
         XCTAssertEqual(meta["name"] as? String, "rcnn")
-        XCTAssertNotNil(meta["version"] as? String)
-        XCTAssertNotNil(meta["extensions"] as? [String])
+        XCTAssertEqual(meta["version"] as? String, "1.0.0")
+        XCTAssertEqual(meta["extensions"] as? [String], [], "no protocol extensions are implemented")
         XCTAssertEqual(get("/v2/health/live").status, 200)
         XCTAssertEqual(get("/v2/health/ready").status, 200)
         XCTAssertEqual(get("/v2/models/shapes_mask_rcnn/ready").status, 200)
         XCTAssertEqual(get("/v2/models/shapes_mask_rcnn/versions/1/ready").status, 200)
         let model = try XCTUnwrap(ServiceFixture.json(get("/v2/models/shapes_mask_rcnn")))
         XCTAssertEqual(model["name"] as? String, "shapes_mask_rcnn")
-        XCTAssertNotNil(model["platform"] as? String)
+        XCTAssertEqual(model["platform"] as? String, "rcnn_maskrcnn_mobilenet_v3_large_fpn_shapes", "rcnn_ + the config's architecture")
         let inputs = try XCTUnwrap(model["inputs"] as? [[String: Any]])
         XCTAssertEqual(inputs.count, 1)
         XCTAssertEqual(inputs[0]["name"] as? String, "image")
@@ -87,9 +88,13 @@ final class OpenInferenceTests: XCTestCase {
         }
         // Without an "id", the HTTP request id is echoed; requested outputs narrow the answer;
         // the faster pipeline has no masks.
-        let narrow = try XCTUnwrap(ServiceFixture.json(try infer(["inputs": [try imageInput()], "outputs": [["name": "scores"]],
-                                                                  "parameters": ["pipeline": "faster", "score_threshold": 0.0, "max_detections": 5]])))
-        XCTAssertNotNil(narrow["id"] as? String)
+        let narrowBody = try JSONSerialization.data(withJSONObject: [
+            "inputs": [try imageInput()], "outputs": [["name": "scores"]],
+            "parameters": ["pipeline": "faster", "score_threshold": 0.0, "max_detections": 5]] as [String: Any])
+        let narrow = try XCTUnwrap(ServiceFixture.json(service.handle(ServiceFixture.request(
+            "POST", "/v2/models/shapes_mask_rcnn/infer", contentType: "application/json", body: [UInt8](narrowBody),
+            headers: [("X-Request-Id", "oi-narrow-7")]))))
+        XCTAssertEqual(narrow["id"] as? String, "oi-narrow-7")
         let only = try XCTUnwrap(narrow["outputs"] as? [[String: Any]])
         XCTAssertEqual(only.map { $0["name"] as! String }, ["scores"])
         XCTAssertEqual(only[0]["data"] as? [Double], try native(0, 5, pipeline: "faster").map { $0["score"] as! Double })
@@ -140,9 +145,9 @@ final class OpenInferenceTests: XCTestCase {
     /// Triton's Python HTTP client: health, metadata and infer (JSON and binary tensor data).
     func testTritonClient() throws {
         let python = LiveServer.python
-        guard try LiveServer.run(python, ["-c", "import tritonclient.http, numpy"]).status == 0 else {
-            throw XCTSkip("tritonclient[http] is not installed for \(python)")
-        }
+        try Prerequisite.require(try TestProcess.run(python, ["-c", "import tritonclient.http, numpy"]).status == 0,
+                                 "tritonclient[http] and numpy for \(python)",
+                                 provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which installs them into .venv")
         let live = try LiveServer(try LiveServer.service { _ in })
         defer { live.stop() }
         let script = """
@@ -172,9 +177,9 @@ final class OpenInferenceTests: XCTestCase {
             out["missing"] = str(e)
         print(json.dumps(out))
         """
-        let r = try LiveServer.run(python, ["-c", script, ServiceFixture.sample.path])
-        XCTAssertEqual(r.status, 0, String(decoding: r.err, as: UTF8.self))
-        let out = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any], String(decoding: r.out + r.err, as: UTF8.self))
+        let r = try TestProcess.run(python, ["-c", script, ServiceFixture.sample.path])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let out = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.output + r.errors)
         XCTAssertEqual(out["live"] as? Bool, true)
         XCTAssertEqual(out["ready"] as? Bool, true)
         XCTAssertEqual(out["model_ready"] as? Bool, true)

@@ -1,3 +1,4 @@
+import COCO
 import Detection
 import Foundation
 import HTTP
@@ -22,7 +23,8 @@ final class RouteTests: XCTestCase {
         let one = ServiceFixture.json(get("/v1/models/shapes_mask_rcnn"))
         XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster", "fast", "rcnn"])
         XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
-        XCTAssertNotNil(one?["weights_sha256"] as? String)
+        XCTAssertEqual(one?["weights_sha256"] as? String, "b93439cd673dc0ff1448ede175beda1374d4190e25161d89e1e4b45529231d9b",
+                       "the checksum in Config/models/shapes_mask_rcnn.json")
         let missing = get("/v1/models/nope")
         XCTAssertEqual(missing.status, 404)
         XCTAssertEqual((ServiceFixture.json(missing)?["error"] as? [String: Any])?["code"] as? String, "not_found")
@@ -52,8 +54,9 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual((first["box"] as? [Double])?.count, 4)
         let mask = try XCTUnwrap(first["mask"] as? [String: Any])
         XCTAssertEqual(mask["size"] as? [Int], [320, 320])
-        XCTAssertNotNil(mask["counts"] as? String)
-        XCTAssertNotNil((doc["timings_ms"] as? [String: Double])?["backbone"])
+        // The mask is the engine's own mask of the first detection, as COCO compressed RLE.
+        let counts = try XCTUnwrap(mask["counts"] as? String)
+        XCTAssertGreaterThan(try XCTUnwrap((doc["timings_ms"] as? [String: Double])?["backbone"]), 0)
 
         // The same detections as the engine run directly.
         let model = service.registry.defaultModel
@@ -61,6 +64,7 @@ final class RouteTests: XCTestCase {
         let direct = model.detect(image, options: .init(scoreThreshold: 0, maxDetections: 20)).detections
         XCTAssertEqual(dets.count, direct.count)
         XCTAssertEqual(dets.map { Float($0["score"] as! Double) }, direct.scores)
+        XCTAssertEqual(counts, RLE(rowMajorMask: try XCTUnwrap(direct.masks?.first), height: image.height, width: image.width).compressedCounts)
     }
 
     func testMaskFormatsClassesAndPipelines() throws {
@@ -71,7 +75,12 @@ final class RouteTests: XCTestCase {
                                                   headers: accept.map { [("Accept", $0)] } ?? []))
         }
         let poly = try XCTUnwrap(ServiceFixture.json(post("&masks=polygon"))?["detections"] as? [[String: Any]])
-        XCTAssertNotNil((poly.first?["mask"] as? [String: Any])?["polygons"] as? [[Double]])
+        let polygons = try XCTUnwrap((poly.first?["mask"] as? [String: Any])?["polygons"] as? [[Double]])
+        XCTAssertFalse(polygons.isEmpty, "the top detection's mask has at least one outline")
+        for ring in polygons {
+            XCTAssertEqual(ring.count % 2, 0, "x, y pairs")
+            XCTAssertGreaterThanOrEqual(ring.count, 6, "a polygon has at least 3 points")
+        }
         let none = try XCTUnwrap(ServiceFixture.json(post("&masks=none"))?["detections"] as? [[String: Any]])
         XCTAssertTrue(none.allSatisfy { $0["mask"] == nil })
         let faster = try XCTUnwrap(ServiceFixture.json(post("&pipeline=faster")))
@@ -156,12 +165,12 @@ final class FastPipelineRouteTests: XCTestCase {
         // Without proposals the fast pipeline runs selective search.
         let ss = try XCTUnwrap(ServiceFixture.json(try post(["pipeline": "fast", "max_detections": 10])))
         XCTAssertEqual(ss["pipeline"] as? String, "fast")
-        XCTAssertNotNil((ss["timings_ms"] as? [String: Double])?["selective_search"])
+        XCTAssertGreaterThan(try XCTUnwrap((ss["timings_ms"] as? [String: Double])?["selective_search"]), 0)
 
         // R-CNN on the same proposals: one network pass per region.
         let rc = try XCTUnwrap(ServiceFixture.json(try post(["proposals": proposals, "pipeline": "rcnn", "score_threshold": 0.0])))
         XCTAssertEqual(rc["pipeline"] as? String, "rcnn")
-        XCTAssertNotNil((rc["timings_ms"] as? [String: Double])?["regions"])
+        XCTAssertGreaterThan(try XCTUnwrap((rc["timings_ms"] as? [String: Double])?["regions"]), 0)
         XCTAssertFalse((rc["detections"] as? [[String: Any]] ?? []).isEmpty)
 
         // Invalid proposals are refused with the reason.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// The real server on an ephemeral loopback port, driven by real clients: curl and Python's
@@ -21,27 +22,10 @@ final class ServerIntegrationTests: XCTestCase {
 
     override func tearDown() { server.stop(gracePeriod: 5) }
 
-    /// Runs a command, returning (exit status, stdout).
-    func run(_ exe: String, _ args: [String], stdin: Data? = nil) throws -> (Int32, Data) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        let inPipe = Pipe()
-        if stdin != nil { p.standardInput = inPipe }
-        try p.run()
-        if let stdin { inPipe.fileHandleForWriting.write(stdin); try inPipe.fileHandleForWriting.close() }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, data)
-    }
-
     func curl(_ args: [String]) throws -> (status: Int, body: Data) {
-        let (code, out) = try run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
-        XCTAssertEqual(code, 0, "curl \(args) exited \(code)")
-        let text = out
+        let r = try TestProcess.run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
+        XCTAssertEqual(r.status, 0, "curl \(args) exited \(r.status)")
+        let text = r.stdout
         guard let nl = text.lastIndex(of: UInt8(ascii: "\n")) else { return (0, text) }
         let status = Int(String(decoding: text[(nl + 1)...], as: UTF8.self)) ?? 0
         return (status, Data(text[..<nl]))
@@ -81,13 +65,12 @@ final class ServerIntegrationTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: big) }
         XCTAssertEqual(try curl(["-H", "Content-Type: image/jpeg", "--data-binary", "@\(big.path)", "\(base)/v1/detect"]).status, 413)
         // The request id is echoed.
-        let (_, headers) = try run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", "-H", "X-Request-Id: abc-123", "\(base)/healthz"])
+        let headers = try TestProcess.run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", "-H", "X-Request-Id: abc-123", "\(base)/healthz"]).stdout
         XCTAssertTrue(String(decoding: headers, as: UTF8.self).lowercased().contains("x-request-id: abc-123"))
     }
 
     func testPythonClientKeepsTheConnectionAlive() throws {
-        let python = ServiceFixture.repoRoot.appendingPathComponent(".venv/bin/python").path
-        let exe = FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3"
+        let exe = LiveServer.python
         let script = """
         import http.client, json, sys
         c = http.client.HTTPConnection("127.0.0.1", \(port), timeout=120)
@@ -103,8 +86,9 @@ final class ServerIntegrationTests: XCTestCase {
         r = c.getresponse(); names = [m["name"] for m in json.loads(r.read())["models"]]
         print(json.dumps({"statuses": statuses, "models": names, "sock_reused": c.sock is not None}))
         """
-        let (code, out) = try run(exe, ["-c", script, ServiceFixture.sample.path])
-        XCTAssertEqual(code, 0, String(decoding: out, as: UTF8.self))
+        let r = try TestProcess.run(exe, ["-c", script, ServiceFixture.sample.path])
+        let out = r.stdout
+        XCTAssertEqual(r.status, 0, r.output + r.errors)
         let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: out) as? [String: Any])
         XCTAssertEqual(result["statuses"] as? [Int], [200, 200, 200])
         XCTAssertEqual(result["models"] as? [String], ["shapes_mask_rcnn"])

@@ -2,13 +2,13 @@ import Detection
 import Foundation
 import HTTP
 import Service
+import TestSupport
 import XCTest
 
 /// Shared set-up: the embedded default model, loaded once, behind a service.
 enum ServiceFixture {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let modelConfig = repoRoot.appendingPathComponent("Config/models/shapes_mask_rcnn.json")
-    static let sample = repoRoot.appendingPathComponent("Samples/shapes_val_0000.jpg")
+    static let modelConfig = Repository.url("Config/models/shapes_mask_rcnn.json")
+    static let sample = Repository.url("Samples/shapes_val_0000.jpg")
 
     nonisolated(unsafe) static var cached: DetectionService?
 

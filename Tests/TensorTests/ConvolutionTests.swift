@@ -1,11 +1,12 @@
 import Tensor
 import XCTest
+import TestSupport
 
 /// Optimised kernels against the naive references on random shapes (the torch comparisons live in
 /// ParityTests). Tolerance: float32 GEMM accumulation vs a double-precision naive sum, relative 1e-5
 /// of the largest magnitude plus 1e-5 absolute.
 final class ConvolutionTests: XCTestCase {
-    var rng = SeededGenerator(seed: 7)
+    var rng = SplitMix64(seed: 7)
 
     func random(_ shape: [Int]) -> Tensor {
         Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
@@ -150,15 +151,3 @@ final class ConvolutionTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator (SplitMix64) so tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,11 +1,12 @@
 import Tensor
 import XCTest
+import TestSupport
 
 /// Residual joins, channel scaling and average pooling, which run in parallel chunks and lanes,
 /// against plain loops (sizes cross the chunk and lane boundaries).
 final class ElementwiseTests: XCTestCase {
     private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMix64(seed: seed)
         var t = Tensor(shape: shape)
         for i in 0..<t.count { t.data[i] = Float.random(in: -1..<1, using: &g) }
         return t

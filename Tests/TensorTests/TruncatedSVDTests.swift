@@ -1,11 +1,12 @@
 import Tensor
 import XCTest
+import TestSupport
 
 /// Truncated SVD against matrices built with known singular values: W = Q1 diag(s) Q2ᵀ with random
 /// orthonormal Q1, Q2 (Gram-Schmidt in double). The factorisation must recover s, reproduce W at
 /// full rank, and give the best rank-t approximation (Eckart-Young: ‖W - W_t‖²_F = Σ dropped s²).
 final class TruncatedSVDTests: XCTestCase {
-    var rng = SeededGenerator(seed: 11)
+    var rng = SplitMix64(seed: 11)
 
     /// `count` orthonormal vectors of length `n` (rows), in double.
     func orthonormal(_ count: Int, _ n: Int) -> [[Double]] {

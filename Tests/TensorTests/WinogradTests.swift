@@ -1,5 +1,6 @@
 import Tensor
 import XCTest
+import TestSupport
 
 /// Winograd F(4x4, 3x3) against the double-precision naive convolution and against the im2col +
 /// GEMM path. Tolerance: the transforms' rounding grows with the reduction length; measured worst
@@ -8,7 +9,7 @@ import XCTest
 /// 5e-5 relative is asserted, still ~1000x below what a wrong tap or a wrong tile edge does (~1e-1
 /// of the scale).
 final class WinogradTests: XCTestCase {
-    var rng = SeededGenerator(seed: 11)
+    var rng = SplitMix64(seed: 11)
 
     func random(_ shape: [Int]) -> Tensor {
         Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })

@@ -1,0 +1,18 @@
+/// SplitMix64 (Steele, Lea & Flood 2014, the generator `java.util.SplittableRandom` uses): a tiny
+/// seeded generator, so every test that draws random shapes, values or fuzz inputs checks the same
+/// ones on every run and every machine. The one generator all test targets share.
+///
+/// A value type; each test owns its own copy (not shared between threads).
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
