@@ -15,3 +15,14 @@ export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
 # the long runs and their results are in Fuzz/README.md.
 bash Fuzz/run.sh 20000 2000
 swift test -c release -Xswiftc -enable-testing "$@"
+# Arguments (a --filter, say) mean a developer's partial run: the passes below are for the full one.
+[ "$#" -eq 0 ] || exit 0
+# A short structure-aware fuzzing pass of every endpoint against the real server binary (the tests
+# build it too; the build line, with the test build's flags, only makes sure it exists). Long runs
+# and the options: Fuzz/README.md.
+swift build -c release -Xswiftc -enable-testing --product rcnn
+python3 Fuzz/endpoints/test_oracle.py
+python3 Fuzz/endpoints/fuzz_endpoints.py --binary .build/release/rcnn --count 20000 --seed "${RCNN_FUZZ_SEED:-1}"
+# The client-input suites and a fuzzing pass again in a debug build, where overflow checks and
+# preconditions are live.
+bash Tools/test_debug.sh

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 extension CLITests {
@@ -16,7 +17,7 @@ extension CLITests {
             import sys; from PIL import Image
             Image.open(sys.argv[1]).convert("RGB").resize((2400, 2400), Image.BILINEAR).save(sys.argv[2], quality=90)
             """, Self.sample, image])
-        XCTAssertEqual(made.status, 0, String(decoding: made.err, as: UTF8.self))
+        XCTAssertEqual(made.status, 0, made.errors)
 
         let (server, port, err) = try startServer(env: ["RCNN_ACCESS_LOG": "0"], scheduling: ["--workers", "1", "--queue-depth", "2"])
         defer { if server.isRunning { server.terminate() } }
@@ -27,10 +28,10 @@ extension CLITests {
             if !ready { usleep(100_000) }
         }
         XCTAssertTrue(ready)
-        let r = try run("/usr/bin/python3", [Self.repoRoot.appendingPathComponent("Tests/Hostile/flood.py").path,
+        let r = try run("/usr/bin/python3", [Repository.root.appendingPathComponent("Tests/Hostile/flood.py").path,
                                              "--port", "\(port)", "--pid", "\(server.processIdentifier)", "--image", image,
                                              "--clients", "16", "--seconds", "12", "--rss-bound-mb", "400"])
-        let report = String(decoding: r.out + r.err, as: UTF8.self)
+        let report = r.output + r.errors
         print(report)
         XCTAssertEqual(r.status, 0, report)
         XCTAssertTrue(report.contains("\n0 failed check(s)"), report)
@@ -45,7 +46,7 @@ extension CLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let marker = dir.appendingPathComponent("pwned").path
         let checkpoint = dir.appendingPathComponent("evil.pth").path
-        let python = Self.repoRoot.appendingPathComponent(".venv/bin/python").path
+        let python = Repository.root.appendingPathComponent(".venv/bin/python").path
         let made = try run(python, ["-c", """
             import os, sys, torch
             class Evil:
@@ -53,12 +54,12 @@ extension CLITests {
                     return (os.system, ("touch " + sys.argv[1],))
             torch.save({"model": {"w": torch.zeros(1)}, "hook": Evil()}, sys.argv[2])
             """, marker, checkpoint])
-        XCTAssertEqual(made.status, 0, String(decoding: made.err, as: UTF8.self))
+        XCTAssertEqual(made.status, 0, made.errors)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "saving must not run the payload")
-        let r = try run(python, [Self.repoRoot.appendingPathComponent("Tools/convert_torchvision.py").path,
+        let r = try run(python, [Repository.root.appendingPathComponent("Tools/convert_torchvision.py").path,
                                  "--arch", "fasterrcnn_mobilenet_v3_large_fpn", "--checkpoint", checkpoint,
                                  "--name", "evil", "--out", dir.path])
-        let output = String(decoding: r.out + r.err, as: UTF8.self)
+        let output = r.output + r.errors
         XCTAssertNotEqual(r.status, 0, output)
         XCTAssertTrue(output.contains("cannot read checkpoint") && output.contains("pickled code or other objects are refused"), output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the converter ran the checkpoint's command")

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import COCO
 
@@ -12,7 +13,7 @@ final class RLERegionTests: XCTestCase {
     }
 
     func testRectangleEncodingEqualsWholeImageEncoding() {
-        var g = RegionSeededGenerator(seed: 2024)
+        var g = SplitMix64(seed: 2024)
         var checked = 0, touchingBorders = 0, empty = 0, startsSet = 0
         for trial in 0..<3000 {
             let imageH = Int.random(in: 1...23, using: &g), imageW = Int.random(in: 1...23, using: &g)
@@ -57,18 +58,5 @@ final class RLERegionTests: XCTestCase {
                 }
             }
         }
-    }
-}
-
-/// SplitMix64, so the random masks are the same on every run.
-struct RegionSeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

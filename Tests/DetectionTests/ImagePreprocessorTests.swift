@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import Imaging
 import Tensor
+import TestSupport
 import XCTest
 
 /// The preprocessor resizes from 8-bit pixels with the normalisation applied per tap; it must give
@@ -32,7 +33,7 @@ final class ImagePreprocessorTests: XCTestCase {
     /// samples `(byte / 255 - mean) / std` with the same taps; only where the samples come from
     /// differs (a table lookup instead of a full-size float image).
     func testResizingFromBytesEqualsNormalisingThenResizing() {
-        var g = SeededGenerator(seed: 15)
+        var g = SplitMix64(seed: 15)
         // (h, w, minSize, maxSize): downscaling by various ratios, upscaling, the long side
         // limiting, odd sizes, one-pixel-wide images, and equal size (no resize).
         let cases = [(97, 131, 48, 80), (480, 640, 224, 400), (33, 17, 64, 200), (20, 30, 448, 746),

@@ -2,6 +2,7 @@ import COCO
 import Detection
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// The row-by-row, box-local paster against the whole-image paster it replaced (resize the padded
@@ -28,7 +29,7 @@ final class MaskPasterTests: XCTestCase {
 
     /// Random 28x28 probabilities with structure (a blob around a random centre plus noise), so
     /// masks have interiors, edges and holes rather than salt and pepper only.
-    func randomMask(_ g: inout SeededGenerator) -> [Float] {
+    func randomMask(_ g: inout SplitMix64) -> [Float] {
         let cx = Float.random(in: 4...24, using: &g), cy = Float.random(in: 4...24, using: &g)
         let r = Float.random(in: 3...14, using: &g)
         return (0..<(28 * 28)).map { i in
@@ -39,7 +40,7 @@ final class MaskPasterTests: XCTestCase {
     }
 
     /// Boxes inside, across every edge, covering the whole image, tiny, and entirely outside.
-    func randomBox(_ g: inout SeededGenerator, imageW: Int, imageH: Int, trial: Int) -> Box {
+    func randomBox(_ g: inout SplitMix64, imageW: Int, imageH: Int, trial: Int) -> Box {
         let W = Float(imageW), H = Float(imageH)
         switch trial % 6 {
         case 0: return Box(0, 0, W, H)
@@ -57,7 +58,7 @@ final class MaskPasterTests: XCTestCase {
     }
 
     func testBoxLocalPasteEqualsWholeImagePaste() {
-        var g = SeededGenerator(seed: 28)
+        var g = SplitMix64(seed: 28)
         var nonEmpty = 0, clipped = 0
         for trial in 0..<400 {
             let imageW = Int.random(in: 1...160, using: &g), imageH = Int.random(in: 1...160, using: &g)
@@ -84,7 +85,7 @@ final class MaskPasterTests: XCTestCase {
 
     /// The probabilities path (kept for parity tests) agrees with the binary path.
     func testProbabilitiesThresholdToTheBinaryMask() {
-        var g = SeededGenerator(seed: 5)
+        var g = SplitMix64(seed: 5)
         for trial in 0..<60 {
             let imageW = Int.random(in: 1...90, using: &g), imageH = Int.random(in: 1...90, using: &g)
             let probs = randomMask(&g)

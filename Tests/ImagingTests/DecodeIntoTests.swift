@@ -1,5 +1,6 @@
 import CImageCodec
 import Imaging
+import TestSupport
 import XCTest
 
 /// The codec's header probe and decode-into-the-caller's-buffer entry points, which let

@@ -64,7 +64,7 @@ final class RouteTests: XCTestCase {
         let direct = model.detect(image, options: .init(scoreThreshold: 0, maxDetections: 20)).detections
         XCTAssertEqual(dets.count, direct.count)
         XCTAssertEqual(dets.map { Float($0["score"] as! Double) }, direct.scores)
-        XCTAssertEqual(counts, RLE(rowMajorMask: try XCTUnwrap(direct.masks?.first), height: image.height, width: image.width).compressedCounts)
+        XCTAssertEqual(counts, try XCTUnwrap(direct.masks?.first).rle().compressedCounts)
     }
 
     func testMaskFormatsClassesAndPipelines() throws {
