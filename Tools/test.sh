@@ -15,3 +15,8 @@ export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
 # the long runs and their results are in Fuzz/README.md.
 bash Fuzz/run.sh 20000 2000
 swift test -c release -Xswiftc -enable-testing "$@"
+# A short structure-aware fuzzing pass of every endpoint against the real server binary (the tests
+# build it too; the build line, with the test build's flags, only makes sure it exists). Long runs
+# and the options: Fuzz/README.md.
+swift build -c release -Xswiftc -enable-testing --product rcnn
+python3 Fuzz/endpoints/fuzz_endpoints.py --binary .build/release/rcnn --count 20000 --seed "${RCNN_FUZZ_SEED:-1}"
