@@ -55,6 +55,7 @@ class Run:
         self.down = threading.Event()
         self.saved = 0
         self.first_crash_at = {}
+        self.internal_errors = 0     # exceptions in the fuzzer's own threads
         self.known_raw = {}          # signature read from the dead server's log -> triaged signature
 
     def take(self):
@@ -120,6 +121,16 @@ class Worker:
         return req
 
     def loop(self):
+        try:
+            self._loop()
+        except Exception:  # a bug in the fuzzer itself: stop the run and say so
+            import traceback
+            traceback.print_exc()
+            with self.run.lock:
+                self.run.internal_errors += 1
+            self.run.stop.set()
+
+    def _loop(self):
         run, a = self.run, self.run.args
         self.conn = Connection(run.port, a.timeout)
         while not run.down.is_set():
@@ -236,7 +247,7 @@ def triage(run, candidates, make_server):
         if not srv.alive():
             srv.stop()
             sig = srv.crash_signature()
-            note = "input #%d (%s) kills the server: %s\n--- server log tail ---\n%s" % (n, req.kind, sig, srv.log_tail(60))
+            note = "input #%d (%s) kills the server: %s\n--- server log ---\n%s" % (n, req.kind, sig, srv.crashed_thread(30))
             confirmed.append((sig, run.save(os.path.join(a.out, "crashes"), "crash", wire, note), n))
             srv = None
     if srv is not None:
@@ -371,6 +382,9 @@ def fuzz(args):
         run.server.stop()
     if run.failures or run.crashes:
         result = 1
+    if run.internal_errors:
+        print("fuzz-endpoints: %d client thread(s) stopped on an exception in the fuzzer (traceback above)" % run.internal_errors)
+        result = 2
     mib = lambda kb: "%.0f" % (kb / 1024) if kb else "n/a"
     print("fuzz-endpoints: inputs=%d seconds=%.1f rate=%.0f/s statuses=%s inference_sent=%d inference_200=%d inference_server=%s "
           "failures=%d crashes=%d (distinct %d) rss_mib warm=%s end=%s peak=%s seed=%s connections=%d"
@@ -403,7 +417,7 @@ def replay(args):
             problem = "no response: %s" % e
         time.sleep(0.3)
         if not srv.alive():
-            problem = "the server %s: %s\n%s" % (srv.exit_description(), srv.crash_signature(), srv.log_tail(25))
+            problem = "the server %s: %s\n%s" % (srv.exit_description(), srv.crash_signature(), srv.crashed_thread())
         print("  " + (problem or "ok: answered as expected, server alive"))
         bad += problem is not None
         srv.stop()

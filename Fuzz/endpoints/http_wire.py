@@ -131,6 +131,8 @@ class Req:
         self.head_mutated = False           # method, target or headers changed by a mutation
         self.ascii_json = True
         self.body_override = None           # bytes after byte-level mutation
+        self.version = "HTTP/1.1"
+        self.chunks = None                  # chunk sizes: send the body chunked (None: Content-Length)
 
     def copy(self):
         import copy
@@ -176,10 +178,21 @@ class Req:
     def encode(self):
         """The complete request: head plus body with a Content-Length (or none for bodiless GETs)."""
         body = self.body_bytes()
-        lines = ["%s %s HTTP/1.1" % (self.method, self.target()), "Host: 127.0.0.1"]
+        lines = ["%s %s %s" % (self.method, self.target(), self.version), "Host: 127.0.0.1"]
         for k, v in self.headers:
             lines.append("%s: %s" % (k, v))
-        if body or self.method in ("POST", "PUT", "PATCH"):
+        if self.chunks is not None:
+            lines.append("Transfer-Encoding: chunked")
+            out, i = [], 0
+            for n in self.chunks:
+                piece = body[i:i + n]
+                i += len(piece)
+                if piece:
+                    out.append(b"%x\r\n%s\r\n" % (len(piece), piece))
+            if i < len(body):
+                out.append(b"%x\r\n%s\r\n" % (len(body) - i, body[i:]))
+            body = b"".join(out) + b"0\r\n\r\n"
+        elif body or self.method in ("POST", "PUT", "PATCH"):
             lines.append("Content-Length: %d" % len(body))
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
         return head + body

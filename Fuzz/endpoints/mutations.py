@@ -232,7 +232,7 @@ class Mutator:
         img = t[4:]
         r = self.rng.random()
         if r < 0.25:
-            t = struct.pack("<I", self.rng.choice([0, 1, 0xFFFFFFFF, 0x80000000, len(img) - 1, len(img) + 1])) + img
+            t = struct.pack("<I", self.rng.choice([0, 1, 0xFFFFFFFF, 0x80000000, len(img) - 1, len(img) + 1]) & 0xFFFFFFFF) + img
         elif r < 0.5:
             t = t[: self.rng.randint(0, min(len(t), 8))]
         elif r < 0.75:
@@ -418,6 +418,21 @@ class Mutator:
         req.head_mutated = True
         return True
 
+    def m_framing(self, req):
+        """The same body, framed differently: chunked, Expect: 100-continue, HTTP/1.0."""
+        r = self.rng
+        c = r.randrange(3)
+        if c == 0 and req.method == "POST":
+            req.chunks = [r.choice([1, 7, 100, 4096, 65536]) for _ in range(r.randint(1, 20))]
+        elif c == 1 and req.method == "POST":
+            req.headers.append(("Expect", "100-continue"))
+        else:
+            req.version = "HTTP/1.0"
+            if r.random() < 0.5:
+                req.headers.append(("Connection", "keep-alive"))
+        req.head_mutated = True
+        return True
+
     # --- multipart -----------------------------------------------------------------------
 
     def m_multipart(self, req):
@@ -498,7 +513,7 @@ class Mutator:
         return [self.m_json_value, self.m_json_value, self.m_json_type_swap, self.m_json_structure, self.m_json_whole,
                 self.m_v2_shape, self.m_v2_shape, self.m_v2_binary_size, self.m_v2_binary_size, self.m_v2_tail, self.m_v2_ihcl,
                 self.m_v2_inputs, self.m_v2_inputs, self.m_option, self.m_option, self.m_option, self.m_query, self.m_path,
-                self.m_method, self.m_content_type, self.m_multipart, self.m_multipart]
+                self.m_method, self.m_content_type, self.m_multipart, self.m_multipart, self.m_framing]
 
     def mutate(self, req, splice_pool=None, byte_rate=0.15):
         ops = self.ops

@@ -117,6 +117,15 @@ class Server:
             return "%s in %s" % (reason.group(1), frame or "unknown frame")
         return self.exit_description()
 
+    def crashed_thread(self, lines=14):
+        """The backtracer's frames of the crashed thread (or the log's last lines)."""
+        text = self.log_tail(3000)
+        parts = re.split(r"(Thread \d+(?: \"[^\"]*\")? crashed:)", text, maxsplit=1)
+        if len(parts) < 3:
+            return self.log_tail(lines)
+        body = [l for l in parts[2].splitlines() if l.strip()]
+        return "\n".join([parts[1]] + body[:lines])
+
     def stop(self, timeout=10):
         if self.proc is None:
             return
