@@ -19,4 +19,5 @@ swift test -c release -Xswiftc -enable-testing "$@"
 # build it too; the build line, with the test build's flags, only makes sure it exists). Long runs
 # and the options: Fuzz/README.md.
 swift build -c release -Xswiftc -enable-testing --product rcnn
+python3 Fuzz/endpoints/test_oracle.py
 python3 Fuzz/endpoints/fuzz_endpoints.py --binary .build/release/rcnn --count 20000 --seed "${RCNN_FUZZ_SEED:-1}"

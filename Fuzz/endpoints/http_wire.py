@@ -8,7 +8,6 @@ Standard library only. Nothing here is shared between threads.
 
 import json
 import re
-import random
 import socket
 
 
@@ -78,7 +77,7 @@ class Multipart:
 
     def __init__(self, parts, boundary=None):
         self.parts = parts
-        self.boundary = boundary or "fuzzb%08x" % random.getrandbits(32)
+        self.boundary = boundary or "fuzzboundary"
         self.closing = True       # write the closing `--boundary--`
         self.preamble = b""
         self.epilogue = b"\r\n"

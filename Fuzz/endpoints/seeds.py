@@ -169,7 +169,7 @@ class Seeds:
             else:
                 query.append((k, self.quote(self.text(v))))
         self.rng.shuffle(parts)
-        mp = Multipart(parts)
+        mp = Multipart(parts, boundary="fuzzb%08x" % self.rng.getrandbits(32))
         return Req("POST", self.detect_path(), query, [("Content-Type", "multipart/form-data; boundary=%s" % mp.boundary)], mp, kind="v1-multipart")
 
     def v1_json(self, proposals_outside=False):
@@ -242,7 +242,9 @@ class Seeds:
 
     ODD_NAMES = ["shapes_mask_rcnn", "%73hapes_mask_rcnn", "SHAPES_MASK_RCNN", "..", "%2e%2e", "%2F", "%2f..%2f",
                  "%00", "caf%C3%A9", "%FF%FE%FD", "%F0%9F%98%80" * 50, "shapes_mask_rcnn%20", "~", "*", "%25",
-                 "a" * 300, "b" * 7000, "%", "%zz", "shapes_mask_rcnn;x=1", "shapes_mask_rcnn.json"]
+                 "a" * 300, "b" * 7000, "%", "%zz", "shapes_mask_rcnn;x=1", "shapes_mask_rcnn.json",
+                 "%C0%AE%C0%AE", "%E0%80%AF", "%C0%80", "%ED%A0%80", "%EF%BB%BFshapes_mask_rcnn", "shapes_mask_rcnn%E2%80%8B",
+                 "\u00e9", "%2E", "."]
 
     def get(self):
         r = self.rng
