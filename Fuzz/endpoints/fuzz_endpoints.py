@@ -457,4 +457,6 @@ def main():
 
 
 if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so atexit stops the server
     sys.exit(main())

@@ -77,7 +77,9 @@ def check(method, target, lenient, resp):
         shape, problem = _error_shape(resp.body, v2)
         if problem:
             return "%d: %s" % (status, problem)
-        ambiguous = "%" in target or "\\" in target
+        # Percent escapes, backslashes and bytes outside visible ASCII may be the parser's 400
+        # (v1 shape) before any route is known, or decode to another route: either shape passes.
+        ambiguous = "%" in target or "\\" in target or any(c > "~" or c <= " " for c in target)
         if shape == "v2" and not v2 and not ambiguous:
             return "%d: open-inference error shape on a v1 path: %r" % (status, resp.body[:120])
         if shape == "v1" and v2 and not (ambiguous or lenient or status in (411, 413, 414, 431)):

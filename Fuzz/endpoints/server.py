@@ -6,6 +6,7 @@ from which the bound port is read ("listening on 127.0.0.1:PORT"). Not thread-sa
 `alive()` and `rss_kb()`, which only read.
 """
 
+import atexit
 import os
 import re
 import signal
@@ -17,6 +18,16 @@ from http_wire import Connection, NoResponse, Req
 
 class ServerError(Exception):
     pass
+
+
+_LIVE = set()
+
+
+@atexit.register
+def _stop_all():
+    """Servers still running when the fuzzer exits (Ctrl-C, SIGTERM, an exception) are stopped."""
+    for s in list(_LIVE):
+        s.stop(timeout=5)
 
 
 class Server:
@@ -36,6 +47,7 @@ class Server:
         self.log_offset = 0
         self.proc = subprocess.Popen([self.binary, "serve", "--host", "127.0.0.1", "--port", "0"], cwd=self.repo, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        _LIVE.add(self)
         deadline = time.time() + ready_timeout
         while self.port is None or self.port == 0:
             if self.proc.poll() is not None:
@@ -138,3 +150,4 @@ class Server:
                 self.proc.wait()
         self.log.close()
         self.port = None
+        _LIVE.discard(self)

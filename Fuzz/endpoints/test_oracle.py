@@ -47,6 +47,7 @@ class OracleTests(unittest.TestCase):
         self.assertIn("not JSON", oracle.check("POST", "/v1/detect", False, resp(400, b"oops")))
         self.assertIn("malformed", oracle.check("POST", "/v1/detect", False, resp(400, b'{"error":{"code":1}}')))
         self.assertIsNone(oracle.check("GET", "//v2", False, resp(405, V2_ERR, allow="GET")))
+        self.assertIsNone(oracle.check("GET", "/v2/models/\u00e9", False, resp(400, V1_ERR)))  # raw non-ASCII: the parser's 400
 
     def test_success_bodies(self):
         self.assertIsNone(oracle.check("POST", "/v1/detect", False, resp(200, b'{"detections":[]}')))
