@@ -8,6 +8,7 @@ maybe bit flips, truncation, insertion or splicing of the body. All randomness c
 so a run is reproducible from its seed (per thread). One Mutator per thread.
 """
 
+import copy
 import struct
 
 from http_wire import Multipart, Obj, Part, Raw, V2Binary, emit_json
@@ -40,6 +41,12 @@ OPTION_STRINGS = ["1e300", "-1e300", "nan", "NaN", "inf", "-0", "0", "1", "1.000
                   "999.99999999999999999", "1e3", "0x10", " 0.5 ", "", "%00", "-1", "2e-320", "9" * 400, "true", "null",
                   "rle", "polygon", "none", "RLE", "json", "png", "jpeg", "gif", "mask", "faster", "fast", "rcnn", "boxes",
                   "circle", "circle,square", ",,,", "__background__", "nope", "circle," * 3000, "[]", "[[0,0,1,1]]", "[[", "{}"]
+
+
+def fresh(v):
+    """A private copy of a pooled value: the pools' lists and dicts must never be shared between
+    requests (a later mutation would edit the pool, or nest a value inside itself)."""
+    return copy.deepcopy(v) if isinstance(v, (list, dict)) else v
 
 
 class Mutator:
@@ -93,7 +100,7 @@ class Mutator:
 
     def extreme(self):
         r = self.rng
-        v = r.choice(EXTREMES)
+        v = fresh(r.choice(EXTREMES))
         if r.random() < 0.1:  # deep nesting (bounded)
             depth = r.choice([10, 100, 600, 3000])
             return Raw("[" * depth + "1" + "]" * depth) if r.random() < 0.5 else Raw('{"a":' * depth + "1" + "}" * depth)
@@ -201,7 +208,7 @@ class Mutator:
         _, inp = self.v2_input(req)
         if inp is None:
             return False
-        inp["shape"] = self.rng.choice(SHAPES)
+        inp["shape"] = fresh(self.rng.choice(SHAPES))
         if self.rng.random() < 0.2:
             inp["shape"] = [self.rng.choice([BIG, 2 ** 63 - 1, -1, 0, 2, 3]) for _ in range(self.rng.randint(1, 70))]
         return True
@@ -222,7 +229,7 @@ class Mutator:
         params = inp.get("parameters")
         if not isinstance(params, dict):
             params = inp["parameters"] = {}
-        params["binary_data_size"] = self.rng.choice(choices)
+        params["binary_data_size"] = fresh(self.rng.choice(choices))
         return True
 
     def m_v2_tail(self, req):
@@ -267,7 +274,7 @@ class Mutator:
         if c == 0:
             root["inputs"] = root["inputs"] + [dict(inp)]
         elif c == 1:
-            root["inputs"] = r.choice([[], {}, None, "image", [None], [[]], [inp] * 1000])
+            root["inputs"] = fresh(r.choice([[], {}, None, "image", [None], [[]], [inp] * 1000]))
         elif c == 2:
             inp["name"] = r.choice(["", "IMAGE", "image\x00", "images", 5, None, "\U0001F600" * 30, "x" * 5000])
         elif c == 3:
@@ -298,7 +305,7 @@ class Mutator:
         if key == "proposals" and r.random() < 0.6:
             return self.proposals()
         if key == "classes" and r.random() < 0.3:
-            return r.choice([["nope"], ["circle", 5], [], ["circle"] * 5000, [["circle"]], ["__background__"], [""]])
+            return fresh(r.choice([["nope"], ["circle", 5], [], ["circle"] * 5000, [["circle"]], ["__background__"], [""]]))
         if r.random() < 0.5:
             return r.choice(OPTION_STRINGS)
         return self.extreme()
@@ -317,7 +324,7 @@ class Mutator:
         if c == 3:
             return [[-1e6, -1e6, -5e5, -5e5], [1e9, 1e9, 2e9, 2e9], [-1e30, -1e30, 1e30, 1e30], [Raw("-1e300"), 0, Raw("1e300"), 10]]
         if c == 4:
-            return r.choice(["x", 5, None, {}, [1, 2, 3, 4], [[1, 2, 3]], [[1, 2, 3, 4, 5]], [[]], [None], [[[1, 2, 3, 4]]]])
+            return fresh(r.choice(["x", 5, None, {}, [1, 2, 3, 4], [[1, 2, 3]], [[1, 2, 3, 4, 5]], [[]], [None], [[[1, 2, 3, 4]]]]))
         if c == 5:
             return emit_json([box] * r.choice([1, 5001]))  # a JSON string where the JSON body wants an array
         if c == 6:

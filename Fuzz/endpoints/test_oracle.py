@@ -84,5 +84,21 @@ class WireTests(unittest.TestCase):
         self.assertNotEqual(stream("7:0"), stream("7:1"))
 
 
+class PoolTests(unittest.TestCase):
+    def test_pools_never_change(self):
+        # Values drawn from the module's pools are copied: mutating a request must not edit a pool
+        # (a shared {"": None} once had itself nested into it, a cycle the JSON writer recursed on).
+        import copy
+        import mutations
+        before = copy.deepcopy((mutations.EXTREMES, mutations.SHAPES))
+        rng = random.Random(3)
+        s = Seeds(rng, Images())
+        m = Mutator(rng, s)
+        for i in range(4000):
+            s.decoy = i % 2 == 0
+            m.mutate(s.any(), [], 0.3).encode()
+        self.assertEqual(repr(before), repr((mutations.EXTREMES, mutations.SHAPES)))
+
+
 if __name__ == "__main__":
     unittest.main()
