@@ -1,9 +1,11 @@
+import Detection
 import Foundation
 
 /// Checked conversions of values a client sent (JSON members, query parameters, form fields,
 /// headers) into the numbers the service computes with. Every conversion is range-checked before
 /// it happens, so no client value reaches a trapping `Int(_:)`, an overflowing multiplication or
-/// a non-finite float; a bad value is a 422 naming the field (the v2 protocol answers it as 400).
+/// a non-finite float; a bad option value is a 422 naming the field (the v2 protocol answers it as
+/// 400), a bad length header a 400.
 enum ClientValue {
     /// The largest image coordinate a client may send: far beyond any image the pixel limit admits,
     /// and exactly representable in Float32.
@@ -23,7 +25,7 @@ enum ClientValue {
     /// A number in `range`; otherwise an error naming `field`.
     static func number(_ v: Any, field: String, in range: ClosedRange<Double>) throws -> Double {
         guard let d = finiteDouble(v), range.contains(d) else {
-            throw APIError.unprocessable("\(field) must be a number in [\(format(range.lowerBound)), \(format(range.upperBound))]")
+            throw APIError.unprocessable("\(field) must be a number in [\(JSONText.number(range.lowerBound)), \(JSONText.number(range.upperBound))]")
         }
         return d
     }
@@ -51,9 +53,5 @@ enum ClientValue {
     /// JSONSerialization gives booleans as NSNumbers; `true` must not pass for 1.
     static func isBoolean(_ n: NSNumber) -> Bool {
         String(describing: type(of: n)).contains("Boolean")
-    }
-
-    private static func format(_ d: Double) -> String {
-        d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
     }
 }

@@ -32,7 +32,7 @@ public struct DetectRequest {
     /// Most class names one request may list.
     public static let maxClasses = 1000
     /// The pipelines a client may name, in the order they are listed in errors.
-    public static let pipelineNames = ["mask", "faster", "fast", "rcnn"]
+    public static let pipelineNames = DetectionModel.Pipeline.allCases.filter { $0 != .default }.map(\.rawValue)
     /// Options every protocol understands.
     static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals"]
 
@@ -80,24 +80,34 @@ public struct DetectRequest {
     /// The bytes of a base64 (or `data:` URL) image; a string that is not base64 is an error
     /// naming `field`, never silently mangled.
     static func decodeBase64(_ text: String, field: String) throws -> [UInt8] {
-        let payload = text.hasPrefix("data:") ? String(text.drop(while: { $0 != "," }).dropFirst()) : text
-        // Whitespace (line breaks in wrapped base64) is allowed; any other stray character is not.
-        // The URL-safe alphabet (`-`, `_`) and missing padding are accepted as RFC 4648 §5 writes them.
-        var compact = String(payload.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map { s -> Character in
-            s == "-" ? "+" : s == "_" ? "/" : Character(s)
-        })
-        if compact.count % 4 != 0 && !compact.hasSuffix("=") { compact += String(repeating: "=", count: 4 - compact.count % 4) }
-        guard let data = Data(base64Encoded: compact) else {
+        // Works on the UTF-8 bytes (one byte per character of base64), never on an array of
+        // Characters, which would cost 16 bytes per character of a 20 MB body.
+        var bytes = Array(text.utf8)
+        if text.hasPrefix("data:") {
+            guard let comma = bytes.firstIndex(of: UInt8(ascii: ",")) else {
+                throw APIError.badRequest("\"\(field)\" is a data: URL without a comma", code: "invalid_base64")
+            }
+            bytes.removeSubrange(...comma)
+        }
+        // Whitespace (line breaks in wrapped base64) is allowed; any other stray byte is not. The
+        // URL-safe alphabet (`-`, `_`) and missing padding are accepted as RFC 4648 §5 writes them.
+        bytes.removeAll { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        for i in bytes.indices {
+            if bytes[i] == UInt8(ascii: "-") { bytes[i] = UInt8(ascii: "+") } else if bytes[i] == UInt8(ascii: "_") { bytes[i] = UInt8(ascii: "/") }
+        }
+        if bytes.count % 4 != 0 && bytes.last != UInt8(ascii: "=") {
+            bytes += [UInt8](repeating: UInt8(ascii: "="), count: 4 - bytes.count % 4)
+        }
+        guard let data = Data(base64Encoded: Data(bytes)) else {
             throw APIError.badRequest("\"\(field)\" is not valid base64", code: "invalid_base64")
         }
         return [UInt8](data)
     }
 
-    /// Checks and applies options (query parameters, form fields, JSON members or v2
-    /// `parameters`). An unknown option is an error unless `ignoringUnknown` (the open inference
-    /// protocol lets clients send parameters a server does not use).
-    mutating func apply(_ o: [String: Any], ignoringUnknown: Bool = false) throws {
-        if !ignoringUnknown, let unknown = o.keys.sorted().first(where: { !Self.knownOptions.contains($0) }) {
+    /// Checks and applies options (query parameters, form fields, JSON members or the v2
+    /// `parameters` this service uses). An unknown option is an error.
+    mutating func apply(_ o: [String: Any]) throws {
+        if let unknown = o.keys.sorted().first(where: { !Self.knownOptions.contains($0) }) {
             throw APIError.unprocessable("unknown option '\(unknown)'; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
         }
         if let v = o["score_threshold"] {

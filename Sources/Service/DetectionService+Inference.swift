@@ -20,14 +20,11 @@ extension DetectionService {
     /// Resolves `request` against `model`: the pipeline (proposals imply `fast`), the class names.
     /// Errors are 422s naming the field.
     func plan(_ request: DetectRequest, model: DetectionModel) throws -> DetectionPlan {
-        var pipelineName = request.pipeline?.rawValue
-        if request.proposals != nil {
-            guard request.pipeline == nil || request.pipeline == .fast || request.pipeline == .rcnn else {
-                throw APIError.unprocessable("proposals are used by the fast and rcnn pipelines, not '\(pipelineName!)'")
-            }
-            if pipelineName == nil { pipelineName = "fast" }
+        if let asked = request.proposals != nil ? request.pipeline : nil, asked != .fast && asked != .rcnn {
+            throw APIError.unprocessable("proposals are used by the fast and rcnn pipelines, not '\(asked.rawValue)'")
         }
-        let name = pipelineName ?? model.defaultPipeline
+        let defaultPipeline = request.proposals != nil ? "fast" : model.defaultPipeline
+        let name = request.pipeline?.rawValue ?? defaultPipeline
         guard model.pipelines.contains(name), let pipeline = DetectionModel.Pipeline(rawValue: name) else {
             throw APIError.unprocessable("model '\(model.name)' runs pipelines \(model.pipelines.joined(separator: ", ")), not '\(name)'")
         }

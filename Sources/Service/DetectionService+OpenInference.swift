@@ -10,9 +10,8 @@ import HTTP
 /// `[N, 4]`, x1 y1 x2 y2 in original pixels), `scores` (`FP32`, `[N]`), `labels` (`INT64`, `[N]`,
 /// class ids), `class_names` (`BYTES`, `[N]`) and, for the mask pipeline, `masks` (`BYTES`, `[N]`,
 /// each a COCO RLE JSON object `{"size": [h, w], "counts": "..."}`). Request `parameters`:
-/// the `/v1` options (`score_threshold`, `max_detections`, `pipeline`, `classes`, `proposals`,
-/// `masks`), validated as there; other parameters (such as Triton's `binary_data_output`) are
-/// ignored. Errors are `{"error": "message"}`. The only version is `1`.
+/// the `/v1` options (`score_threshold`, `max_detections`, `pipeline`, `classes`, `proposals`),
+/// validated as there; other parameters (such as Triton's `binary_data_output`) are ignored. Errors are `{"error": "message"}`. The only version is `1`.
 extension DetectionService {
     static let serverName = "rcnn"
     static let serverVersion = "1.0.0"
@@ -85,17 +84,13 @@ extension DetectionService {
 
     /// `POST /v2/models/{name}/infer`.
     func infer(_ r: HTTPRequest, model: DetectionModel) throws -> HTTPResponse {
-        var request = try OpenInferenceRequest(r)
+        let request = try OpenInferenceRequest(r)
         // Names and pipeline are checked before any image is decoded.
-        var plan = try plan(request.detect, model: model)
+        let plan = try plan(request.detect, model: model)
         let available = Self.outputNames(model).filter { plan.pipeline == .mask || $0 != "masks" }
         let wanted = request.outputs ?? available
         if let unknown = wanted.first(where: { !available.contains($0) }) {
             throw APIError.badRequest("unknown output '\(unknown.prefix(64))' for model '\(model.name)' (pipeline \(plan.pipeline.rawValue)); outputs: \(available.joined(separator: ", "))")
-        }
-        if !wanted.contains("masks") {
-            request.detect.masks = .none
-            plan = try self.plan(request.detect, model: model)
         }
         let id = request.id ?? r.requestID
         let body = try run(plan) { image, detections, timings in

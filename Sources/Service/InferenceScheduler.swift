@@ -9,7 +9,7 @@ import Foundation
 /// Thread-safety: all methods may be called from any thread.
 public final class InferenceScheduler: @unchecked Sendable {
     public enum Failure: Error, Equatable {
-        /// The queue already holds `queueDepth` jobs.
+        /// `workers + queueDepth` jobs are already admitted (running or waiting).
         case queueFull
         /// The job's deadline passed while it waited in the queue or ran.
         case deadlineExceeded

@@ -8,8 +8,9 @@ import HTTP
 /// or raw with the binary tensor data extension (the JSON header's length in
 /// `Inference-Header-Content-Length`, the input's `parameters.binary_data_size` bytes after it: a
 /// 4-byte little-endian element length, then the image). Request `parameters` are the `/v1`
-/// options (`score_threshold`, `max_detections`, `pipeline`, `classes`, `proposals`, `masks`);
-/// others (Triton's `binary_data_output`, ...) are ignored, as the protocol allows.
+/// options (`score_threshold`, `max_detections`, `pipeline`, `classes`, `proposals`), validated
+/// by `DetectRequest.apply`; others (Triton's `binary_data_output`, ...) are ignored, as the
+/// protocol allows. Masks are an output (COCO RLE), requested by naming it or by naming none.
 struct OpenInferenceRequest {
     var detect: DetectRequest
     /// The request's `id`, echoed in the response.
@@ -25,8 +26,10 @@ struct OpenInferenceRequest {
         detect = DetectRequest(image: try Self.imageInput(doc, binary: binary))
         if let p = doc["parameters"] {
             guard let parameters = p as? [String: Any] else { throw APIError.badRequest("\"parameters\" must be an object") }
-            let ours = parameters.filter { DetectRequest.knownOptions.contains($0.key) && $0.key != "format" }
-            try detect.apply(ours, ignoringUnknown: true)
+            // The answer is always JSON tensors, and masks are asked for as an output (always RLE),
+            // so `format` and `masks` are not parameters here.
+            let ours = parameters.filter { DetectRequest.knownOptions.contains($0.key) && $0.key != "format" && $0.key != "masks" }
+            try detect.apply(ours)
         }
         if let v = doc["id"] {
             guard let s = v as? String, s.utf8.count <= 256 else { throw APIError.badRequest("\"id\" must be a string of at most 256 bytes") }
@@ -34,10 +37,13 @@ struct OpenInferenceRequest {
         }
         if let outs = doc["outputs"] {
             guard let list = outs as? [[String: Any]] else { throw APIError.badRequest("\"outputs\" must be an array of objects") }
-            outputs = try list.map { o in
+            let names = try list.map { o in
                 guard let n = o["name"] as? String else { throw APIError.badRequest("every requested output needs a \"name\"") }
                 return n
             }
+            guard Set(names).count == names.count else { throw APIError.badRequest("\"outputs\" names an output more than once") }
+            outputs = names
+            if !names.contains("masks") { detect.masks = .none }
         }
     }
 

@@ -72,6 +72,17 @@ final class ClientValueTests: XCTestCase {
         XCTAssertTrue(message(try binaryInfer(["inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": ["AAAA"]]]], tail: [1, 2])).contains("no binary_data_size"))
     }
 
+    /// Each output may be named once (a list repeating `masks` would re-encode it per mention).
+    func testRepeatedOutputsAreRefused() throws {
+        let b64 = Data(try ServiceFixture.sampleBytes()).base64EncodedString()
+        let doc: [String: Any] = ["inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": [b64]]],
+                                  "outputs": [["name": "masks"], ["name": "boxes"], ["name": "masks"]]]
+        let r = service.handle(ServiceFixture.request("POST", inferPath, contentType: "application/json",
+                                                      body: [UInt8](try JSONSerialization.data(withJSONObject: doc))))
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(message(r), "\"outputs\" names an output more than once")
+    }
+
     func testInferenceHeaderLengthIsChecked() {
         for bad in ["-1", "1e3", "99999999999999999999999", "12abc", "", " ", "100000"] {
             let body = [UInt8](#"{"inputs":[]}"#.utf8)
@@ -124,7 +135,7 @@ final class ClientValueTests: XCTestCase {
     func testUnknownPipelineIsAnError() throws {
         let r = service.handle(ServiceFixture.request("POST", "/v1/detect?pipeline=Mask", contentType: "image/jpeg", body: try ServiceFixture.sampleBytes()))
         XCTAssertEqual(r.status, 422)
-        XCTAssertEqual(message(r), "pipeline must be one of mask, faster, fast, rcnn")
+        XCTAssertEqual(message(r), "pipeline must be one of fast, faster, mask, rcnn")
     }
 
     /// A class filter applies before `max_detections`: asking for one detection of a class gets
@@ -154,7 +165,10 @@ final class ClientValueTests: XCTestCase {
         let standard = Data(bytes).base64EncodedString()
         let urlSafe = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         XCTAssertNotEqual(standard, urlSafe, "the sample's base64 uses + or /")
-        for (encoded, status) in [(standard, 200), (urlSafe, 200), ("data:image/jpeg;base64," + standard, 200), (String(standard.dropLast(1)) + "*", 400)] {
+        var wrapped = ""
+        for (i, c) in standard.enumerated() { if i > 0 && i % 76 == 0 { wrapped += "\r\n" }; wrapped.append(c) }
+        for (encoded, status) in [(standard, 200), (urlSafe, 200), ("data:image/jpeg;base64," + standard, 200), (wrapped, 200),
+                                  (String(standard.dropLast(1)) + "*", 400), ("data:image/jpeg;base64", 400)] {
             let doc: [String: Any] = ["image": encoded, "score_threshold": 0.9, "masks": "none"]
             let r = service.handle(ServiceFixture.request("POST", "/v1/detect", contentType: "application/json",
                                                           body: [UInt8](try JSONSerialization.data(withJSONObject: doc))))
