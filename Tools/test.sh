@@ -14,7 +14,9 @@ export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
 # A brief fuzzing pass of the HTTP parser and the image decoders (libFuzzer + AddressSanitizer);
 # the long runs and their results are in Fuzz/README.md.
 bash Fuzz/run.sh 20000 2000
-swift test -c release -Xswiftc -enable-testing "$@"
+LOG_DIR="$(mktemp -d)"
+trap 'rm -rf "$LOG_DIR"' EXIT
+swift test -c release -Xswiftc -enable-testing "$@" 2>&1 | tee "$LOG_DIR/release.log"
 # Arguments (a --filter, say) mean a developer's partial run: the passes below are for the full one.
 [ "$#" -eq 0 ] || exit 0
 # A short structure-aware fuzzing pass of every endpoint against the real server binary (the tests
@@ -25,4 +27,10 @@ python3 Fuzz/endpoints/test_oracle.py
 python3 Fuzz/endpoints/fuzz_endpoints.py --binary .build/release/rcnn --count 20000 --seed "${RCNN_FUZZ_SEED:-1}"
 # The client-input suites and a fuzzing pass again in a debug build, where overflow checks and
 # preconditions are live.
-bash Tools/test_debug.sh
+RCNN_TEST_LOG="$LOG_DIR/debug.log" bash Tools/test_debug.sh
+# One closing line for both XCTest runs (each run's last "Executed N tests, with F failures").
+totals() { grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$1" | tail -n 1 | sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/'; }
+read -r rt rf < <(totals "$LOG_DIR/release.log")
+read -r dt df < <(totals "$LOG_DIR/debug.log")
+echo "release build: $((rt - rf)) passed, $rf failed; debug build: $((dt - df)) passed, $df failed"
+echo "$((rt + dt - rf - df)) passed, $((rf + df)) failed"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
-swift test --skip-build --filter 'ServiceTests|HTTPTests|DetectionTests|COCOTests|ImagingTests'
+swift test --skip-build --filter 'ServiceTests|HTTPTests|DetectionTests|COCOTests|ImagingTests' 2>&1 | tee "${RCNN_TEST_LOG:-/dev/null}"
 # Fuzzed requests against the debug server: a request that reaches an overflow traps here even
 # where the release build would compute on silently.
 python3 Fuzz/endpoints/fuzz_endpoints.py --binary .build/debug/rcnn --count 5000 --seed "${RCNN_FUZZ_SEED:-2}"
