@@ -22,12 +22,7 @@ extension CLITests {
         let (server, port, err) = try startServer(env: ["RCNN_ACCESS_LOG": "0"], scheduling: ["--workers", "1", "--queue-depth", "2"])
         defer { if server.isRunning { server.terminate() } }
         DispatchQueue.global().async { _ = err.fileHandleForReading.readDataToEndOfFile() }
-        var ready = false
-        for _ in 0..<600 where !ready {
-            ready = (try? curl(["http://127.0.0.1:\(port)/readyz"]).0) == 200
-            if !ready { usleep(100_000) }
-        }
-        XCTAssertTrue(ready)
+        XCTAssertTrue(waitUntilReady(port: port))
         let r = try run("/usr/bin/python3", [Repository.root.appendingPathComponent("Tests/Hostile/flood.py").path,
                                              "--port", "\(port)", "--pid", "\(server.processIdentifier)", "--image", image,
                                              "--clients", "16", "--seconds", "12", "--rss-bound-mb", "400"])

@@ -89,6 +89,16 @@ final class CLITests: XCTestCase {
         throw CocoaError(.fileReadUnknown)
     }
 
+    /// Polls the server's `/readyz` every 100 ms until it answers 200 (true) or a minute passes
+    /// (false; a hang guard, not a speed assertion).
+    func waitUntilReady(port: Int) -> Bool {
+        for _ in 0..<600 {
+            if (try? curl(["http://127.0.0.1:\(port)/readyz"]).0) == 200 { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
     func curl(_ args: [String]) throws -> (Int, Data) {
         let r = try run("/usr/bin/curl", ["-s", "--max-time", "120", "-w", "\n%{http_code}"] + args)
         let nl = r.stdout.lastIndex(of: UInt8(ascii: "\n")) ?? r.stdout.endIndex
@@ -145,12 +155,7 @@ final class CLITests: XCTestCase {
         defer { if server.isRunning { server.terminate() } }
         let base = "http://127.0.0.1:\(port)"
         // Ready after warm-up.
-        var ready = false
-        for _ in 0..<600 where !ready {
-            ready = (try? curl(["\(base)/readyz"]).0) == 200
-            if !ready { usleep(100_000) }
-        }
-        XCTAssertTrue(ready)
+        XCTAssertTrue(waitUntilReady(port: port))
 
         // Eight concurrent clients get the same, correct answer.
         let url = "\(base)/v1/detect?score_threshold=0.01&max_detections=10"
@@ -199,12 +204,7 @@ final class CLITests: XCTestCase {
         defer { if server.isRunning { server.terminate() } }
         // Keep the log pipe drained: the suite makes the server log a lot of refused connections.
         DispatchQueue.global().async { _ = err.fileHandleForReading.readDataToEndOfFile() }
-        var ready = false
-        for _ in 0..<600 where !ready {
-            ready = (try? curl(["http://127.0.0.1:\(port)/readyz"]).0) == 200
-            if !ready { usleep(100_000) }
-        }
-        XCTAssertTrue(ready)
+        XCTAssertTrue(waitUntilReady(port: port))
         let r = try run("/usr/bin/python3", [Repository.url("Tests/Hostile/hostile_clients.py").path,
                                              "--port", "\(port)", "--pid", "\(server.processIdentifier)", "--image", Self.sample,
                                              "--max-connections", "64", "--read-timeout", "2",
