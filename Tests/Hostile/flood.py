@@ -28,23 +28,9 @@ import socket
 import threading
 import time
 
+from checks import FAILURES, check, rss_mb
+
 ARGS = None
-FAILURES = []
-
-
-def check(ok, name, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    if not ok:
-        FAILURES.append(f"{name}: {detail}")
-    return ok
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def cpu_seconds(pid):
