@@ -35,6 +35,9 @@ let package = Package(
         // Layer 4: detection. COCO (RLE masks, COCO evaluation) is family-agnostic and stands alone.
         .target(name: "COCO"),
         .target(name: "Detection", dependencies: ["Tensor", "Imaging", "COCO", "CKernels"]),
+        // Layer 4b: PyTorch checkpoints (zip and legacy torch.save, a pickle reader that runs nothing)
+        // read into the project's model files (`rcnn import`).
+        .target(name: "TorchImport", dependencies: ["Detection"]),
         // Layer 5: HTTP/1.1 on sockets, knowing nothing about detection.
         .target(name: "HTTP"),
         // Layer 6: routes, request/response types, models, scheduling.
@@ -43,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "rcnn",
             dependencies: [
-                "Detection", "Imaging", "Tensor", "COCO", "HTTP", "Service",
+                "Detection", "Imaging", "Tensor", "COCO", "HTTP", "Service", "TorchImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "SelectiveSearchTests", dependencies: ["Detection", "Imaging", "TestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging", "TestSupport"]),
         .testTarget(name: "ParityTests", dependencies: ["Detection", "TestSupport"]),
+        .testTarget(name: "ImportTests", dependencies: ["TorchImport", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

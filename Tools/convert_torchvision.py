@@ -757,6 +757,7 @@ def config_from_model(model, name, arch, classes):
     cfg["task"] = "instance_segmentation" if has_mask else "detection"
     cfg["weights"] = f"{name}.safetensors"
     cfg["weights_sha256"] = None
+    cfg["producer"] = None
     cfg["classes"] = list(classes)
     cfg["transform"] = {
         "min_size": int(t.min_size[-1]),  # eval uses the last (largest) entry
@@ -834,10 +835,11 @@ def convert_model(model, name, out_dir, arch, classes):
     os.makedirs(out_dir, exist_ok=True)
     st_path = os.path.join(out_dir, f"{name}.safetensors")
     json_path = os.path.join(out_dir, f"{name}.json")
-    meta = {"format": "pt", "architecture": arch, "name": name,
-            "producer": "rcnn Tools/convert_torchvision.py",
-            "torchvision": torchvision.__version__}
+    # The metadata names nothing about the tool, so that `rcnn import` writes the same file byte for
+    # byte; the config's "producer" says which tool wrote it.
+    meta = {"format": "pt", "architecture": arch, "name": name}
     cfg["weights_sha256"] = write_safetensors(st_path, export_tensors(model), meta)
+    cfg["producer"] = f"Tools/convert_torchvision.py (torchvision {torchvision.__version__})"
     tmp = json_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(dumps_config(cfg) + "\n")
