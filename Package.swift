@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "SelectiveSearchTests", dependencies: ["Detection", "Imaging", "TestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTP", "Detection", "Imaging", "TestSupport"]),
         .testTarget(name: "ParityTests", dependencies: ["Detection", "TestSupport"]),
-        .testTarget(name: "ImportTests", dependencies: ["TorchImport", "TestSupport"]),
+        .testTarget(name: "ImportTests", dependencies: ["TorchImport", "Detection", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,7 @@ FIXTURES="${RCNN_FIXTURES:-.cache/fixtures}"
 .venv/bin/python Tests/Parity/make_op_fixtures.py --out "$FIXTURES/ops"
 .venv/bin/python Tests/Parity/make_fixtures.py --out "$FIXTURES"
 .venv/bin/python Tests/Parity/make_default_model_fixture.py --out "$FIXTURES"
+.venv/bin/python Tests/Import/make_import_fixtures.py --out "$FIXTURES"
 export RCNN_FIXTURES="$(cd "$FIXTURES" && pwd)"
 # A brief fuzzing pass of the HTTP parser and the image decoders (libFuzzer + AddressSanitizer);
 # the long runs and their results are in Fuzz/README.md.

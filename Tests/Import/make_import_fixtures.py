@@ -14,7 +14,8 @@ Writes OUT/import/ with manifest.json listing every case:
     scripts save it ({"model", "optimizer", "lr_scheduler", "args": argparse.Namespace, "epoch"})
     with DataParallel's "module." prefixes; a safetensors file from the official writer; a
     91-class model (COCO names); class names from a file and threshold flags.
-Each case names its checkpoint, the converter arguments and the reference output directory. The
+Each case names its checkpoint, the converter arguments (paths relative to OUT/import) and the
+reference output directory (relative too). The
 references come from Tools/convert_torchvision.py run on an equivalent checkpoint it can read.
 Cached by a fingerprint of this script, the converter and the torch version.
 """
@@ -149,6 +150,74 @@ def training_checkpoint(sd):
             "args": args, "epoch": 25}
 
 
+class _Exploit:
+    """An object whose unpickling runs a shell command: what a malicious checkpoint carries."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def write_small_files(out):
+    """Small checkpoints for byte-level tests (truncation at every offset, mutations), and hostile
+    ones: a pickle that calls os.system in the zip and the legacy format, and a zip whose data.pkl
+    is compressed. Returns {name: relative path}."""
+    import io
+    import pickle
+    import zipfile
+    files = {}
+    sd = collections.OrderedDict()
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 7
+    sd["a.weight"] = base
+    sd["a.t"] = base.t()                       # non-contiguous, shares a's storage
+    sd["b.half"] = torch.linspace(-2, 2, 5).to(torch.float16)
+    sd["b.bf16"] = torch.linspace(-3, 3, 4).to(torch.bfloat16)
+    sd["c.double"] = torch.tensor([1e-40, 3.5, -1e300], dtype=torch.float64)
+    sd["c.view"] = base.reshape(-1)[5:11].reshape(2, 3)
+    sd["n.num_batches_tracked"] = torch.tensor(7)
+    sd._metadata = collections.OrderedDict([("", {"version": 1}), ("rpn.head", {"version": 2})])
+    for fmt, kw in (("zip", {}), ("legacy", {"_use_new_zipfile_serialization": False})):
+        path = os.path.join(out, f"small-{fmt}.pth")
+        torch.save(sd, path, **kw)
+        files[f"small-{fmt}"] = os.path.relpath(path, out)
+    # float32 bit patterns (as integers): torch's conversion of -1e300 is -inf, which JSON lacks.
+    expected = {k: v.reshape(-1).to(torch.float32).view(torch.int32).tolist() for k, v in sd.items() if v.is_floating_point()}
+    with open(os.path.join(out, "small-expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f)
+    files["small-expected"] = "small-expected.json"
+
+    marker = os.path.join(out, "PWNED")
+    payload = pickle.dumps(collections.OrderedDict([("w", _Exploit(marker))]), protocol=2)
+    assert b"system" in payload
+    # Zip: the real layout, data.pkl replaced.
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    path = os.path.join(out, "hostile-zip.pth")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            data = payload if info.filename.endswith("/data.pkl") else src.read(info)
+            z.writestr(info.filename, data)
+    files["hostile-zip"] = os.path.relpath(path, out)
+    # Legacy: magic, protocol, sys info, then the exploit as the object pickle.
+    path = os.path.join(out, "hostile-legacy.pth")
+    with open(path, "wb") as f:
+        for obj in (0x1950a86a20f9469cfc6c, 1001, {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(obj, f, protocol=2)
+        f.write(payload)
+    files["hostile-legacy"] = os.path.relpath(path, out)
+    # A compressed data.pkl (torch never writes one).
+    path = os.path.join(out, "compressed.pth")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            z.writestr(info.filename, src.read(info))
+    files["compressed"] = os.path.relpath(path, out)
+    files["marker"] = os.path.relpath(marker, out)
+    return files
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True)
@@ -224,6 +293,8 @@ def main():
                      "--min-size", "288", "--max-size", "512", "--backbone-bn-eps", "0"]
             r = os.path.join(out, "ref", arch + "-flags")
             convert(zip_path, arch, arch, r, flags)
+            # In the manifest, paths in arguments are relative to OUT/import like the others.
+            flags[1] = os.path.relpath(names, out)
             case(f"{arch} classes file and flags", zip_path, arch, r, flags)
             # 91 classes: COCO's names.
             coco = random_state_dict(arch, 91, 99)
@@ -232,7 +303,8 @@ def main():
             r = os.path.join(out, "ref", arch + "-coco")
             convert(cp, arch, arch, r)
             case(f"{arch} 91 classes", cp, arch, r)
-    manifest = {"fingerprint": fp, "cases": cases}
+    hostile = write_small_files(out)
+    manifest = {"fingerprint": fp, "cases": cases, "small": hostile}
     with open(manifest_path, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
     print(f"wrote {manifest_path}: {len(cases)} cases")

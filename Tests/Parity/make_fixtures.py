@@ -470,6 +470,7 @@ def rebuild_from_files(arch, json_path):
     model.eval()
     again = C.config_from_model(model, cfg["name"], arch, cfg["classes"])
     again["weights_sha256"] = cfg["weights_sha256"]
+    again["producer"] = cfg.get("producer")
     if json.loads(json.dumps(again)) != cfg:
         raise RuntimeError(f"{json_path}: config of the rebuilt model differs from the file")
     return model, cfg
