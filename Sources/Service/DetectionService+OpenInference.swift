@@ -23,7 +23,8 @@ extension DetectionService {
         }
         switch route.endpoint {
         case .v2Server:
-            return .json(ServerMetadata(name: Self.serverName, version: Self.serverVersion, extensions: []))
+            return .json(ServerMetadata(name: Self.serverName, version: Self.serverVersion,
+                                        extensions: repository == nil ? [] : ["model_repository"]))
         case .v2Live:
             return .json(["live": true])
         case .v2Ready:
@@ -34,8 +35,11 @@ extension DetectionService {
             _ = try model(params["name"]!)
             return .json(ModelReadiness(name: params["name"]!, ready: registry.ready), status: registry.ready ? 200 : 400)
         case .v2Infer:
-            return try infer(r, model: try model(params["name"]!))
-        case .webPage, .health, .readiness, .metrics, .openAPI, .listModels, .describeModel, .detect, .detectWithModel:
+            let lease = try self.lease(params["name"]!)
+            defer { lease.release() }
+            return try infer(r, model: lease.model)
+        case .webPage, .health, .readiness, .metrics, .openAPI, .listModels, .describeModel, .detect, .detectWithModel,
+             .v2RepositoryIndex, .v2RepositoryLoad, .v2RepositoryUnload:
             throw APIError.notFound("no route for \(r.path)")
         }
     }

@@ -18,6 +18,8 @@ public final class DetectionService: @unchecked Sendable {
     public let scheduler: InferenceScheduler
     public let config: ServerConfig
     public let metrics: ServiceMetrics
+    /// The model repository API's directory (`model_repository`); nil: the API answers 404.
+    public let repository: ModelRepository?
     let accessControl: AccessControl
 
     public init(registry: ModelRegistry, scheduler: InferenceScheduler, config: ServerConfig) {
@@ -26,6 +28,11 @@ public final class DetectionService: @unchecked Sendable {
         self.config = config
         metrics = ServiceMetrics(scheduler: scheduler, models: registry)
         accessControl = AccessControl(apiKey: config.apiKey, allowedOrigins: config.corsAllowedOrigins)
+        repository = config.modelRepository.map {
+            // An unload waits for the requests on the model, which end by their deadline at the latest.
+            ModelRepository(directory: URL(fileURLWithPath: $0), registry: registry, warmupRuns: config.warmupRuns,
+                            drainTimeout: Double(config.requestTimeoutMs) / 1000 + 5)
+        }
     }
 
     /// Routes one request. Errors become JSON error responses; nothing throws past here.
@@ -103,18 +110,33 @@ public final class DetectionService: @unchecked Sendable {
         case .describeModel:
             return .json(ModelInfo(try model(params["name"]!), ready: registry.ready))
         case .detect:
-            return try detect(r, model: registry.defaultModel)
+            let lease = try self.lease(nil)
+            defer { lease.release() }
+            return try detect(r, model: lease.model)
         case .detectWithModel:
-            return try detect(r, model: try model(params["name"]!))
+            let lease = try self.lease(params["name"]!)
+            defer { lease.release() }
+            return try detect(r, model: lease.model)
         case .v2Server, .v2Live, .v2Ready, .v2Model, .v2ModelReady, .v2Infer:
             return try openInference(r, route, params)
+        case .v2RepositoryIndex, .v2RepositoryLoad, .v2RepositoryUnload:
+            return try repositoryRequest(r, route, params)
         }
     }
 
     func model(_ name: String) throws -> DetectionModel {
-        guard let m = registry.model(named: name) else {
-            throw APIError.notFound("no model named '\(name)'; models: \(registry.models.map(\.name).joined(separator: ", "))")
-        }
+        guard let m = registry.model(named: name) else { throw noModel(name) }
         return m
+    }
+
+    /// The named model (the default for nil), held until the lease is released: a repository unload
+    /// waits for it.
+    func lease(_ name: String?) throws -> ModelRegistry.Lease {
+        guard let lease = registry.lease(name) else { throw noModel(name ?? registry.defaultModelName) }
+        return lease
+    }
+
+    private func noModel(_ name: String) -> APIError {
+        APIError.notFound("no model named '\(name)'; models: \(registry.models.map(\.name).joined(separator: ", "))")
     }
 }

@@ -147,6 +147,7 @@ enum OpenAPIDocument {
                 "responses": inferResponses,
             ]]
         }
+        paths.merge(repositoryPaths(name: name, v2Errors: v2Errors)) { $1 }
         // Every route answers OPTIONS (204 with Allow; the CORS preflight headers for allowed origins).
         for (path, var item) in paths {
             var op: [String: Any] = [
@@ -178,6 +179,29 @@ enum OpenAPIDocument {
             "paths": paths,
             "components": ["securitySchemes": ["bearerAuth": ["type": "http", "scheme": "bearer"]], "schemas": schemas()],
         ]
+    }
+
+    /// The model repository extension (`DetectionService+Repository.swift`).
+    static func repositoryPaths(name: [String: Any], v2Errors: ([Int]) -> [String: Any]) -> [String: [String: Any]] {
+        let optionalJSON = { (schema: [String: Any]) -> [String: Any] in ["required": false, "content": jsonContent(schema)] }
+        let indexErrors = v2Errors([400, 404, 405])
+        let index: [String: Any] = ["description": "Every served model and every NAME.json in the repository directory.",
+                                    "content": jsonContent(["type": "array", "items": ref("V2RepositoryEntry")])]
+        var paths: [String: [String: Any]] = [:]
+        var post = get("v2RepositoryIndexPost", "Model repository: the index, optionally only the ready models.", index, errors: indexErrors)
+        post["requestBody"] = optionalJSON(["type": "object", "properties": ["ready": ["type": "boolean"]], "additionalProperties": false])
+        paths["/v2/repository/index"] = ["get": get("v2RepositoryIndex", "Model repository: the index.", index, errors: indexErrors), "post": post]
+        for action in ["load", "unload"] {
+            var op = get("v2Repository" + action.prefix(1).uppercased() + action.dropFirst(),
+                         action == "load"
+                             ? "Model repository: load NAME.json from the repository directory and serve it (replacing a served model of that name once warmed up)."
+                             : "Model repository: stop serving the model; answers once the requests in flight on it have finished.",
+                         response(action == "load" ? "Loaded and serving." : "Unloaded.", "V2RepositoryAnswer"),
+                         params: [name], errors: v2Errors(action == "load" ? [400, 404, 405] : [400, 404, 405, 409]))
+            op["requestBody"] = optionalJSON(["type": "object", "properties": ["parameters": ["type": "object"]], "additionalProperties": false])
+            paths["/v2/repository/models/{name}/\(action)"] = ["post": op]
+        }
+        return paths
     }
 
     static func schemas() -> [String: Any] {
@@ -234,6 +258,8 @@ enum OpenAPIDocument {
                                                                           "description": "masks only with the mask pipeline."],
                                                                  "parameters": ["type": "object"]], required: ["name"]))],
                                      required: ["inputs"]),
+            "V2RepositoryEntry": object(["name": str, "version": str, "state": ["type": "string", "enum": ["READY", "UNAVAILABLE", "LOADING", "UNLOADING"]], "reason": str]),
+            "V2RepositoryAnswer": object(["name": str, "load": ["type": "boolean"], "unload": ["type": "boolean"]], required: ["name"]),
             "V2InferResponse": object(["model_name": str, "model_version": str, "id": str, "parameters": ["type": "object"],
                                        "outputs": ["type": "array", "items": ref("V2Tensor"),
                                                    "description": "boxes FP32 [N,4], scores FP32 [N], labels INT64 [N], class_names BYTES [N], masks BYTES [N] (COCO RLE JSON strings; mask pipeline)."]],

@@ -9,6 +9,7 @@ public struct Route: Sendable, Equatable {
         case webPage, health, readiness, metrics, openAPI
         case listModels, describeModel, detect, detectWithModel
         case v2Server, v2Live, v2Ready, v2Model, v2ModelReady, v2Infer
+        case v2RepositoryIndex, v2RepositoryLoad, v2RepositoryUnload
     }
 
     public let template: String
@@ -46,6 +47,9 @@ public struct Route: Sendable, Equatable {
         Route("/v2/models/{name}/versions/{version}", ["GET"], .v2Model),
         Route("/v2/models/{name}/versions/{version}/ready", ["GET"], .v2ModelReady),
         Route("/v2/models/{name}/versions/{version}/infer", ["POST"], .v2Infer),
+        Route("/v2/repository/index", ["GET", "POST"], .v2RepositoryIndex),
+        Route("/v2/repository/models/{name}/load", ["POST"], .v2RepositoryLoad),
+        Route("/v2/repository/models/{name}/unload", ["POST"], .v2RepositoryUnload),
     ]
 
     /// The label used for paths no route matches.
@@ -78,7 +82,8 @@ public struct Route: Sendable, Equatable {
     /// True for the open inference protocol's routes, whose errors are `{"error": "message"}`.
     var isOpenInference: Bool {
         switch endpoint {
-        case .v2Server, .v2Live, .v2Ready, .v2Model, .v2ModelReady, .v2Infer: return true
+        case .v2Server, .v2Live, .v2Ready, .v2Model, .v2ModelReady, .v2Infer,
+             .v2RepositoryIndex, .v2RepositoryLoad, .v2RepositoryUnload: return true
         default: return false
         }
     }

@@ -23,6 +23,7 @@ import Tensor
 /// | `access_log` | `RCNN_ACCESS_LOG` | true |
 /// | `api_key_file` | `RCNN_API_KEY_FILE`, or the key itself in `RCNN_API_KEY` | none: no authentication |
 /// | `cors_allowed_origins` | `RCNN_CORS_ALLOWED_ORIGINS` (comma-separated) | none: CORS off |
+/// | `model_repository` | `RCNN_MODEL_REPOSITORY` | none: the repository API is off |
 ///
 /// `api_key_file` holds the key on its first line (surrounding whitespace ignored); with a key set,
 /// every route except `/healthz`, `/readyz` and `/v2/health/*` needs `Authorization: Bearer <key>`.
@@ -78,6 +79,9 @@ public struct ServerConfig: Codable, Sendable {
     public var apiKeyFile: String?
     /// Origins allowed to call the API from a browser; empty: CORS off.
     public var corsAllowedOrigins: [String] = []
+    /// Directory of model configs that `/v2/repository/...` loads from (relative paths resolved
+    /// against the server config's folder); nil: the repository API answers 404.
+    public var modelRepository: String?
     /// The API key in effect: `RCNN_API_KEY`, or what `resolveAPIKey()` read from `api_key_file`.
     /// Never read from the config file itself.
     public var apiKey: String?
@@ -90,7 +94,7 @@ public struct ServerConfig: Codable, Sendable {
         case requestTimeoutMs = "request_timeout_ms", maxBodyBytes = "max_body_bytes", maxImagePixels = "max_image_pixels"
         case maxConnections = "max_connections", readTimeoutS = "read_timeout_s", warmupRuns = "warmup_runs"
         case apiKeyFile = "api_key_file", corsAllowedOrigins = "cors_allowed_origins"
-        case memoryReleaseAfterS = "memory_release_after_s"
+        case memoryReleaseAfterS = "memory_release_after_s", modelRepository = "model_repository"
     }
 
     public init(from decoder: Decoder) throws {
@@ -113,6 +117,7 @@ public struct ServerConfig: Codable, Sendable {
         accessLog = try c.decodeIfPresent(Bool.self, forKey: .accessLog) ?? d.accessLog
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
         corsAllowedOrigins = try c.decodeIfPresent([String].self, forKey: .corsAllowedOrigins) ?? d.corsAllowedOrigins
+        modelRepository = try c.decodeIfPresent(String.self, forKey: .modelRepository)
     }
 
     /// Reads a config file; model paths become absolute (relative to the file's folder).
@@ -132,6 +137,7 @@ public struct ServerConfig: Codable, Sendable {
             return entry
         }
         config.apiKeyFile = config.apiKeyFile.map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL.path }
+        config.modelRepository = config.modelRepository.map { URL(fileURLWithPath: $0, relativeTo: base).standardizedFileURL.path }
         return config
     }
 
@@ -163,6 +169,7 @@ public struct ServerConfig: Codable, Sendable {
         if let v = env["RCNN_ACCESS_LOG"] { accessLog = !["0", "false", "no", "off"].contains(v.lowercased()) }
         if let v = env["RCNN_API_KEY_FILE"] { apiKeyFile = v }
         if let v = env["RCNN_API_KEY"] { apiKey = v.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if let v = env["RCNN_MODEL_REPOSITORY"] { modelRepository = v.isEmpty ? nil : v }
         if let v = env["RCNN_CORS_ALLOWED_ORIGINS"] {
             corsAllowedOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -202,6 +209,11 @@ public struct ServerConfig: Codable, Sendable {
             }
         }
         try check(apiKey.map { !$0.isEmpty } ?? true, "RCNN_API_KEY is empty")
+        if let dir = modelRepository {
+            var isDirectory: ObjCBool = false
+            try check(FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) && isDirectory.boolValue,
+                      "model_repository \(dir) is not a directory")
+        }
     }
 }
 

@@ -22,6 +22,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Serve this model config instead of the server config's list (repeatable).")
     var model: [String] = []
 
+    @Option(name: .long, help: "Directory of model configs (NAME.json + NAME.safetensors, as rcnn import writes them) that POST /v2/repository/models/NAME/load serves without a restart.")
+    var modelRepository: String?
+
     @Option(name: .long, help: "Inference workers.")
     var workers: Int?
 
@@ -35,6 +38,7 @@ struct Serve: ParsableCommand {
         if let port { settings.port = port }
         if let workers { settings.workers = workers }
         if let queueDepth { settings.queueDepth = queueDepth }
+        if let modelRepository { settings.modelRepository = URL(fileURLWithPath: modelRepository).standardizedFileURL.path }
         if !model.isEmpty {
             // The named models replace the config's list, and with it the config file's default: the
             // first of them serves requests that name no model (RCNN_DEFAULT_MODEL still chooses).
@@ -78,7 +82,7 @@ struct Serve: ParsableCommand {
         let server = HTTPServer(configuration: httpConfig, handler: { service.handle($0) })
         service.metrics.setConnectionsOpen { [weak server] in server?.openConnectionCount ?? 0 }
         do { try server.start() } catch { throw ValidationError("\(error)") }
-        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName)\(BLASKernelSelection.note.map { " (\($0))" } ?? "")\(settings.apiKey == nil ? "" : "; API key required")\(settings.corsAllowedOrigins.isEmpty ? "" : "; CORS for \(settings.corsAllowedOrigins.joined(separator: ", "))"))")
+        log("listening on \(settings.host):\(server.boundPort) (models: \(registry.models.map(\.name).joined(separator: ", ")); default \(registry.defaultModel.name); \(settings.workers) worker(s) x \(threads) thread(s), BLAS core \(BLAS.coreName)\(BLASKernelSelection.note.map { " (\($0))" } ?? "")\(settings.apiKey == nil ? "" : "; API key required")\(settings.modelRepository.map { "; model repository \($0)" } ?? "")\(settings.corsAllowedOrigins.isEmpty ? "" : "; CORS for \(settings.corsAllowedOrigins.joined(separator: ", "))"))")
 
         // Warm up off the main thread; /readyz answers 503 until this finishes.
         let warmup = settings.warmupRuns

@@ -132,15 +132,22 @@ final class CLITests: XCTestCase {
 
     /// `--model` replaces Config/server.json's list, so that file's `default_model` (a model not
     /// in the new list) must not stop the server: the first named model becomes the default.
-    func testServeModelFlagReplacesTheConfigsDefault() throws {
+    /// A temporary directory (the caller removes it) with `NAME.json`: the embedded default model
+    /// under another name, on the same weights file.
+    func renamedDefaultModel(_ name: String) throws -> (directory: URL, config: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.model))) as? [String: Any])
-        config["name"] = "renamed_default"
+        config["name"] = name
         config["weights"] = Repository.url("Weights/shapes_mask_rcnn.safetensors").path
-        let renamed = dir.appendingPathComponent("renamed_default.json")
-        try JSONSerialization.data(withJSONObject: config).write(to: renamed)
+        let url = dir.appendingPathComponent("\(name).json")
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        return (dir, url)
+    }
+
+    func testServeModelFlagReplacesTheConfigsDefault() throws {
+        let (dir, renamed) = try renamedDefaultModel("renamed_default")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let (server, port, _) = try startServer(models: [renamed.path])
         defer { server.terminate(); server.waitUntilExit() }
         let (status, body) = try curl(["http://127.0.0.1:\(port)/v1/models"])

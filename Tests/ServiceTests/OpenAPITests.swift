@@ -77,6 +77,8 @@ final class OpenAPITests: XCTestCase {
             ServiceFixture.request("GET", "/v2/models/nope/versions/1"),
             ServiceFixture.request("POST", "/v2/models/shapes_mask_rcnn/infer", contentType: "application/json", body: v2),
             ServiceFixture.request("POST", "/v2/models/shapes_mask_rcnn/versions/1/infer", contentType: "application/json", body: Array("{}".utf8)),
+            ServiceFixture.request("GET", "/v2/repository/index"), ServiceFixture.request("POST", "/v2/repository/models/x/load"),
+            ServiceFixture.request("GET", "/v2/repository/models/x/unload"),
         ]
         for req in cases {
             let r = service.handle(req)
