@@ -22,7 +22,15 @@ import XCTest
 ///   agree with IoU >= 0.97; >= 50 reference detections per image. The match rate counts both ways:
 ///   matched / (torchvision's + ours - matched), so a detection of ours that torchvision does not
 ///   have costs as much as one of torchvision's that we miss; at least 97% (99% for the trained
-///   default model).
+///   default model) over an architecture's three images together, and at least 90% on each image.
+///   Per image 97% of 100 detections leaves room for one mismatched pair; near-ties at the RPN's
+///   top-k cuts move which proposals reach the box head with the summation order of the CPU that
+///   made the fixture, and a detection from a neighbouring proposal is the same box with its score
+///   off by 1-2e-3: fasterrcnn_resnet50_fpn_v2/wide passed 97% per image on an AVX-512 machine and matched 97 of 100
+///   (three such pairs, box IoU >= 0.99) on a Zen 3, with features within 2e-5 relative and class
+///   logits on torch's features within 4e-6. The architecture's pooled rate and the per-image floor
+///   still fail an engine that is wrong on one image size (a resize or padding error costs most of
+///   that image's detections).
 /// - masks: 97% agree (95% on the v2 models' wide image, see below).
 /// - RPN proposals (an intermediate check): 97% of torchvision's matched at IoU >= 0.98, 95% on the
 ///   v2 models' large "wide" image. With random weights many objectness scores are near-ties at the
@@ -32,6 +40,8 @@ import XCTest
 ///   fixture matches >= 0.984.
 final class ModelParityTests: XCTestCase {
     static let featureTolerance: Float = 2e-3
+    /// The least end-to-end match rate of any one image (the architecture's pooled rate is higher).
+    static let imageFloor = 0.90
     let verbose = ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil
 
     func testAllArchitectures() throws {
@@ -60,17 +70,27 @@ final class ModelParityTests: XCTestCase {
         let name = arch["arch"] as! String
         let configURL = root.appendingPathComponent(arch["config"] as! String)
         let model = try DetectionModel(configURL: configURL, verifyChecksum: true)
+        var matched = 0, union = 0
         for image in arch["images"] as! [[String: Any]] {
             let tag = "\(name)/\(image["name"] as! String)"
             let st = try SafeTensorsFile(url: root.appendingPathComponent(image["tensors"] as! String))
             let expected = try JSONSerialization.jsonObject(
                 with: Data(contentsOf: root.appendingPathComponent(image["detections"] as! String))) as! [String: Any]
-            try checkImage(model, st, expected, tag: tag, requiredFraction: requiredFraction, requireFastPipeline: requireFastPipeline)
+            let match = try checkImage(model, st, expected, tag: tag, requiredFraction: requiredFraction, requireFastPipeline: requireFastPipeline)
+            matched += match.matched
+            union += match.referenceCount + match.oursCount - match.matched
         }
+        let pooled = union == 0 ? 1 : Double(matched) / Double(union)
+        XCTAssertGreaterThan(union, 0, "\(name): no detections compared")
+        XCTAssertGreaterThanOrEqual(pooled, requiredFraction, "\(name): \(matched) matched of \(union) over its images")
+        print("parity \(name): detections \(matched) matched of \(union) over its images: rate \(String(format: "%.3f", pooled))")
     }
 
+    /// Checks one image stage by stage and returns its end-to-end detection match (the pooled rate
+    /// is checked per architecture; each image must reach `imageFloor`).
+    @discardableResult
     func checkImage(_ model: DetectionModel, _ st: SafeTensorsFile, _ expected: [String: Any], tag: String,
-                    requiredFraction: Double, requireFastPipeline: Bool) throws {
+                    requiredFraction: Double, requireFastPipeline: Bool) throws -> DetectionMatch {
         // The original image.
         let (ishape, pixels) = try st.ints("image")
         let rgb = RGBImage(width: ishape[1], height: ishape[0], pixels: pixels.map { UInt8($0) })
@@ -81,7 +101,7 @@ final class ModelParityTests: XCTestCase {
         let size = try st.ints("image_size").values
         XCTAssertEqual([input.resized.h, input.resized.w], size, "\(tag): resized size")
         XCTAssertEqual(input.batch.shape, refInput.shape, "\(tag): padded batch shape")
-        guard input.batch.shape == refInput.shape else { return }
+        guard input.batch.shape == refInput.shape else { throw ParityStop(message: "\(tag): padded batch shape differs") }
         XCTAssertLessThanOrEqual(input.batch.maxAbsDifference(refInput), 1e-5, "\(tag): preprocessed input")
 
         // 2. Backbone + FPN on torchvision's input (isolates this stage).
@@ -168,7 +188,7 @@ final class ModelParityTests: XCTestCase {
                 print("  extra \(tag): label \(det.labels[i]) score \(det.scores[i]) box \(det.boxes[i].array)")
             }
         }
-        XCTAssertGreaterThanOrEqual(match.rate, requiredFraction,
+        XCTAssertGreaterThanOrEqual(match.rate, min(requiredFraction, Self.imageFloor),
                                     "\(tag): \(match.summary)")
         if model.hasMasks {
             XCTAssertGreaterThan(maskChecked, 0, "\(tag): no masks compared")
@@ -180,6 +200,7 @@ final class ModelParityTests: XCTestCase {
         }
         try checkFastPipeline(model, st, rgb, tag: tag, requiredFraction: requiredFraction, required: requireFastPipeline)
         print("parity \(tag): input ok, \(features.names.count) levels, proposals \(String(format: "%.3f", matchedProposals)), detections \(match.summary), masks \(maskGood)/\(maskChecked)")
+        return match
     }
 
     /// Fast R-CNN with client proposals against torchvision's RoI heads on the same proposals:
@@ -216,4 +237,10 @@ final class ModelParityTests: XCTestCase {
         for r in reference where ours.contains(where: { $0.iou(r) >= iou }) { hit += 1 }
         return Double(hit) / Double(max(1, reference.count))
     }
+}
+
+/// Ends one image's comparison when a later stage cannot be compared (the failure is asserted first).
+struct ParityStop: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
