@@ -7,8 +7,10 @@ let package = Package(
         .executable(name: "rcnn", targets: ["rcnn"]),
         .library(name: "Detection", targets: ["Detection"]),
     ],
+    // Exact versions: Package.resolved stays out of git (this machine's package mirror has its own
+    // commit ids), so the pin here is what makes the container build what CI tested.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: [
         // Layer 1: C interop.
