@@ -57,9 +57,9 @@ struct AccessControl: Sendable {
     /// when the `Origin` is allowed (the CORS origin header itself is added by `addCORSHeaders`).
     func preflight(_ request: HTTPRequest, route: Route) -> HTTPResponse {
         var r = HTTPResponse(status: 204)
-        r.headers.replaceOrAdd(name: "Allow", value: route.allowHeader + ", OPTIONS")
+        r.headers.replaceOrAdd(name: "Allow", value: route.allowHeader)
         if let origin = request.headers["Origin"], originAllowed(origin), request.headers["Access-Control-Request-Method"] != nil {
-            r.headers.replaceOrAdd(name: "Access-Control-Allow-Methods", value: route.allowHeader + ", OPTIONS")
+            r.headers.replaceOrAdd(name: "Access-Control-Allow-Methods", value: route.allowHeader)
             r.headers.replaceOrAdd(name: "Access-Control-Allow-Headers", value: Self.allowedRequestHeaders)
             r.headers.replaceOrAdd(name: "Access-Control-Max-Age", value: "600")
         }

@@ -13,6 +13,9 @@ import HTTP
 public struct DetectRequest {
     public enum MaskFormat: String, Sendable { case rle, polygon, none }
     public enum OutputFormat: String, Sendable { case json, png, jpeg }
+    /// The frame detections are in: `upright` applies the file's EXIF orientation (as browsers
+    /// and Pillow's `exif_transpose` show the photo); `stored` keeps the pixels as stored.
+    public enum Orientation: String, Sendable { case upright, stored }
 
     public var image: [UInt8]
     public var scoreThreshold: Float?
@@ -24,6 +27,7 @@ public struct DetectRequest {
     /// Client proposals for the fast pipeline, `[x1, y1, x2, y2]` in image pixels, finite.
     public var proposals: [[Float]]?
     public var format: OutputFormat = .json
+    public var orientation: Orientation = .upright
 
     /// Largest `max_detections` a client may ask for.
     public static let maxDetectionsLimit = 1000
@@ -34,7 +38,8 @@ public struct DetectRequest {
     /// The pipelines a client may name, in the order they are listed in errors.
     public static let pipelineNames = DetectionModel.Pipeline.allCases.filter { $0 != .default }.map(\.rawValue)
     /// Options every protocol understands.
-    static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals"]
+    static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals",
+                                            "orientation"]
 
     public init(image: [UInt8]) { self.image = image }
 
@@ -150,6 +155,12 @@ public struct DetectRequest {
                 throw APIError.unprocessable("format must be one of json, png, jpeg")
             }
             format = f
+        }
+        if let v = o["orientation"] {
+            guard let s = v as? String, let f = Orientation(rawValue: s) else {
+                throw APIError.unprocessable("orientation must be upright (apply the EXIF orientation, the default) or stored")
+            }
+            orientation = f
         }
     }
 

@@ -11,7 +11,8 @@ extension DetectionService {
             if accept.contains("image/png") { request.format = .png } else if accept.contains("image/jpeg") { request.format = .jpeg }
         }
         let plan = try plan(request, model: model)
-        return try run(plan) { image, detections, timings in
+        return try run(plan) { decoded, detections, timings in
+            let image = decoded.image
             switch request.format {
             case .png, .jpeg:
                 let drawn = Annotator.draw(image, detections, classes: model.classes)
@@ -22,7 +23,8 @@ extension DetectionService {
             case .json:
                 let doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
                                             imageHeight: image.height, detections: detections, classes: model.classes,
-                                            timings: timings, masks: DetectionDocument.MaskEncoding(rawValue: request.masks.rawValue) ?? .rle)
+                                            timings: timings, masks: DetectionDocument.MaskEncoding(rawValue: request.masks.rawValue) ?? .rle,
+                                            orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
                 return .json(try doc.jsonData())
             }
         }

@@ -49,18 +49,19 @@ extension DetectionService {
     /// decoded pixels at once and a refused request never costs a decode. Scheduler failures
     /// become 503s; errors thrown by the job (an undecodable image, proposals outside it) come
     /// back as they are.
-    func run<T>(_ plan: DetectionPlan, render: @escaping (RGBImage, Detections, StageTimings) throws -> T) throws -> T {
+    func run<T>(_ plan: DetectionPlan, render: @escaping (DecodedImage, Detections, StageTimings) throws -> T) throws -> T {
         let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
         let job = { [self] () throws -> (T, StageTimings) in
             var timings = StageTimings()
-            let image = try decodeImage(plan.request.image, timings: &timings)
+            let decoded = try decodeImage(plan.request.image, upright: plan.request.orientation == .upright, timings: &timings)
+            let image = decoded.image
             var options = DetectionModel.Options(scoreThreshold: plan.request.scoreThreshold, maxDetections: plan.request.maxDetections,
                                                  masks: plan.wantsMasks, pipeline: plan.pipeline,
                                                  proposals: try clippedProposals(plan.request.proposals, image))
             options.classes = plan.classIDs
             let result = plan.model.detect(image, options: options)
             timings.append(result.timings)
-            return (try render(image, result.detections, timings), result.timings)
+            return (try render(decoded, result.detections, timings), result.timings)
         }
         do {
             let (value, modelTimings) = try scheduler.run(deadline: deadline, job)
@@ -90,10 +91,13 @@ extension DetectionService {
         }
     }
 
-    /// Decodes `bytes` (counting it in the metrics) into `timings` under `decode`.
-    func decodeImage(_ bytes: [UInt8], timings: inout StageTimings) throws -> RGBImage {
+    /// Decodes `bytes` (counting it in the metrics) into `timings` under `decode`, turned upright
+    /// by its EXIF orientation when `upright`.
+    func decodeImage(_ bytes: [UInt8], upright: Bool, timings: inout StageTimings) throws -> DecodedImage {
         do {
-            let image = try timings.measure("decode") { try ImageDecoder.decode(bytes, maxPixels: config.maxImagePixels) }
+            let image = try timings.measure("decode") {
+                try ImageDecoder.decodeWithInfo(bytes, maxPixels: config.maxImagePixels, applyEXIFOrientation: upright)
+            }
             metrics.imagesDecoded.inc([ImageFormat.sniff(bytes)?.rawValue ?? "unknown"])
             return image
         } catch let e as ImageDecodingError {

@@ -97,12 +97,15 @@ extension DetectionService {
             throw APIError.badRequest("unknown output '\(unknown.prefix(64))' for model '\(model.name)' (pipeline \(plan.pipeline.rawValue)); outputs: \(available.joined(separator: ", "))")
         }
         let id = request.id ?? r.requestID
-        let body = try run(plan) { image, detections, timings in
+        let body = try run(plan) { decoded, detections, timings in
+            let image = decoded.image
             let doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
                                         imageHeight: image.height, detections: detections, classes: model.classes,
                                         timings: timings, masks: plan.wantsMasks ? .rle : .none)
             let response = InferResponse(modelName: model.name, modelVersion: Self.modelVersion, id: id,
-                                         parameters: ["pipeline": plan.pipeline.rawValue],
+                                         parameters: ["pipeline": .string(plan.pipeline.rawValue),
+                                                      "orientation": .int(decoded.exifOrientation?.rawValue ?? 1),
+                                                      "orientation_applied": .bool(decoded.orientationApplied)],
                                          outputs: try wanted.map { try Self.output($0, of: doc) })
             return try InferResponse.encoder.encode(response)
         }
@@ -136,8 +139,24 @@ struct InferResponse: Encodable {
     var modelName: String
     var modelVersion: String
     var id: String
-    var parameters: [String: String]
+    var parameters: [String: Parameter]
     var outputs: [Output]
+
+    /// A response parameter: the protocol allows strings, numbers and booleans.
+    enum Parameter: Encodable, ExpressibleByStringLiteral {
+        case string(String), int(Int), bool(Bool)
+
+        init(stringLiteral value: String) { self = .string(value) }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .string(let s): try c.encode(s)
+            case .int(let i): try c.encode(i)
+            case .bool(let b): try c.encode(b)
+            }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case modelName = "model_name", modelVersion = "model_version", id, parameters, outputs

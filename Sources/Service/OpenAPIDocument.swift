@@ -52,6 +52,7 @@ enum OpenAPIDocument {
         "pipeline": ["type": "string", "enum": ["mask", "faster", "fast", "rcnn"], "description": "Pipeline to run: mask (Mask R-CNN, mask models only), faster (Faster R-CNN), fast (Fast R-CNN on the client's proposals, or selective search's), rcnn (R-CNN: each proposal warped and run through the network alone; at most 100 regions). Default: the model's first."],
         "proposals": ["type": "string", "description": "Proposals for the fast or rcnn pipeline as a JSON array of [x1, y1, x2, y2] boxes in image pixels (at most 5000); implies pipeline=fast unless rcnn is asked for."],
         "format": ["type": "string", "enum": ["json", "png", "jpeg"], "default": "json", "description": "JSON detections, or the image annotated with them (also chosen by `Accept: image/png|image/jpeg`)."],
+        "orientation": ["type": "string", "enum": ["upright", "stored"], "default": "upright", "description": "upright: apply the file's EXIF orientation (as browsers show the photo); boxes, masks, width and height are in that frame. stored: keep the pixels as stored."],
     ]
 
     static var queryOptions: [[String: Any]] {
@@ -208,8 +209,12 @@ enum OpenAPIDocument {
         let str: [String: Any] = ["type": "string"]
         let int: [String: Any] = ["type": "integer"]
         let num: [String: Any] = ["type": "number"]
+        // OpenAPI 3.0 (JSON Schema draft 4/5) requires a non-empty `required` list when present.
         func object(_ props: [String: Any], required: [String]? = nil) -> [String: Any] {
-            ["type": "object", "properties": props, "required": required ?? props.keys.sorted()]
+            let names = required ?? props.keys.sorted()
+            var schema: [String: Any] = ["type": "object", "properties": props]
+            if !names.isEmpty { schema["required"] = names }
+            return schema
         }
         func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
         let tensor = object(["name": str, "datatype": ["type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]],
@@ -233,7 +238,9 @@ enum OpenAPIDocument {
             "Detection": object(["label": str, "class_id": int, "score": num,
                                  "box": ["type": "array", "items": num, "minItems": 4, "maxItems": 4, "description": "[x1, y1, x2, y2] in original-image pixels."],
                                  "mask": ref("Mask")], required: ["label", "class_id", "score", "box"]),
-            "DetectionDocument": object(["model": str, "pipeline": str, "image": object(["width": int, "height": int]),
+            "DetectionDocument": object(["model": str, "pipeline": str, "image": object(["width": int, "height": int,
+                                                                                                   "orientation": ["type": "integer", "minimum": 1, "maximum": 8, "description": "The file's EXIF orientation tag (1 when it has none)."],
+                                                                                                   "orientation_applied": ["type": "boolean", "description": "Whether the image was turned upright by it before detection."]]),
                                          "detections": array(ref("Detection")),
                                          "timings_ms": ["type": "object", "additionalProperties": num, "description": "Milliseconds per stage in the order they ran, plus total."]]),
             "V2ServerMetadata": object(["name": str, "version": str, "extensions": array(str)]),

@@ -74,9 +74,10 @@ public struct Route: Sendable, Equatable {
         return nil
     }
 
-    /// The `Allow` header value of a 405: the methods plus `HEAD` for `GET`.
+    /// The `Allow` header value of a 405 and of an OPTIONS answer: the methods, `HEAD` for `GET`,
+    /// and `OPTIONS`, which every route answers.
     var allowHeader: String {
-        (methods + (methods.contains("GET") ? ["HEAD"] : [])).joined(separator: ", ")
+        (methods + (methods.contains("GET") ? ["HEAD"] : []) + ["OPTIONS"]).joined(separator: ", ")
     }
 
     /// True for the open inference protocol's routes, whose errors are `{"error": "message"}`.

@@ -31,6 +31,9 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Pretty-print the JSON.")
     var pretty = false
 
+    @Flag(name: .long, help: "Keep the pixels as stored: do not apply the file's EXIF orientation (by default the photo is turned upright, as viewers show it, and boxes and masks are in that frame).")
+    var storedOrientation = false
+
     func run() throws {
         let detector = try model.loadModel()
         let bytes: [UInt8]
@@ -38,10 +41,13 @@ struct Detect: ParsableCommand {
             throw ValidationError("cannot read \(image): \(error.localizedDescription)")
         }
         var timings = StageTimings()
-        let rgb: RGBImage
-        do { rgb = try timings.measure("decode") { try ImageDecoder.decode(bytes) } } catch {
+        let decoded: DecodedImage
+        do {
+            decoded = try timings.measure("decode") { try ImageDecoder.decodeWithInfo(bytes, applyEXIFOrientation: !storedOrientation) }
+        } catch {
             throw ValidationError("\(image): \(error)")
         }
+        let rgb = decoded.image
         if let s = scoreThreshold, !(0...1).contains(s) { throw ValidationError("--score-threshold must be in [0, 1]") }
         var options = DetectionModel.Options(scoreThreshold: scoreThreshold, maxDetections: maxDetections, masks: !noMasks)
         if let proposals {
@@ -67,7 +73,8 @@ struct Detect: ParsableCommand {
         let ran = options.pipeline == .default ? detector.pipelines[0] : options.pipeline.rawValue
         let doc = DetectionDocument(model: detector.name, pipeline: ran,
                                     imageWidth: rgb.width, imageHeight: rgb.height, detections: det,
-                                    classes: detector.classes, timings: timings)
+                                    classes: detector.classes, timings: timings,
+                                    orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
         FileHandle.standardOutput.write(try doc.jsonData(pretty: pretty))
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// `GET /openapi.json` against the router: every route and method is described, every `$ref`
@@ -38,6 +39,37 @@ final class OpenAPITests: XCTestCase {
         }
         let ids = paths.values.flatMap { $0.values.compactMap { ($0 as? [String: Any])?["operationId"] as? String } }
         XCTAssertEqual(ids.count, Set(ids).count, "operationIds must be unique")
+    }
+
+    /// The served document passes openapi-spec-validator (OpenAPI 3.0, strict: what code
+    /// generators check), and the validator is not vacuous: the document with an empty `required`
+    /// list, the mistake it once had, is rejected.
+    func testDocumentPassesOpenAPISpecValidator() throws {
+        let python = Repository.venvPython
+        let script = """
+            import json, sys
+            from openapi_spec_validator import validate
+            from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+            doc = json.load(open(sys.argv[1]))
+            validate(doc)
+            broken = json.loads(json.dumps(doc))
+            broken["components"]["schemas"]["V2InferRequest"]["required"] = []
+            try:
+                validate(broken)
+            except OpenAPIValidationError:
+                print("valid; an empty required list is refused")
+            else:
+                sys.exit("the validator accepted an empty required list")
+            """
+        try Prerequisite.require(FileManager.default.isExecutableFile(atPath: python)
+                                    && (try TestProcess.run(python, ["-c", "import openapi_spec_validator"])).status == 0,
+                                 "openapi-spec-validator in .venv", provides: "Tools/setup_python.sh installs it")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-openapi-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try JSONSerialization.data(withJSONObject: doc).write(to: file)
+        let r = try TestProcess.run(python, ["-c", script, file.path])
+        XCTAssertEqual(r.status, 0, r.output + r.errors)
+        XCTAssertTrue(r.output.contains("valid; an empty required list is refused"), r.output + r.errors)
     }
 
     func testEveryReferenceResolves() throws {

@@ -34,10 +34,10 @@ final class RouteTests: XCTestCase {
     func testWrongMethodIs405WithAllow() {
         let r = service.handle(ServiceFixture.request("GET", "/v1/detect"))
         XCTAssertEqual(r.status, 405)
-        XCTAssertEqual(r.headers["Allow"], "POST")
+        XCTAssertEqual(r.headers["Allow"], "POST, OPTIONS", "a 405 names OPTIONS, which the route answers")
         let p = service.handle(ServiceFixture.request("POST", "/healthz"))
         XCTAssertEqual(p.status, 405)
-        XCTAssertEqual(p.headers["Allow"], "GET, HEAD")
+        XCTAssertEqual(p.headers["Allow"], "GET, HEAD, OPTIONS")
     }
 
     func testDetectReturnsTheEngineDocument() throws {

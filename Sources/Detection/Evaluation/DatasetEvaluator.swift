@@ -33,8 +33,9 @@ public struct DatasetEvaluator {
                 throw COCOError.invalidFile(path: "annotations", reason: "image \(id) has no file_name")
             }
             let path = imagesDirectory.appendingPathComponent(name)
+            // The stored frame, never the EXIF orientation: COCO annotations are in stored pixels.
             let rgb: RGBImage
-            do { rgb = try ImageDecoder.decode(try Data(contentsOf: path)) } catch {
+            do { rgb = try ImageDecoder.decode(try Data(contentsOf: path), applyEXIFOrientation: false) } catch {
                 throw COCOError.invalidFile(path: path.path, reason: "\(error)")
             }
             let det = model.detect(rgb, options: options).detections

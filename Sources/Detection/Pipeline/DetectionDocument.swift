@@ -7,9 +7,18 @@ import Foundation
 /// "timings_ms": {stage: ms, ..., "total": ms}}`. Boxes are in original-image pixels; `mask` is present
 /// only for mask models (and when masks were requested).
 public struct DetectionDocument: Codable, Sendable {
+    /// The image as detected: its size in the frame the boxes and masks are in, the EXIF
+    /// orientation its file carried (1 when it carried none) and whether it was applied (the
+    /// pixels turned upright, as viewers show them) or not (the stored frame).
     public struct ImageInfo: Codable, Sendable {
         public var width: Int
         public var height: Int
+        public var orientation: Int = 1
+        public var orientationApplied: Bool = false
+
+        enum CodingKeys: String, CodingKey {
+            case width, height, orientation, orientationApplied = "orientation_applied"
+        }
     }
 
     /// A mask as COCO compressed RLE (`size` + `counts`) or as polygons (`size` + `polygons`).
@@ -47,10 +56,11 @@ public struct DetectionDocument: Codable, Sendable {
     }
 
     public init(model: String, pipeline: String, imageWidth: Int, imageHeight: Int,
-                detections: Detections, classes: [String], timings: StageTimings, masks: MaskEncoding = .rle) {
+                detections: Detections, classes: [String], timings: StageTimings, masks: MaskEncoding = .rle,
+                orientation: Int = 1, orientationApplied: Bool = false) {
         self.model = model
         self.pipeline = pipeline
-        image = ImageInfo(width: imageWidth, height: imageHeight)
+        image = ImageInfo(width: imageWidth, height: imageHeight, orientation: orientation, orientationApplied: orientationApplied)
         self.detections = detections.boxes.indices.map { i in
             let label = detections.labels[i]
             var mask: Mask?
@@ -75,7 +85,8 @@ public struct DetectionDocument: Codable, Sendable {
     /// detections.
     public func jsonData(pretty: Bool = false) throws -> Data {
         var out = "{\"model\":\(JSONText.string(model)),\"pipeline\":\(JSONText.string(pipeline)),"
-        out += "\"image\":{\"width\":\(image.width),\"height\":\(image.height)},\"detections\":["
+        out += "\"image\":{\"width\":\(image.width),\"height\":\(image.height),\"orientation\":\(image.orientation),"
+        out += "\"orientation_applied\":\(image.orientationApplied)},\"detections\":["
         for (i, d) in detections.enumerated() {
             if i > 0 { out += "," }
             if pretty { out += "\n  " }

@@ -1,0 +1,109 @@
+import Foundation
+import HTTP
+import Imaging
+@testable import Service
+import XCTest
+
+/// EXIF orientation over the API: a photo stored sideways (or mirrored) with its Orientation tag
+/// gets the detections of its upright copy, in the upright frame, for all eight values; with
+/// `orientation=stored` the stored frame is kept. The files are PNGs with an eXIf chunk, so the
+/// stored pixels are exact and the upright decode equals the original bit for bit.
+final class OrientationTests: XCTestCase {
+    var service: DetectionService!
+
+    override func setUpWithError() throws {
+        service = try ServiceFixture.service()
+        service.registry.warmUp(runs: 0)
+    }
+
+    /// The transform that undoes `o`: rotations by 90 degrees swap, the rest undo themselves.
+    static func inverse(_ o: EXIFOrientation) -> EXIFOrientation {
+        switch o {
+        case .rotate90Clockwise: return .rotate90CounterClockwise
+        case .rotate90CounterClockwise: return .rotate90Clockwise
+        default: return o
+        }
+    }
+
+    /// "WxH o=N applied=B" from a document's `image` member.
+    func frame(_ doc: [String: Any]) -> String {
+        let i = doc["image"] as? [String: Any] ?? [:]
+        return "\(i["width"] as? Int ?? -1)x\(i["height"] as? Int ?? -1) o=\(i["orientation"] as? Int ?? -1) applied=\(i["orientation_applied"] as? Bool ?? false)"
+    }
+
+    func detect(_ png: [UInt8], query: String = "score_threshold=0.05") throws -> [String: Any] {
+        let r = service.handle(ServiceFixture.request("POST", "/v1/detect?\(query)", contentType: "image/png", body: png))
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        return try XCTUnwrap(ServiceFixture.json(r))
+    }
+
+    func testEveryOrientationGivesTheUprightDetections() throws {
+        let upright = try ImageDecoder.decode(try ServiceFixture.sampleBytes())
+        let reference = try detect(try ImageEncoder.png(upright))
+        let refDetections = try XCTUnwrap(reference["detections"] as? [[String: Any]])
+        XCTAssertGreaterThan(refDetections.count, 3, "too few detections to compare")
+        XCTAssertEqual(frame(reference), "\(upright.width)x\(upright.height) o=1 applied=false")
+
+        for orientation in EXIFOrientation.allCases {
+            let stored = upright.applying(Self.inverse(orientation))
+            XCTAssertTrue(stored.applying(orientation) == upright, "test setup: \(orientation) does not undo its inverse")
+            let file = try EXIFFiles.png(stored, orientation: orientation.rawValue)
+
+            let answer = try detect(file)
+            XCTAssertEqual(frame(answer), "\(upright.width)x\(upright.height) o=\(orientation.rawValue) applied=\(orientation != .identity)",
+                           "\(orientation)")
+            let got = try XCTUnwrap(answer["detections"] as? [[String: Any]])
+            XCTAssertEqual(got.count, refDetections.count, "\(orientation)")
+            for (a, b) in zip(got, refDetections) {
+                XCTAssertEqual(a["label"] as? String, b["label"] as? String, "\(orientation)")
+                XCTAssertEqual(a["score"] as? Double, b["score"] as? Double, "\(orientation)")
+                XCTAssertEqual(a["box"] as? [Double], b["box"] as? [Double], "\(orientation)")
+                XCTAssertEqual((a["mask"] as? [String: Any])?["counts"] as? String, (b["mask"] as? [String: Any])?["counts"] as? String,
+                               "\(orientation): masks in the upright frame")
+            }
+
+            let kept = try detect(file, query: "score_threshold=0.05&orientation=stored")
+            XCTAssertEqual(frame(kept), "\(stored.width)x\(stored.height) o=\(orientation.rawValue) applied=false", "\(orientation) stored")
+        }
+    }
+
+    func testOrientationOptionIsChecked() throws {
+        let r = service.handle(ServiceFixture.request("POST", "/v1/detect?orientation=sideways", contentType: "image/jpeg",
+                                                      body: try ServiceFixture.sampleBytes()))
+        XCTAssertEqual(r.status, 422)
+        XCTAssertTrue(String(decoding: r.body, as: UTF8.self).contains("orientation must be upright"))
+    }
+}
+
+/// Image files with an EXIF Orientation tag, written here (PNG's eXIf chunk: the TIFF header and one
+/// IFD entry, as cameras write it in JPEG's APP1).
+enum EXIFFiles {
+    /// The TIFF structure with one IFD entry: Orientation (0x0112), SHORT, count 1, `value`.
+    static func tiff(orientation value: Int) -> [UInt8] {
+        var t: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08]   // big-endian, IFD at 8
+        t += [0x00, 0x01]                                                     // one entry
+        t += [0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, UInt8(value), 0x00, 0x00]
+        t += [0x00, 0x00, 0x00, 0x00]                                         // no next IFD
+        return t
+    }
+
+    /// `image` as a PNG with an eXIf chunk after IHDR.
+    static func png(_ image: RGBImage, orientation: Int) throws -> [UInt8] {
+        let plain = try ImageEncoder.png(image)
+        let ihdrEnd = 8 + 8 + 13 + 4   // signature, IHDR length + type, IHDR data, CRC
+        let payload = tiff(orientation: orientation)
+        let type: [UInt8] = Array("eXIf".utf8)
+        var chunk = withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) } + type + payload
+        chunk += withUnsafeBytes(of: crc32(type + payload).bigEndian) { Array($0) }
+        return Array(plain[..<ihdrEnd]) + chunk + Array(plain[ihdrEnd...])
+    }
+
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
+        }
+        return ~c
+    }
+}
