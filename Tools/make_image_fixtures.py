@@ -6,8 +6,10 @@
         DIR/NAME.rgb       PIL's Image.open(...).convert("RGB") as raw HWC RGB8 bytes
                            (16-bit grey: the high byte of each sample, see below)
         DIR/NAME.oriented.rgb  the same after PIL's ImageOps.exif_transpose (EXIF variants only)
+        DIR/NAME.over_BG.rgb   transparent variants: PIL's Image.alpha_composite over an opaque
+                           BG (ffffff and 3366cc), as RGB
         DIR/manifest.json  [{name, file, width, height, expected, compare, orientation,
-                             oriented, orientedWidth, orientedHeight}]
+                             oriented, orientedWidth, orientedHeight, composited}]
     make_image_fixtures.py --decode FILE --out OUT.rgb
         PIL-decodes FILE to raw RGB (the tests use it for YCCK JPEGs, which PIL cannot write);
         prints "WIDTH HEIGHT".
@@ -101,6 +103,23 @@ def pil_rgb(path):
             grey = (np.asarray(im, dtype=np.int64) >> 8).astype(np.uint8)
             return np.repeat(grey[:, :, None], 3, axis=2), im
         return np.asarray(im.convert("RGB")), im
+
+
+BACKGROUNDS = ("ffffff", "3366cc")
+
+
+def pil_over(path, background):
+    """PIL's composite of a transparent image over an opaque colour, as RGB; None without
+    transparency (16-bit grey, mode I, is not given transparency here)."""
+    with Image.open(path) as im:
+        im.load()
+        if im.mode in ("I", "I;16", "I;16B"):
+            return None
+        if im.mode not in ("RGBA", "LA", "PA") and "transparency" not in im.info:
+            return None
+        colour = tuple(int(background[i:i + 2], 16) for i in (0, 2, 4)) + (255,)
+        base = Image.new("RGBA", im.size, colour)
+        return np.asarray(Image.alpha_composite(base, im.convert("RGBA")).convert("RGB"))
 
 
 def make_variants(out):
@@ -200,6 +219,14 @@ def make_variants(out):
                  "orientation": orientation}
         with open(os.path.join(out, entry["expected"]), "wb") as f:
             f.write(expected.tobytes())
+        composited = {}
+        for background in BACKGROUNDS:
+            over = pil_over(path, background)
+            if over is not None:
+                composited[background] = f"{name}.over_{background}.rgb"
+                with open(os.path.join(out, composited[background]), "wb") as f:
+                    f.write(over.tobytes())
+        entry["composited"] = composited
         if orientation:
             with Image.open(path) as original:
                 turned = np.asarray(ImageOps.exif_transpose(original).convert("RGB"))

@@ -55,3 +55,27 @@ int icodec_exif_orientation(const unsigned char *tiff, size_t size) {
     }
     return 0;
 }
+
+/* Pillow's Image.alpha_composite(background, image) for an opaque background: with the
+ * background's alpha 255 its blend weights are exactly a * 128 and (255 - a) * 128 (7 fraction
+ * bits), and the sum is divided by 255 with its shift-add approximation. A fully transparent
+ * pixel is the background. */
+void icodec_composite_over(const unsigned char *rgba, size_t count, const unsigned char *background,
+                           unsigned char *rgb) {
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *s = rgba + i * 4;
+        unsigned char *o = rgb + i * 3;
+        uint32_t a = s[3];
+        if (a == 0) {
+            o[0] = background[0];
+            o[1] = background[1];
+            o[2] = background[2];
+            continue;
+        }
+        uint32_t w1 = a * 128, w2 = (255 - a) * 128;
+        for (int c = 0; c < 3; c++) {
+            uint32_t t = s[c] * w1 + background[c] * w2 + (0x80u << 7);
+            o[c] = (unsigned char)(((((t >> 8) + t) >> 8)) >> 7);
+        }
+    }
+}

@@ -20,7 +20,9 @@ typedef struct png_context {
     unsigned char *target; /* decode: where pixels go (pixels, or the caller's buffer) */
     size_t target_capacity; /* decode: bytes at target, when the caller's */
     int header_only;       /* decode: stop after the header (probe) */
-    png_bytep *rows;       /* decode: row pointers into pixels */
+    const unsigned char *background; /* decode: RGB to composite alpha over; NULL drops alpha */
+    unsigned char *rgba;   /* decode: the RGBA rows before compositing (alpha images only) */
+    png_bytep *rows;       /* decode: row pointers into pixels (or rgba) */
     unsigned char *encoded; /* encode: growable output */
     size_t encoded_size, encoded_capacity;
 } png_context;
@@ -73,17 +75,22 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
                                                                 : png_get_channels(png, info);
 
     /* To 8-bit RGB: expand palette and low-depth grey, keep the high byte of 16-bit samples,
-     * drop alpha (including alpha made from tRNS), replicate grey. No gamma correction. */
+     * replicate grey. No gamma correction. Alpha (including alpha made from tRNS) is dropped, or,
+     * with a background, kept as RGBA and composited over it below. */
+    int has_alpha = (color_type & PNG_COLOR_MASK_ALPHA) != 0 || has_trns;
+    int composite = has_alpha && context->background != NULL;
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (composite && has_trns) png_set_tRNS_to_alpha(png);
     if (depth == 16) png_set_strip_16(png);
-    png_set_strip_alpha(png);
+    if (!composite) png_set_strip_alpha(png);
     if ((color_type & PNG_COLOR_MASK_COLOR) == 0) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
-        png_get_rowbytes(png, info) != (size_t)width * 3)
-        png_error(png, "unexpected PNG row layout after conversion to RGB8");
+    size_t channels = composite ? 4 : 3;
+    if (png_get_channels(png, info) != channels || png_get_bit_depth(png, info) != 8 ||
+        png_get_rowbytes(png, info) != (size_t)width * channels)
+        png_error(png, "unexpected PNG row layout after conversion to RGB8/RGBA8");
 
     size_t stride = (size_t)width * 3;
     if (context->target == NULL) {
@@ -94,13 +101,19 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
         png_error(png, "destination buffer smaller than the image");
     }
     context->rows = malloc(sizeof(png_bytep) * height);
-    if (context->target == NULL || context->rows == NULL) {
+    if (composite) context->rgba = malloc((size_t)width * 4 * height);
+    if (context->target == NULL || context->rows == NULL || (composite && context->rgba == NULL)) {
         context->status = ICODEC_ERR_NO_MEMORY;
         png_error(png, "out of memory for PNG pixels");
     }
-    for (png_uint_32 y = 0; y < height; y++) context->rows[y] = context->target + y * stride;
+    unsigned char *rows_base = composite ? context->rgba : context->target;
+    size_t row_bytes = (size_t)width * channels;
+    for (png_uint_32 y = 0; y < height; y++) context->rows[y] = rows_base + y * row_bytes;
     png_read_image(png, context->rows);
     png_read_end(png, info); /* checks the trailing chunks and IEND; may hold eXIf */
+    if (composite)
+        icodec_composite_over(context->rgba, (size_t)width * height, context->background,
+                              context->target);
 
 #ifdef PNG_eXIf_SUPPORTED
     png_uint_32 exif_length = 0;
@@ -116,7 +129,8 @@ static int decode_run(png_structp png, png_infop info, png_context *context, uin
 /* The three entry points: malloc'd pixels (pixels NULL), the caller's buffer, or the header only. */
 static int decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
                       unsigned char *pixels, size_t capacity, int header_only,
-                      icodec_image *out, char *message, size_t message_capacity) {
+                      const unsigned char *background, icodec_image *out, char *message,
+                      size_t message_capacity) {
     icodec_set_message(message, message_capacity, "%s", "");
     if (out == NULL) return ICODEC_ERR_ARGUMENT;
     memset(out, 0, sizeof *out);
@@ -137,6 +151,7 @@ static int decode_png(const unsigned char *data, size_t size, uint64_t max_pixel
     context.target = pixels;
     context.target_capacity = capacity;
     context.header_only = header_only;
+    context.background = background;
     png_structp png =
         png_create_read_struct(PNG_LIBPNG_VER_STRING, &context, on_error, on_warning);
     png_infop info = png == NULL ? NULL : png_create_info_struct(png);
@@ -149,6 +164,7 @@ static int decode_png(const unsigned char *data, size_t size, uint64_t max_pixel
     }
     png_destroy_read_struct(&png, &info, NULL);
     free(context.rows);
+    free(context.rgba);
     if (status == ICODEC_OK) {
         out->pixels = header_only ? NULL : context.target;
     } else {
@@ -160,23 +176,32 @@ static int decode_png(const unsigned char *data, size_t size, uint64_t max_pixel
 
 int icodec_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
                       icodec_image *out, char *message, size_t message_capacity) {
-    return decode_png(data, size, max_pixels, NULL, 0, 0, out, message, message_capacity);
+    return decode_png(data, size, max_pixels, NULL, 0, 0, NULL, out, message, message_capacity);
 }
 
 int icodec_probe_png(const unsigned char *data, size_t size, uint64_t max_pixels,
                      icodec_image *out, char *message, size_t message_capacity) {
-    return decode_png(data, size, max_pixels, NULL, 0, 1, out, message, message_capacity);
+    return decode_png(data, size, max_pixels, NULL, 0, 1, NULL, out, message, message_capacity);
 }
 
 int icodec_decode_png_into(const unsigned char *data, size_t size, uint64_t max_pixels,
                            unsigned char *pixels, size_t capacity, icodec_image *out,
                            char *message, size_t message_capacity) {
+    return icodec_decode_png_over(data, size, max_pixels, pixels, capacity, NULL, out, message,
+                                  message_capacity);
+}
+
+int icodec_decode_png_over(const unsigned char *data, size_t size, uint64_t max_pixels,
+                           unsigned char *pixels, size_t capacity,
+                           const unsigned char *background, icodec_image *out, char *message,
+                           size_t message_capacity) {
     if (pixels == NULL) {
         icodec_set_message(message, message_capacity, "no destination buffer");
         if (out != NULL) memset(out, 0, sizeof *out);
         return ICODEC_ERR_ARGUMENT;
     }
-    return decode_png(data, size, max_pixels, pixels, capacity, 0, out, message, message_capacity);
+    return decode_png(data, size, max_pixels, pixels, capacity, 0, background, out, message,
+                      message_capacity);
 }
 
 static void on_write(png_structp png, png_bytep bytes, size_t length) {

@@ -19,7 +19,8 @@ public struct DecodedImage: Sendable, Equatable {
 /// Decodes JPEG and PNG bytes into `RGBImage`s (libjpeg-turbo and libpng, through CImageCodec).
 ///
 /// Semantics match PIL's `Image.open(...).convert("RGB")` and torchvision's
-/// `read_image(..., ImageReadMode.RGB)`: alpha is dropped (not composited), greyscale is
+/// `read_image(..., ImageReadMode.RGB)`: alpha is dropped (not composited; with a `background`,
+/// composited over it as Pillow's `Image.alpha_composite` does), greyscale is
 /// replicated, 16-bit PNG samples keep their high byte, CMYK/YCCK JPEGs are read with the
 /// Adobe (inverted) convention, and EXIF orientation is *not* applied unless asked for
 /// (`applyEXIFOrientation: true`; torchvision's detection references never rotate).
@@ -46,12 +47,15 @@ public enum ImageDecoder {
     }
 
     /// As `decode`, and also reports the format, the EXIF orientation and the stored channels.
+    /// - Parameter background: when set, a PNG's transparency (alpha channel or tRNS) is
+    ///   composited over this colour instead of dropped (JPEGs have none).
     public static func decodeWithInfo<Bytes: ContiguousBytes>(
-        _ bytes: Bytes, maxPixels: Int = defaultMaxPixels, applyEXIFOrientation: Bool = false
+        _ bytes: Bytes, maxPixels: Int = defaultMaxPixels, applyEXIFOrientation: Bool = false,
+        background: RGBColor? = nil
     ) throws -> DecodedImage {
         precondition(maxPixels >= 0, "maxPixels must not be negative")
         var decoded = try bytes.withUnsafeBytes { buffer in
-            try decodeBuffer(buffer, maxPixels: maxPixels)
+            try decodeBuffer(buffer, maxPixels: maxPixels, background: background)
         }
         if applyEXIFOrientation, let orientation = decoded.exifOrientation,
            orientation != .identity {
@@ -65,7 +69,7 @@ public enum ImageDecoder {
 
     /// Reads the header for the size, then decodes straight into the image's own array: one copy
     /// of the pixels at any time (a 40-megapixel image peaks at 120 MB, not 240).
-    private static func decodeBuffer(_ buffer: UnsafeRawBufferPointer, maxPixels: Int) throws
+    private static func decodeBuffer(_ buffer: UnsafeRawBufferPointer, maxPixels: Int, background: RGBColor?) throws
         -> DecodedImage
     {
         guard let base = buffer.baseAddress, buffer.count > 0 else {
@@ -100,8 +104,13 @@ public enum ImageDecoder {
                     return icodec_decode_jpeg_into(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
                                                    &image, text.baseAddress, text.count)
                 case .png:
-                    return icodec_decode_png_into(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
-                                                  &image, text.baseAddress, text.count)
+                    guard let background else {
+                        return icodec_decode_png_into(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
+                                                      &image, text.baseAddress, text.count)
+                    }
+                    let rgb = [background.red, background.green, background.blue]
+                    return icodec_decode_png_over(data, buffer.count, UInt64(maxPixels), target.baseAddress, count,
+                                                  rgb, &image, text.baseAddress, text.count)
                 }
             }
             initialized = status == ICODEC_OK ? count : 0

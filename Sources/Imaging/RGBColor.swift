@@ -17,6 +17,20 @@ public struct RGBColor: Sendable, Hashable {
                   blue: UInt8(truncatingIfNeeded: hex))
     }
 
+    /// From client text: `#RRGGBB` or `RRGGBB` (hex digits, either case), `white` or `black`;
+    /// nil for anything else.
+    public init?(parsing text: String) {
+        switch text.lowercased() {
+        case "white": self = .white; return
+        case "black": self = .black; return
+        default: break
+        }
+        var digits = Substring(text)
+        if digits.hasPrefix("#") { digits = digits.dropFirst() }
+        guard digits.count == 6, digits.allSatisfy(\.isHexDigit), let value = UInt32(digits, radix: 16) else { return nil }
+        self.init(hex: value)
+    }
+
     public static let black = RGBColor(red: 0, green: 0, blue: 0)
     public static let white = RGBColor(red: 255, green: 255, blue: 255)
     public static let red = RGBColor(red: 255, green: 0, blue: 0)

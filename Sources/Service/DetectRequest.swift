@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Imaging
 import HTTP
 
 /// A detection request: the one typed model that every protocol decodes into. `/v1/detect` parses
@@ -11,7 +12,7 @@ import HTTP
 /// thresholds, limits, classes, pipelines and proposals; a bad value is an `APIError` naming the
 /// field, never a trap.
 public struct DetectRequest {
-    public enum MaskFormat: String, Sendable { case rle, polygon, none }
+    public enum MaskFormat: String, Sendable { case rle, polygon, probabilities, none }
     public enum OutputFormat: String, Sendable { case json, png, jpeg }
     /// The frame detections are in: `upright` applies the file's EXIF orientation (as browsers
     /// and Pillow's `exif_transpose` show the photo); `stored` keeps the pixels as stored.
@@ -28,6 +29,15 @@ public struct DetectRequest {
     public var proposals: [[Float]]?
     public var format: OutputFormat = .json
     public var orientation: Orientation = .upright
+    /// What a transparent PNG is composited over; nil drops its alpha (the stored colours under
+    /// transparent pixels show, as in torchvision's reading).
+    public var background: RGBColor? = .white
+    /// Per-class score thresholds by class name (beside the global `scoreThreshold`, which the
+    /// classes not named here keep).
+    public var classThresholds: [String: Float]?
+    /// The mask probability a pixel must exceed to be in the mask (torchvision: 0.5).
+    public var maskThreshold: Float = 0.5
+    public var boxFormat: DetectionDocument.BoxFormat = .xyxy
 
     /// Largest `max_detections` a client may ask for.
     public static let maxDetectionsLimit = 1000
@@ -39,7 +49,7 @@ public struct DetectRequest {
     public static let pipelineNames = DetectionModel.Pipeline.allCases.filter { $0 != .default }.map(\.rawValue)
     /// Options every protocol understands.
     static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals",
-                                            "orientation"]
+                                            "orientation", "background", "class_thresholds", "mask_threshold", "box_format"]
 
     public init(image: [UInt8]) { self.image = image }
 
@@ -137,7 +147,7 @@ public struct DetectRequest {
         }
         if let v = o["masks"] {
             guard let s = v as? String, let m = MaskFormat(rawValue: s) else {
-                throw APIError.unprocessable("masks must be one of rle, polygon, none")
+                throw APIError.unprocessable("masks must be one of rle, polygon, probabilities, none")
             }
             masks = m
         }
@@ -161,6 +171,48 @@ public struct DetectRequest {
                 throw APIError.unprocessable("orientation must be upright (apply the EXIF orientation, the default) or stored")
             }
             orientation = f
+        }
+        if let v = o["class_thresholds"] {
+            var value: Any = v
+            if let s = v as? String {
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(s.utf8)) else {
+                    throw APIError.unprocessable("class_thresholds must be a JSON object of class name to threshold, e.g. {\"person\": 0.9}")
+                }
+                value = parsed
+            }
+            guard let object = value as? [String: Any], !object.isEmpty, object.count <= Self.maxClasses else {
+                throw APIError.unprocessable("class_thresholds must be a non-empty JSON object of at most \(Self.maxClasses) class names to thresholds")
+            }
+            var thresholds: [String: Float] = [:]
+            for (name, t) in object {
+                thresholds[name] = Float(try ClientValue.number(t, field: "class_thresholds[\(name.prefix(64))]", in: 0...1))
+            }
+            classThresholds = thresholds
+        }
+        if let v = o["mask_threshold"] {
+            // Strictly inside (0, 1): at 0 every pixel of the pasted box is in, at 1 none is.
+            let t = try ClientValue.number(v, field: "mask_threshold", in: 0...1)
+            guard t > 0, t < 1 else { throw APIError.unprocessable("mask_threshold must be strictly between 0 and 1") }
+            maskThreshold = Float(t)
+        }
+        if let v = o["box_format"] {
+            guard let s = v as? String, let f = DetectionDocument.BoxFormat(rawValue: s) else {
+                throw APIError.unprocessable("box_format must be one of xyxy, xywh, normalized")
+            }
+            boxFormat = f
+        }
+        if let v = o["background"] {
+            guard let s = v as? String else {
+                throw APIError.unprocessable("background must be a colour (#RRGGBB, white, black) or none")
+            }
+            if s.lowercased() == "none" {
+                background = nil
+            } else {
+                guard let c = RGBColor(parsing: s) else {
+                    throw APIError.unprocessable("background must be a colour (#RRGGBB, white, black) or none, not '\(s.prefix(32))'")
+                }
+                background = c
+            }
         }
     }
 

@@ -21,12 +21,25 @@ extension DetectionService {
                 resp.headers.replaceOrAdd(name: "Content-Type", value: png ? "image/png" : "image/jpeg")
                 return resp
             case .json:
-                let doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
+                var doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
                                             imageHeight: image.height, detections: detections, classes: model.classes,
                                             timings: timings, masks: DetectionDocument.MaskEncoding(rawValue: request.masks.rawValue) ?? .rle,
                                             orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
+                doc.boxFormat = request.boxFormat
+                doc.preprocessing = self.preprocessing(plan, image)
                 return .json(try doc.jsonData())
             }
         }
+    }
+}
+
+extension DetectionService {
+    /// The model's resize of `image` (size and scale), for pipelines that resize the whole image;
+    /// nil for R-CNN, which warps each region to a fixed size instead.
+    func preprocessing(_ plan: DetectionPlan, _ image: RGBImage) -> DetectionDocument.Preprocessing? {
+        guard plan.pipeline != .rcnn else { return nil }
+        let p = plan.model.preprocessor
+        let size = p.resizedSize(h: image.height, w: image.width)
+        return DetectionDocument.Preprocessing(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: image.height, w: image.width))
     }
 }

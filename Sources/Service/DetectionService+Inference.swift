@@ -14,6 +14,8 @@ struct DetectionPlan {
     let classIDs: Set<Int>?
     /// Whether the mask head runs.
     let wantsMasks: Bool
+    /// Per-class score thresholds by class id.
+    let classThresholds: [Int: Float]?
 }
 
 extension DetectionService {
@@ -39,8 +41,20 @@ extension DetectionService {
             }
             classIDs = ids
         }
+        var classThresholds: [Int: Float]?
+        if let named = request.classThresholds {
+            var byID: [Int: Float] = [:]
+            for (n, t) in named {
+                guard let i = model.classes.firstIndex(of: n), i > 0 else {
+                    throw APIError.unprocessable("class_thresholds: unknown class '\(n.prefix(64))' for model '\(model.name)'")
+                }
+                byID[i] = t
+            }
+            classThresholds = byID
+        }
         let wantsMasks = pipeline == .mask && (request.masks != .none || request.format != .json)
-        return DetectionPlan(model: model, request: request, pipeline: pipeline, classIDs: classIDs, wantsMasks: wantsMasks)
+        return DetectionPlan(model: model, request: request, pipeline: pipeline, classIDs: classIDs, wantsMasks: wantsMasks,
+                             classThresholds: classThresholds)
     }
 
     /// Decodes the plan's image, runs the model and renders the answer with `render`, all as one
@@ -53,12 +67,15 @@ extension DetectionService {
         let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
         let job = { [self] () throws -> (T, StageTimings) in
             var timings = StageTimings()
-            let decoded = try decodeImage(plan.request.image, upright: plan.request.orientation == .upright, timings: &timings)
+            let decoded = try decodeImage(plan.request.image, upright: plan.request.orientation == .upright,
+                                          background: plan.request.background, timings: &timings)
             let image = decoded.image
             var options = DetectionModel.Options(scoreThreshold: plan.request.scoreThreshold, maxDetections: plan.request.maxDetections,
                                                  masks: plan.wantsMasks, pipeline: plan.pipeline,
                                                  proposals: try clippedProposals(plan.request.proposals, image))
             options.classes = plan.classIDs
+            options.classScoreThresholds = plan.classThresholds
+            options.maskThreshold = plan.request.maskThreshold
             let result = plan.model.detect(image, options: options)
             timings.append(result.timings)
             return (try render(decoded, result.detections, timings), result.timings)
@@ -92,11 +109,13 @@ extension DetectionService {
     }
 
     /// Decodes `bytes` (counting it in the metrics) into `timings` under `decode`, turned upright
-    /// by its EXIF orientation when `upright`.
-    func decodeImage(_ bytes: [UInt8], upright: Bool, timings: inout StageTimings) throws -> DecodedImage {
+    /// by its EXIF orientation when `upright`, transparency composited over `background` (nil:
+    /// alpha dropped).
+    func decodeImage(_ bytes: [UInt8], upright: Bool, background: RGBColor?, timings: inout StageTimings) throws -> DecodedImage {
         do {
             let image = try timings.measure("decode") {
-                try ImageDecoder.decodeWithInfo(bytes, maxPixels: config.maxImagePixels, applyEXIFOrientation: upright)
+                try ImageDecoder.decodeWithInfo(bytes, maxPixels: config.maxImagePixels, applyEXIFOrientation: upright,
+                                                background: background)
             }
             metrics.imagesDecoded.inc([ImageFormat.sniff(bytes)?.rawValue ?? "unknown"])
             return image

@@ -99,9 +99,10 @@ extension DetectionService {
         let id = request.id ?? r.requestID
         let body = try run(plan) { decoded, detections, timings in
             let image = decoded.image
-            let doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
+            var doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
                                         imageHeight: image.height, detections: detections, classes: model.classes,
                                         timings: timings, masks: plan.wantsMasks ? .rle : .none)
+            doc.boxFormat = plan.request.boxFormat
             let response = InferResponse(modelName: model.name, modelVersion: Self.modelVersion, id: id,
                                          parameters: ["pipeline": .string(plan.pipeline.rawValue),
                                                       "orientation": .int(decoded.exifOrientation?.rawValue ?? 1),
@@ -117,7 +118,7 @@ extension DetectionService {
         let n = doc.detections.count
         switch name {
         case "boxes":
-            return .init(name: name, datatype: "FP32", shape: [n, 4], data: .float(doc.detections.flatMap { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }))
+            return .init(name: name, datatype: "FP32", shape: [n, 4], data: .float(doc.detections.flatMap { doc.formattedBox($0.box) }))
         case "scores":
             return .init(name: name, datatype: "FP32", shape: [n], data: .float(doc.detections.map(\.score)))
         case "labels":

@@ -34,6 +34,9 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Keep the pixels as stored: do not apply the file's EXIF orientation (by default the photo is turned upright, as viewers show it, and boxes and masks are in that frame).")
     var storedOrientation = false
 
+    @Option(name: .long, help: "What a transparent PNG is composited over: #RRGGBB, white or black; none drops the alpha channel.")
+    var background: String = "white"
+
     func run() throws {
         let detector = try model.loadModel()
         let bytes: [UInt8]
@@ -41,9 +44,16 @@ struct Detect: ParsableCommand {
             throw ValidationError("cannot read \(image): \(error.localizedDescription)")
         }
         var timings = StageTimings()
+        let over: RGBColor?
+        if background.lowercased() == "none" { over = nil } else {
+            guard let c = RGBColor(parsing: background) else { throw ValidationError("--background must be #RRGGBB, white, black or none") }
+            over = c
+        }
         let decoded: DecodedImage
         do {
-            decoded = try timings.measure("decode") { try ImageDecoder.decodeWithInfo(bytes, applyEXIFOrientation: !storedOrientation) }
+            decoded = try timings.measure("decode") {
+                try ImageDecoder.decodeWithInfo(bytes, applyEXIFOrientation: !storedOrientation, background: over)
+            }
         } catch {
             throw ValidationError("\(image): \(error)")
         }

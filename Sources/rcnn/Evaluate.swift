@@ -9,7 +9,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Run a model over a COCO-format dataset and print the COCO metrics (bbox, and segm for mask models).",
-        discussion: "Images are read in their stored frame: an EXIF orientation tag is not applied, since COCO annotations are in stored pixels (rcnn detect and the server apply it by default).")
+        discussion: "Images are read in their stored frame: an EXIF orientation tag is not applied, since COCO annotations are in stored pixels (rcnn detect and the server apply it by default). A PNG's alpha channel is dropped, as the torchvision reference reads images.")
 
     @OptionGroup var model: ModelOptions
 

@@ -83,6 +83,31 @@ final class DecodeFixtureTests: XCTestCase {
         XCTAssertNil(try ImageDecoder.decodeWithInfo(try fixtures.bytes(plain.file)).exifOrientation)
     }
 
+    /// Transparency composited over a background equals PIL's `Image.alpha_composite` over that
+    /// colour, pixel for pixel, for every transparent variant (alpha channels of 8 and 16 bits,
+    /// grey + alpha, tRNS on RGB, grey and palettes, interlaced); images without transparency
+    /// decode the same with or without a background.
+    func testTransparencyCompositedOverABackgroundMatchesPIL() throws {
+        let fixtures = try Fixtures.require()
+        var composited = 0
+        for entry in fixtures.entries {
+            let bytes = try fixtures.bytes(entry.file)
+            let plain = try ImageDecoder.decodeWithInfo(bytes)
+            for background in ["ffffff", "3366cc"] {
+                let colour = try XCTUnwrap(RGBColor(parsing: background))
+                let over = try ImageDecoder.decodeWithInfo(bytes, background: colour)
+                if let expected = entry.composited?[background] {
+                    composited += 1
+                    XCTAssertTrue(over.image.pixels == (try fixtures.bytes(expected)), "\(entry.name) over \(background): differs from PIL")
+                    XCTAssertFalse(over.image.pixels == plain.image.pixels, "\(entry.name): compositing changed nothing")
+                } else {
+                    XCTAssertTrue(over.image.pixels == plain.image.pixels, "\(entry.name) has no transparency for PIL but changed over \(background)")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(composited, 2 * 8, "too few transparent variants")
+    }
+
     /// PIL cannot write YCCK, so CImageCodec's test hook writes it (and plain Adobe CMYK from
     /// the same samples), and PIL decodes both for the expected values.
     func testYCCKAndCMYKFromCImageCodecMatchPIL() throws {

@@ -17,6 +17,8 @@ struct FixtureEntry: Decodable {
     let oriented: String?
     let orientedWidth: Int?
     let orientedHeight: Int?
+    /// Transparent variants: background hex (`ffffff`, `3366cc`) -> PIL's composite over it.
+    let composited: [String: String]?
 }
 
 /// The fixture folder, generated once per test process by running the fixture script with a

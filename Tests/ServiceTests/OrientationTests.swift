@@ -47,7 +47,7 @@ final class OrientationTests: XCTestCase {
         for orientation in EXIFOrientation.allCases {
             let stored = upright.applying(Self.inverse(orientation))
             XCTAssertTrue(stored.applying(orientation) == upright, "test setup: \(orientation) does not undo its inverse")
-            let file = try EXIFFiles.png(stored, orientation: orientation.rawValue)
+            let file = try TestImageFiles.png(stored, orientation: orientation.rawValue)
 
             let answer = try detect(file)
             XCTAssertEqual(frame(answer), "\(upright.width)x\(upright.height) o=\(orientation.rawValue) applied=\(orientation != .identity)",
@@ -75,9 +75,9 @@ final class OrientationTests: XCTestCase {
     }
 }
 
-/// Image files with an EXIF Orientation tag, written here (PNG's eXIf chunk: the TIFF header and one
-/// IFD entry, as cameras write it in JPEG's APP1).
-enum EXIFFiles {
+/// Image files the API tests write themselves: PNGs with an EXIF Orientation tag (an eXIf chunk: the
+/// TIFF header and one IFD entry, as cameras write it in JPEG's APP1) and RGBA PNGs.
+enum TestImageFiles {
     /// The TIFF structure with one IFD entry: Orientation (0x0112), SHORT, count 1, `value`.
     static func tiff(orientation value: Int) -> [UInt8] {
         var t: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08]   // big-endian, IFD at 8
@@ -96,6 +96,34 @@ enum EXIFFiles {
         var chunk = withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) } + type + payload
         chunk += withUnsafeBytes(of: crc32(type + payload).bigEndian) { Array($0) }
         return Array(plain[..<ihdrEnd]) + chunk + Array(plain[ihdrEnd...])
+    }
+
+    /// An 8-bit RGBA PNG (colour type 6), non-interlaced, its zlib stream in stored (uncompressed)
+    /// deflate blocks: `rgba` is width * height * 4 bytes.
+    static func rgbaPNG(width: Int, height: Int, rgba: [UInt8]) -> [UInt8] {
+        var raw: [UInt8] = []
+        raw.reserveCapacity(height * (width * 4 + 1))
+        for y in 0..<height { raw.append(0); raw += rgba[(y * width * 4)..<((y + 1) * width * 4)] }
+        var z: [UInt8] = [0x78, 0x01]
+        var offset = 0
+        repeat {
+            let n = min(65535, raw.count - offset)
+            z.append(offset + n == raw.count ? 1 : 0)
+            z += [UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+            z += raw[offset..<(offset + n)]
+            offset += n
+        } while offset < raw.count
+        var a: UInt32 = 1, b: UInt32 = 0
+        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        z += withUnsafeBytes(of: (b << 16 | a).bigEndian) { Array($0) }
+        func chunk(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+            let t = Array(type.utf8)
+            return withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) } + t + payload
+                + withUnsafeBytes(of: crc32(t + payload).bigEndian) { Array($0) }
+        }
+        var ihdr = withUnsafeBytes(of: UInt32(width).bigEndian) { Array($0) } + withUnsafeBytes(of: UInt32(height).bigEndian) { Array($0) }
+        ihdr += [8, 6, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", [])
     }
 
     static func crc32(_ bytes: [UInt8]) -> UInt32 {

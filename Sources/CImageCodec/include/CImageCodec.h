@@ -12,7 +12,9 @@
  * Decoding semantics (chosen to match PIL's Image.open(...).convert("RGB") and torchvision's
  * read_image(..., ImageReadMode.RGB), which also do not rotate):
  *   - EXIF orientation is NOT applied; its value is reported in icodec_image.exif_orientation.
- *   - Alpha (RGBA, grey+alpha, tRNS) is dropped, not composited.
+ *   - Alpha (RGBA, grey+alpha, tRNS) is dropped, not composited, unless a background is given
+ *     (icodec_decode_png_over), which it is composited over as Pillow's
+ *     Image.alpha_composite(background, image) computes it, to the bit.
  *   - 16-bit PNG samples keep their high byte (png_set_strip_16).
  *   - Greyscale is replicated into R, G and B.
  *   - 4-component JPEGs (CMYK, YCCK) are read with the Adobe/Photoshop convention (inverted
@@ -94,6 +96,18 @@ int icodec_probe_png(const unsigned char *data, size_t size, uint64_t max_pixels
 int icodec_decode_png_into(const unsigned char *data, size_t size, uint64_t max_pixels,
                            unsigned char *pixels, size_t capacity, icodec_image *out,
                            char *message, size_t message_capacity);
+/* As icodec_decode_png_into, with the image's alpha (an alpha channel or tRNS) composited over
+ * the opaque colour background[0..2] (R, G, B) instead of dropped; background NULL drops alpha.
+ * An alpha image needs width * height * 4 bytes of scratch memory besides pixels. */
+int icodec_decode_png_over(const unsigned char *data, size_t size, uint64_t max_pixels,
+                           unsigned char *pixels, size_t capacity,
+                           const unsigned char *background, icodec_image *out, char *message,
+                           size_t message_capacity);
+
+/* RGBA pixels composited over an opaque RGB background into RGB (count pixels), with Pillow's
+ * integer arithmetic for Image.alpha_composite over an opaque image. */
+void icodec_composite_over(const unsigned char *rgba, size_t count, const unsigned char *background,
+                           unsigned char *rgb);
 
 /* Encodes RGB8 pixels (width * height * 3 bytes) as an 8-bit RGB PNG, non-interlaced, with zlib
  * compression_level 0...9 (-1: libpng's default). On success *out is malloc'd (free with

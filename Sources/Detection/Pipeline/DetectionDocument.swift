@@ -21,17 +21,40 @@ public struct DetectionDocument: Codable, Sendable {
         }
     }
 
-    /// A mask as COCO compressed RLE (`size` + `counts`) or as polygons (`size` + `polygons`).
+    /// A mask as COCO compressed RLE (`size` + `counts`), as polygons (`size` + `polygons`), or as
+    /// the mask head's probabilities (`resolution` + `probabilities` + `box`).
     public struct Mask: Codable, Sendable {
-        /// `[height, width]`, as COCO writes it.
-        public var size: [Int]
+        /// `[height, width]` of the image, as COCO writes it (RLE and polygons).
+        public var size: [Int]?
         public var counts: String?
         /// Outer boundaries, `[x0, y0, x1, y1, ...]` through boundary pixel centres.
         public var polygons: [[Double]]?
+        /// The predicted class's mask probabilities, row-major `resolution[0] x resolution[1]`
+        /// (28 x 28), before pasting: the grid covers `box` (x1, y1, x2, y2 in image pixels);
+        /// resized bilinearly to the box and thresholded, it gives the mask.
+        public var probabilities: [Float]?
+        public var resolution: [Int]?
+        public var box: Box?
     }
 
     /// How masks are written.
-    public enum MaskEncoding: String, Sendable { case rle, polygon, none }
+    public enum MaskEncoding: String, Sendable { case rle, polygon, probabilities, none }
+
+    /// How boxes are written: corners (`[x1, y1, x2, y2]`), corner and size (`[x, y, w, h]`), or
+    /// corners divided by the image's width and height (0-1).
+    public enum BoxFormat: String, Sendable, CaseIterable { case xyxy, xywh, normalized }
+
+    /// What preprocessing did to the image: its size after the model's resize (before padding) and
+    /// the scale factor (torchvision's `min(min_size / short side, max_size / long side)`).
+    public struct Preprocessing: Codable, Sendable {
+        public var resized: [Int]
+        public var scale: Float
+
+        public init(resizedHeight: Int, resizedWidth: Int, scale: Float) {
+            resized = [resizedHeight, resizedWidth]
+            self.scale = scale
+        }
+    }
 
     public struct Item: Codable, Sendable {
         public var label: String
@@ -50,6 +73,8 @@ public struct DetectionDocument: Codable, Sendable {
     public var image: ImageInfo
     public var detections: [Item]
     public var timingsMs: OrderedTimings
+    public var boxFormat: BoxFormat = .xyxy
+    public var preprocessing: Preprocessing?
 
     enum CodingKeys: String, CodingKey {
         case model, pipeline, image, detections, timingsMs = "timings_ms"
@@ -64,13 +89,16 @@ public struct DetectionDocument: Codable, Sendable {
         self.detections = detections.boxes.indices.map { i in
             let label = detections.labels[i]
             var mask: Mask?
-            if let m = detections.masks?[i] {
+            if masks == .probabilities, let p = detections.maskProbabilities?[i] {
+                let side = Int(Double(p.count).squareRoot())
+                mask = Mask(probabilities: p, resolution: [side, side], box: detections.boxes[i])
+            } else if let m = detections.masks?[i] {
                 switch masks {
                 case .rle:
                     mask = Mask(size: [imageHeight, imageWidth], counts: m.rle().compressedCounts)
                 case .polygon:
                     mask = Mask(size: [imageHeight, imageWidth], polygons: MaskPolygons.polygons(m))
-                case .none:
+                case .probabilities, .none:
                     break
                 }
             }
@@ -86,14 +114,24 @@ public struct DetectionDocument: Codable, Sendable {
     public func jsonData(pretty: Bool = false) throws -> Data {
         var out = "{\"model\":\(JSONText.string(model)),\"pipeline\":\(JSONText.string(pipeline)),"
         out += "\"image\":{\"width\":\(image.width),\"height\":\(image.height),\"orientation\":\(image.orientation),"
-        out += "\"orientation_applied\":\(image.orientationApplied)},\"detections\":["
+        out += "\"orientation_applied\":\(image.orientationApplied)},"
+        if let p = preprocessing {
+            out += "\"preprocessing\":{\"resized\":[\(p.resized[0]),\(p.resized[1])],\"scale\":\(JSONText.number(p.scale))},"
+        }
+        if boxFormat != .xyxy { out += "\"box_format\":\(JSONText.string(boxFormat.rawValue))," }
+        out += "\"detections\":["
         for (i, d) in detections.enumerated() {
             if i > 0 { out += "," }
             if pretty { out += "\n  " }
             out += "{\"label\":\(JSONText.string(d.label)),\"class_id\":\(d.classId),\"score\":\(JSONText.number(d.score)),"
-            out += "\"box\":[\(JSONText.number(d.box.x1)),\(JSONText.number(d.box.y1)),\(JSONText.number(d.box.x2)),\(JSONText.number(d.box.y2))]"
+            out += "\"box\":[" + formattedBox(d.box).map { JSONText.number($0) }.joined(separator: ",") + "]"
             if let m = d.mask {
-                out += ",\"mask\":{\"size\":[\(m.size[0]),\(m.size[1])]"
+                out += ",\"mask\":{"
+                if let size = m.size { out += "\"size\":[\(size[0]),\(size[1])]" }
+                if let p = m.probabilities, let r = m.resolution, let b = m.box {
+                    out += "\"resolution\":[\(r[0]),\(r[1])],\"box\":[\(JSONText.number(b.x1)),\(JSONText.number(b.y1)),\(JSONText.number(b.x2)),\(JSONText.number(b.y2))],"
+                    out += "\"probabilities\":[" + p.map { JSONText.number($0) }.joined(separator: ",") + "]"
+                }
                 if let c = m.counts { out += ",\"counts\":\(JSONText.string(c))" }
                 if let polys = m.polygons {
                     out += ",\"polygons\":[" + polys.map { "[" + $0.map { JSONText.number($0) }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
@@ -107,6 +145,19 @@ public struct DetectionDocument: Codable, Sendable {
         out += timingsMs.stages.map { "\(JSONText.string($0.0)):\(JSONText.number($0.1))" }.joined(separator: ",")
         out += "}}"
         return Data(out.utf8)
+    }
+}
+
+extension DetectionDocument {
+    /// `box` (x1, y1, x2, y2 in image pixels) in the document's `boxFormat`.
+    public func formattedBox(_ box: Box) -> [Float] {
+        switch boxFormat {
+        case .xyxy: return [box.x1, box.y1, box.x2, box.y2]
+        case .xywh: return [box.x1, box.y1, box.x2 - box.x1, box.y2 - box.y1]
+        case .normalized:
+            let w = Float(max(image.width, 1)), h = Float(max(image.height, 1))
+            return [box.x1 / w, box.y1 / h, box.x2 / w, box.y2 / h]
+        }
     }
 }
 

@@ -63,6 +63,12 @@ public final class DetectionModel: Sendable {
         /// `maxDetections` detections of those classes; NMS is per class, so the kept detections
         /// are exactly the unfiltered ones of those classes, without the cut at the limit.
         public var classes: Set<Int>?
+        /// Score thresholds of single classes by class id; the others keep `scoreThreshold` (or
+        /// the model's). NMS is per class, so thresholding before it keeps exactly the detections
+        /// that thresholding after it would.
+        public var classScoreThresholds: [Int: Float]?
+        /// The probability a pasted mask pixel must exceed (torchvision's 0.5).
+        public var maskThreshold: Float = 0.5
 
         public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true,
                     pipeline: Pipeline = .default, proposals: [Box]? = nil) {
@@ -114,7 +120,7 @@ public final class DetectionModel: Sendable {
             let (logits, deltas) = roiHeads.classify(features, proposals: proposals, imageSize: input.resized)
             return roiHeads.postprocess(logits: logits, deltas: deltas, proposals: proposals, imageSize: input.resized,
                                         scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections,
-                                        classes: options.classes)
+                                        classes: options.classes, classScoreThresholds: options.classScoreThresholds)
         }
         if hasMasks && options.masks && pipeline == .mask {
             det.maskProbabilities = timings.measure("mask_head") {
@@ -126,7 +132,8 @@ public final class DetectionModel: Sendable {
             if let probs = det.maskProbabilities {
                 det.masks = zip(probs, det.boxes).map { p, b in
                     p.withUnsafeBufferPointer {
-                        MaskPaster.paste($0.baseAddress!, size: 28, box: b, imageH: image.height, imageW: image.width)
+                        MaskPaster.paste($0.baseAddress!, size: 28, box: b, imageH: image.height, imageW: image.width,
+                                         threshold: options.maskThreshold)
                     }
                 }
             }
@@ -166,7 +173,7 @@ public final class DetectionModel: Sendable {
             roiHeads.postprocess(logits: Tensor.concatRows(logits), deltas: Tensor.concatRows(deltas), proposals: regions,
                                  imageSize: (image.height, image.width),
                                  scoreThresh: options.scoreThreshold, detectionsPerImage: options.maxDetections,
-                                 classes: options.classes)
+                                 classes: options.classes, classScoreThresholds: options.classScoreThresholds)
         }
         return (det, timings)
     }

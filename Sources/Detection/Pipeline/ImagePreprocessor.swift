@@ -25,10 +25,14 @@ public struct ImagePreprocessor: Sendable {
     /// 3.33333349, not the correctly rounded 3.33333325); the output size is `floor(side * scale)` in
     /// double, as `interpolate(recompute_scale_factor=True)` computes it.
     public func resizedSize(h: Int, w: Int) -> (h: Int, w: Int) {
-        let short = Float(min(h, w)), long = Float(max(h, w))
-        let scale = min(Float(config.minSize) * (1 / short), Float(config.maxSize) * (1 / long))
-        let s = Double(scale)
+        let s = Double(scale(h: h, w: w))
         return (Int((Double(h) * s).rounded(.down)), Int((Double(w) * s).rounded(.down)))
+    }
+
+    /// The resize factor for an `h x w` image (see `resizedSize`).
+    public func scale(h: Int, w: Int) -> Float {
+        let short = Float(min(h, w)), long = Float(max(h, w))
+        return min(Float(config.minSize) * (1 / short), Float(config.maxSize) * (1 / long))
     }
 
     /// Per-channel tables from an 8-bit sample to its normalised value, `(byte / 255 - mean) / std`

@@ -46,7 +46,8 @@ public struct RoIHeads: Sendable {
 
     /// Final detections in resized-image coordinates (no masks yet).
     public func postprocess(logits: Tensor, deltas: Tensor, proposals: [Box], imageSize: (h: Int, w: Int),
-                            scoreThresh: Float? = nil, detectionsPerImage: Int? = nil, classes: Set<Int>? = nil) -> Detections {
+                            scoreThresh: Float? = nil, detectionsPerImage: Int? = nil, classes: Set<Int>? = nil,
+                            classScoreThresholds: [Int: Float]? = nil) -> Detections {
         let k = logits.shape[1]
         let probs = Softmax.lastDim(logits)
         let thresh = scoreThresh ?? self.scoreThresh
@@ -56,7 +57,7 @@ public struct RoIHeads: Sendable {
             for (i, p) in proposals.enumerated() {
                 for c in 1..<k where classes?.contains(c) ?? true {
                     let s = probs.data[i * k + c]
-                    guard s > thresh else { continue }
+                    guard s > (classScoreThresholds?[c] ?? thresh) else { continue }
                     let b = coder.decode(d.baseAddress! + (i * k + c) * 4, reference: p).clipped(width: fw, height: fh)
                     guard b.width >= 1e-2 && b.height >= 1e-2 else { continue }
                     boxes.append(b); scores.append(s); labels.append(c)
