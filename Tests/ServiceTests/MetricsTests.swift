@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Service
+import TestSupport
 import XCTest
 
 /// One sample of a Prometheus text exposition.
@@ -181,5 +182,60 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(buckets.map(\.value), buckets.map(\.value).sorted())
         XCTAssertEqual(buckets.last?.labels["le"], "+Inf")
         XCTAssertEqual(buckets.last?.value, after.value("rcnn_http_request_duration_seconds_count", ["route": "/healthz"]))
+    }
+
+    /// The official Python client's parser (prometheus_client, what exporters and tests in the
+    /// Prometheus ecosystem use) reads the served exposition with every family, type, label and
+    /// histogram series our own parser reads, after real traffic.
+    func testPrometheusClientParsesTheExposition() throws {
+        let python = LiveServer.python
+        try Prerequisite.require(try TestProcess.run(python, ["-c", "import prometheus_client.parser"]).status == 0,
+                                 "prometheus_client for \(python)", provides: "Tools/setup_python.sh installs it into .venv")
+        let service = try LiveServer.service { _ in }
+        service.registry.warmUp(runs: 0)
+        let live = try LiveServer(service)
+        defer { live.stop() }
+        XCTAssertEqual(try live.curl(["-H", "Content-Type: image/jpeg", "--data-binary", "@\(ServiceFixture.sample.path)",
+                                      live.base + "/v1/detect?score_threshold=0.3"]).status, 200)
+        XCTAssertEqual(try live.get("/nope").status, 404)
+        let text = String(decoding: try live.get("/metrics").body, as: UTF8.self)
+        let ours = try PromParser.parse(text)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-metrics-\(getpid()).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(text.utf8).write(to: file)
+        let script = """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+            out = {"types": {}, "samples": []}
+            for f in families:
+                out["types"][f.name] = f.type
+                for s in f.samples:
+                    out["samples"].append([s.name, s.labels, repr(float(s.value))])
+            print(json.dumps(out))
+            """
+        let r = try TestProcess.run(python, ["-c", script, file.path])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let samples = try XCTUnwrap(parsed["samples"] as? [[Any]])
+        XCTAssertEqual(samples.count, ours.samples.count, "prometheus_client read a different number of samples")
+        // prometheus_client rewrites a histogram's `le` as a float ("1" -> "1.0"); compare it as a number.
+        func key(_ name: Any, _ labels: [String: String], _ value: Double) -> String {
+            let l = labels.map { k, v in k == "le" ? "le=\(Double(v).map { "\($0)" } ?? v)" : "\(k)=\(v)" }.sorted()
+            return "\(name) \(l) \(value)"
+        }
+        // Values travel as Python's repr text (Foundation's JSON number parsing is not correctly rounded).
+        let theirs = Set(samples.map { key($0[0], $0[1] as? [String: String] ?? [:], Double($0[2] as? String ?? "") ?? .nan) })
+        let mine = Set(ours.samples.map { key($0.name, $0.labels, $0.value) })
+        XCTAssertEqual(theirs.subtracting(mine).sorted().prefix(5), [], "read by prometheus_client only")
+        XCTAssertEqual(mine.subtracting(theirs).sorted().prefix(5), [], "read by our parser only")
+        XCTAssertGreaterThan(mine.count, 100)
+        // prometheus_client names a counter family without its _total suffix.
+        let types = try XCTUnwrap(parsed["types"] as? [String: String])
+        for (name, type) in ours.types {
+            let family = type == "counter" && name.hasSuffix("_total") ? String(name.dropLast(6)) : name
+            XCTAssertEqual(types[family], type, name)
+        }
+        XCTAssertEqual(types["rcnn_inference_duration_seconds"], "histogram")
     }
 }
