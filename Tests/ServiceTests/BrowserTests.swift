@@ -35,4 +35,45 @@ final class BrowserTests: XCTestCase {
         XCTAssertEqual(summary["server_detections"] as? Int, expected.count)
         XCTAssertTrue(FileManager.default.fileExists(atPath: shot))
     }
+
+    /// A phone photo stored sideways (EXIF Orientation 6, written by Pillow from a non-square crop
+    /// of the sample): the browser shows it upright, the server detects in that frame, and the page
+    /// draws boxes and masks on it (the canvas is the upright size, every mask is shown).
+    func testPageDrawsARotatedPhotoUpright() throws {
+        let chromium = try Prerequisite.executable(["/usr/bin/chromium", "/usr/bin/chromium-browser"], "Chromium",
+                                                   provides: ".ci/run installs it with apt-get install chromium")
+        let python = LiveServer.python
+        try Prerequisite.require(try TestProcess.run(python, ["-c", "import PIL"]).status == 0, "Pillow for \(python)",
+                                 provides: "Tools/setup_python.sh creates .venv on Debian's python3 with PIL")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-browser-rotated-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rotated = dir.appendingPathComponent("rotated.jpg").path
+        let made = try TestProcess.run(python, ["-c", """
+            import sys
+            from PIL import Image
+            im = Image.open(sys.argv[1]).convert("RGB")
+            im = im.crop((0, 0, im.width, im.height * 3 // 4))
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            im.transpose(Image.Transpose.ROTATE_90).save(sys.argv[2], quality=95, exif=exif.tobytes())
+            print(im.width, im.height)
+            """, ServiceFixture.sample.path, rotated])
+        XCTAssertEqual(made.status, 0, made.errors)
+        let size = made.output.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        XCTAssertEqual(size.count, 2)
+
+        let service = try LiveServer.service { _ in }
+        service.registry.warmUp(runs: 0)
+        let live = try LiveServer(service)
+        defer { live.stop() }
+        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-browser-rotated.png").path
+        let r = try TestProcess.run("/usr/bin/python3", [Repository.url("Tests/Browser/browser_check.py").path, "--base", live.base,
+                                                        "--image", rotated, "--screenshot", shot, "--chromium", chromium])
+        XCTAssertEqual(r.status, 0, r.output + r.errors)
+        let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.output)
+        XCTAssertEqual(summary["ok"] as? Bool, true, r.output)
+        XCTAssertGreaterThan(summary["server_detections"] as? Int ?? 0, 0)
+        XCTAssertEqual((summary["page"] as? [String: Any])?["canvas"] as? [Int], size, "the canvas is the upright photo, not the stored frame")
+    }
 }
