@@ -81,10 +81,14 @@ struct Detect: ParsableCommand {
         let (det, t) = detector.detect(rgb, options: options)
         timings.append(t)
         let ran = options.pipeline == .default ? detector.pipelines[0] : options.pipeline.rawValue
-        let doc = DetectionDocument(model: detector.name, pipeline: ran,
+        var doc = DetectionDocument(model: detector.name, pipeline: ran,
                                     imageWidth: rgb.width, imageHeight: rgb.height, detections: det,
                                     classes: detector.classes, timings: timings,
                                     orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
+        if ran != DetectionModel.Pipeline.rcnn.rawValue {
+            let p = detector.preprocessor, size = p.resizedSize(h: rgb.height, w: rgb.width)
+            doc.preprocessing = .init(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: rgb.height, w: rgb.width))
+        }
         FileHandle.standardOutput.write(try doc.jsonData(pretty: pretty))
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }
