@@ -142,6 +142,43 @@ final class OpenInferenceTests: XCTestCase {
         XCTAssertNotNil(ServiceFixture.json(get("/v1/models/nope"))?["error"] as? [String: Any])
     }
 
+    /// The input edge cases users tripped over: one image is shape [1] exactly ([1, 1] and [] are
+    /// refused), URL-safe base64 decodes to the same image as standard base64, and an empty `data`
+    /// string or a zero-length binary element is "no image" (400), never a decoding error.
+    func testInputShapesBase64AlphabetsAndEmptyImages() throws {
+        let image = try imageInput()
+        let message = { (r: HTTPResponse) in ServiceFixture.json(r)?["error"] as? String ?? "" }
+        for shape in [[1, 1], [] as [Int], [0], [-1]] {
+            let r = try infer(["inputs": [image.merging(["shape": shape]) { $1 }]])
+            XCTAssertEqual(r.status, 400, "shape \(shape)")
+            XCTAssertTrue(message(r).contains("shape [1]"), message(r))
+        }
+        let standard = try Data(contentsOf: ServiceFixture.sample).base64EncodedString()
+        let urlSafe = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "="))
+        XCTAssertNotEqual(urlSafe, standard, "the sample's base64 must use + or / for this test to mean anything")
+        let params: [String: Any] = ["score_threshold": 0.3]
+        let a = try infer(["inputs": [image.merging(["data": [standard]]) { $1 }], "parameters": params])
+        let b = try infer(["inputs": [image.merging(["data": [urlSafe]]) { $1 }], "parameters": params])
+        XCTAssertEqual(a.status, 200)
+        XCTAssertEqual(b.status, 200, message(b))
+        XCTAssertEqual((ServiceFixture.json(a)?["outputs"] as? [[String: Any]])?.count, (ServiceFixture.json(b)?["outputs"] as? [[String: Any]])?.count)
+        XCTAssertEqual(String(decoding: a.body, as: UTF8.self).replacingOccurrences(of: #""id":"[^"]*""#, with: "", options: .regularExpression),
+                       String(decoding: b.body, as: UTF8.self).replacingOccurrences(of: #""id":"[^"]*""#, with: "", options: .regularExpression))
+
+        let empty = try infer(["inputs": [image.merging(["data": [""]]) { $1 }]])
+        XCTAssertEqual(empty.status, 400)
+        XCTAssertTrue(message(empty).contains("empty"), message(empty))
+        // A zero-length BYTES element in binary tensor data: the 4-byte length prefix says 0.
+        let header = try JSONSerialization.data(withJSONObject: ["inputs": [["name": "image", "datatype": "BYTES", "shape": [1],
+                                                                              "parameters": ["binary_data_size": 4]]]])
+        let zero = service.handle(ServiceFixture.request("POST", "/v2/models/shapes_mask_rcnn/infer", contentType: "application/octet-stream",
+                                                         body: [UInt8](header) + [0, 0, 0, 0],
+                                                         headers: [("Inference-Header-Content-Length", "\(header.count)")]))
+        XCTAssertEqual(zero.status, 400)
+        XCTAssertTrue(message(zero).contains("empty: no image"), message(zero))
+    }
+
     /// Triton's Python HTTP client: health, metadata and infer (JSON and binary tensor data).
     func testTritonClient() throws {
         let python = LiveServer.python
