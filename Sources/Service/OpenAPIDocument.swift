@@ -270,8 +270,9 @@ enum OpenAPIDocument {
                                              "items": ["type": "string", "format": "byte", "pattern": "^(/9j/|iVBORw0KGgo)", "description": "The JPEG or PNG, base64."]]],
                                    required: ["name", "datatype", "shape", "data"]),
             "V2InferRequest": object(["id": str,
-                                      "parameters": object(["score_threshold": optionSchemas["score_threshold"]!, "max_detections": optionSchemas["max_detections"]!,
-                                                            "pipeline": optionSchemas["pipeline"]!], required: []),
+                                      "parameters": object(Dictionary(uniqueKeysWithValues: ["score_threshold", "max_detections", "pipeline", "classes", "proposals",
+                                                                                             "orientation", "background", "class_thresholds", "mask_threshold", "box_format"]
+                                                                .map { ($0, optionSchemas[$0]!) }), required: []),
                                       "inputs": ["type": "array", "items": ref("V2ImageInput"), "minItems": 1, "maxItems": 1,
                                                  "description": "One input: image, BYTES, shape [1], data [base64] (or binary_data_size with the binary extension)."],
                                       "outputs": array(object(["name": ["type": "string", "enum": ["boxes", "scores", "labels", "class_names", "masks"],
