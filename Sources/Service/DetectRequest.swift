@@ -38,6 +38,13 @@ public struct DetectRequest {
     /// The mask probability a pixel must exceed to be in the mask (torchvision: 0.5).
     public var maskThreshold: Float = 0.5
     public var boxFormat: DetectionDocument.BoxFormat = .xyxy
+    /// Sliced inference: off (default), on, or auto (only for images much larger than the model's
+    /// input); the tile settings, whose size defaults to the model's `min_size`.
+    public enum SliceMode: String, Sendable { case off, on, auto }
+    public var slice: SliceMode = .off
+    public var slicing = SliceOptions()
+    /// Whether the client named a tile size (else the model's `min_size` is used).
+    public var sliceSizeGiven = false
 
     /// Largest `max_detections` a client may ask for.
     public static let maxDetectionsLimit = 1000
@@ -49,7 +56,9 @@ public struct DetectRequest {
     public static let pipelineNames = DetectionModel.Pipeline.allCases.filter { $0 != .default }.map(\.rawValue)
     /// Options every protocol understands.
     static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals",
-                                            "orientation", "background", "class_thresholds", "mask_threshold", "box_format"]
+                                            "orientation", "background", "class_thresholds", "mask_threshold", "box_format",
+                                            "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
+                                            "slice_match_threshold"]
 
     public init(image: [UInt8]) { self.image = image }
 
@@ -200,6 +209,46 @@ public struct DetectRequest {
                 throw APIError.unprocessable("box_format must be one of xyxy, xywh, normalized")
             }
             boxFormat = f
+        }
+        if let v = o["slice"] {
+            if let s = v as? String, let m = SliceMode(rawValue: s) ?? (s == "true" ? .on : s == "false" ? .off : nil) {
+                slice = m
+            } else if let b = v as? Bool {
+                slice = b ? .on : .off
+            } else {
+                throw APIError.unprocessable("slice must be off, on or auto")
+            }
+        }
+        if let v = o["slice_size"] {
+            slicing.tileSize = try ClientValue.integer(v, field: "slice_size", in: 64...4096)
+            sliceSizeGiven = true
+        }
+        if let v = o["slice_overlap"] {
+            slicing.overlap = try ClientValue.number(v, field: "slice_overlap", in: 0...0.9)
+        }
+        if let v = o["slice_full_pass"] {
+            if let s = v as? String, s == "true" || s == "false" {
+                slicing.fullImagePass = s == "true"
+            } else if let b = v as? Bool {
+                slicing.fullImagePass = b
+            } else {
+                throw APIError.unprocessable("slice_full_pass must be true or false")
+            }
+        }
+        if let v = o["slice_merge"] {
+            guard let s = v as? String, let m = SliceOptions.Merge(rawValue: s) else {
+                throw APIError.unprocessable("slice_merge must be nms or greedy")
+            }
+            slicing.merge = m
+        }
+        if let v = o["slice_match"] {
+            guard let s = v as? String, let m = SliceOptions.Metric(rawValue: s) else {
+                throw APIError.unprocessable("slice_match must be iou or ios")
+            }
+            slicing.metric = m
+        }
+        if let v = o["slice_match_threshold"] {
+            slicing.matchThreshold = Float(try ClientValue.number(v, field: "slice_match_threshold", in: 0...1))
         }
         if let v = o["background"] {
             guard let s = v as? String else {

@@ -11,7 +11,7 @@ extension DetectionService {
             if accept.contains("image/png") { request.format = .png } else if accept.contains("image/jpeg") { request.format = .jpeg }
         }
         let plan = try plan(request, model: model)
-        return try run(plan) { decoded, detections, timings in
+        return try run(plan) { decoded, detections, timings, sliced in
             let image = decoded.image
             switch request.format {
             case .png, .jpeg:
@@ -26,7 +26,11 @@ extension DetectionService {
                                             timings: timings, masks: DetectionDocument.MaskEncoding(rawValue: request.masks.rawValue) ?? .rle,
                                             orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
                 doc.boxFormat = request.boxFormat
-                doc.preprocessing = self.preprocessing(plan, image)
+                doc.preprocessing = self.preprocessing(plan, sliced.map { s in
+                    let tile = s.options.tiles(width: image.width, height: image.height)[0]
+                    return (tile.height, tile.width)
+                } ?? (image.height, image.width))
+                doc.slicing = sliced.map { DetectionDocument.Slicing($0.options, $0.report) }
                 return .json(try doc.jsonData())
             }
         }
@@ -36,10 +40,11 @@ extension DetectionService {
 extension DetectionService {
     /// The model's resize of `image` (size and scale), for pipelines that resize the whole image;
     /// nil for R-CNN, which warps each region to a fixed size instead.
-    func preprocessing(_ plan: DetectionPlan, _ image: RGBImage) -> DetectionDocument.Preprocessing? {
+    /// `input` is the image's size, or a tile's when the request was sliced.
+    func preprocessing(_ plan: DetectionPlan, _ input: (h: Int, w: Int)) -> DetectionDocument.Preprocessing? {
         guard plan.pipeline != .rcnn else { return nil }
         let p = plan.model.preprocessor
-        let size = p.resizedSize(h: image.height, w: image.width)
-        return DetectionDocument.Preprocessing(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: image.height, w: image.width))
+        let size = p.resizedSize(h: input.h, w: input.w)
+        return DetectionDocument.Preprocessing(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: input.h, w: input.w))
     }
 }

@@ -52,6 +52,9 @@ extension DetectionService {
             }
             classThresholds = byID
         }
+        if request.slice != .off && request.proposals != nil {
+            throw APIError.unprocessable("slice and proposals cannot be combined: proposals are in whole-image pixels")
+        }
         let wantsMasks = pipeline == .mask && (request.masks != .none || request.format != .json)
         return DetectionPlan(model: model, request: request, pipeline: pipeline, classIDs: classIDs, wantsMasks: wantsMasks,
                              classThresholds: classThresholds)
@@ -63,7 +66,7 @@ extension DetectionService {
     /// decoded pixels at once and a refused request never costs a decode. Scheduler failures
     /// become 503s; errors thrown by the job (an undecodable image, proposals outside it) come
     /// back as they are.
-    func run<T>(_ plan: DetectionPlan, render: @escaping (DecodedImage, Detections, StageTimings) throws -> T) throws -> T {
+    func run<T>(_ plan: DetectionPlan, render: @escaping (DecodedImage, Detections, StageTimings, SliceRun?) throws -> T) throws -> T {
         let deadline = DispatchTime.now() + .milliseconds(config.requestTimeoutMs)
         let job = { [self] () throws -> (T, StageTimings) in
             var timings = StageTimings()
@@ -76,9 +79,15 @@ extension DetectionService {
             options.classes = plan.classIDs
             options.classScoreThresholds = plan.classThresholds
             options.maskThreshold = plan.request.maskThreshold
+            if let slicing = Self.slicing(plan, image) {
+                let result = plan.model.detectSliced(image, options: options, slicing: slicing)
+                timings.append(result.timings)
+                metrics.sliceTiles.inc([plan.model.name], by: Double(result.report.tiles))
+                return (try render(decoded, result.detections, timings, SliceRun(options: slicing, report: result.report)), result.timings)
+            }
             let result = plan.model.detect(image, options: options)
             timings.append(result.timings)
-            return (try render(decoded, result.detections, timings), result.timings)
+            return (try render(decoded, result.detections, timings, nil), result.timings)
         }
         do {
             let (value, modelTimings) = try scheduler.run(deadline: deadline, job)
@@ -94,6 +103,23 @@ extension DetectionService {
             metrics.inferenceRejected.inc(["shutting_down"])
             throw APIError(503, "shutting_down", "the server is shutting down")
         }
+    }
+
+    /// The tile settings when the request slices this image: `slice=on`, or `slice=auto` and the
+    /// image's longer side is more than twice the model's `max_size` or its shorter side more than
+    /// twice its `min_size`. The tile size defaults to the model's `min_size` (tiles are then run
+    /// at about their own scale).
+    static func slicing(_ plan: DetectionPlan, _ image: RGBImage) -> SliceOptions? {
+        let t = plan.model.config.transform
+        switch plan.request.slice {
+        case .off: return nil
+        case .auto:
+            guard max(image.width, image.height) > 2 * t.maxSize || min(image.width, image.height) > 2 * t.minSize else { return nil }
+        case .on: break
+        }
+        var s = plan.request.slicing
+        if !plan.request.sliceSizeGiven { s.tileSize = t.minSize }
+        return s
     }
 
     /// Client proposals clipped to the image; a box left empty by clipping is an error, not
@@ -125,4 +151,10 @@ extension DetectionService {
             throw APIError.badRequest(e.description, code: e.code)
         }
     }
+}
+
+/// A sliced run's settings and what it did, for the answer.
+struct SliceRun {
+    let options: SliceOptions
+    let report: SliceReport
 }

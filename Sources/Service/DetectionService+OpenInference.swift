@@ -97,7 +97,7 @@ extension DetectionService {
             throw APIError.badRequest("unknown output '\(unknown.prefix(64))' for model '\(model.name)' (pipeline \(plan.pipeline.rawValue)); outputs: \(available.joined(separator: ", "))")
         }
         let id = request.id ?? r.requestID
-        let body = try run(plan) { decoded, detections, timings in
+        let body = try run(plan) { decoded, detections, timings, sliced in
             let image = decoded.image
             var doc = DetectionDocument(model: model.name, pipeline: plan.pipeline.rawValue, imageWidth: image.width,
                                         imageHeight: image.height, detections: detections, classes: model.classes,
@@ -106,7 +106,8 @@ extension DetectionService {
             let response = InferResponse(modelName: model.name, modelVersion: Self.modelVersion, id: id,
                                          parameters: ["pipeline": .string(plan.pipeline.rawValue),
                                                       "orientation": .int(decoded.exifOrientation?.rawValue ?? 1),
-                                                      "orientation_applied": .bool(decoded.orientationApplied)],
+                                                      "orientation_applied": .bool(decoded.orientationApplied),
+                                                      "slice_tiles": .int(sliced?.report.tiles ?? 0)],
                                          outputs: try wanted.map { try Self.output($0, of: doc) })
             return try InferResponse.encoder.encode(response)
         }

@@ -56,6 +56,13 @@ enum OpenAPIDocument {
         "proposals": ["type": "string", "description": "Proposals for the fast or rcnn pipeline as a JSON array of [x1, y1, x2, y2] boxes in image pixels (at most 5000); implies pipeline=fast unless rcnn is asked for."],
         "format": ["type": "string", "enum": ["json", "png", "jpeg"], "default": "json", "description": "JSON detections, or the image annotated with them (also chosen by `Accept: image/png|image/jpeg`)."],
         "background": ["type": "string", "default": "white", "pattern": "^(#?[0-9A-Fa-f]{6}|white|black|none)$", "description": "What a transparent PNG is composited over: #RRGGBB, white or black; none drops the alpha channel (the colours stored under transparent pixels show)."],
+        "slice": ["type": "string", "enum": ["off", "on", "auto"], "default": "off", "description": "Sliced inference for large images: cut into overlapping tiles, detect per tile, merge. auto slices only when the image's longer side exceeds twice the model's max_size or its shorter side twice its min_size."],
+        "slice_size": ["type": "integer", "minimum": 64, "maximum": 4096, "description": "Tile side in pixels (default: the model's min_size)."],
+        "slice_overlap": ["type": "number", "minimum": 0, "maximum": 0.9, "default": 0.2, "description": "Fraction of a tile shared with its neighbour."],
+        "slice_full_pass": ["type": "boolean", "default": false, "description": "Also detect on the whole image (for objects larger than a tile)."],
+        "slice_merge": ["type": "string", "enum": ["greedy", "nms"], "default": "greedy", "description": "greedy: the best detection absorbs its matches (box union, mask union); nms: the best survives as it is."],
+        "slice_match": ["type": "string", "enum": ["ios", "iou"], "default": "ios", "description": "Match metric: intersection over the smaller box, or over the union."],
+        "slice_match_threshold": ["type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "description": "Detections of a class match above this."],
         "orientation": ["type": "string", "enum": ["upright", "stored"], "default": "upright", "description": "upright: apply the file's EXIF orientation (as browsers show the photo); boxes, masks, width and height are in that frame. stored: keep the pixels as stored."],
     ]
 
@@ -253,6 +260,8 @@ enum OpenAPIDocument {
                                          "preprocessing": object(["resized": ["type": "array", "items": int, "minItems": 2, "maxItems": 2, "description": "[height, width] after the model's resize, before padding."],
                                                                   "scale": ["type": "number", "description": "The resize factor."]]),
                                          "box_format": ["type": "string", "enum": ["xywh", "normalized"], "description": "Present when boxes are not [x1, y1, x2, y2] pixels."],
+                                         "slicing": object(["tiles": int, "size": int, "overlap": num, "full_pass": ["type": "boolean"], "merge": str, "match": str,
+                                                            "match_threshold": num, "candidates": int]),
                                          "detections": array(ref("Detection")),
                                          "timings_ms": ["type": "object", "additionalProperties": num, "description": "Milliseconds per stage in the order they ran, plus total."]],
                                         required: ["model", "pipeline", "image", "detections", "timings_ms"]),
@@ -271,7 +280,9 @@ enum OpenAPIDocument {
                                    required: ["name", "datatype", "shape", "data"]),
             "V2InferRequest": object(["id": str,
                                       "parameters": object(Dictionary(uniqueKeysWithValues: ["score_threshold", "max_detections", "pipeline", "classes", "proposals",
-                                                                                             "orientation", "background", "class_thresholds", "mask_threshold", "box_format"]
+                                                                                             "orientation", "background", "class_thresholds", "mask_threshold", "box_format",
+                                                                                             "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
+                                                                                             "slice_match_threshold"]
                                                                 .map { ($0, optionSchemas[$0]!) }), required: []),
                                       "inputs": ["type": "array", "items": ref("V2ImageInput"), "minItems": 1, "maxItems": 1,
                                                  "description": "One input: image, BYTES, shape [1], data [base64] (or binary_data_size with the binary extension)."],

@@ -22,6 +22,7 @@ public final class ServiceMetrics: @unchecked Sendable {
     public let imagesDecoded: Counter
     public let imageDecodeFailures: Counter
     public let repositoryOperations: Counter
+    public let sliceTiles: Counter
 
     private let lock = NSLock()
     private var connectionsOpen: (@Sendable () -> Int)?
@@ -46,6 +47,7 @@ public final class ServiceMetrics: @unchecked Sendable {
         }
         imagesDecoded = r.counter("rcnn_images_decoded_total", "Images decoded, by format (jpeg, png).", labels: ["format"])
         repositoryOperations = r.counter("rcnn_model_repository_operations_total", "Model repository loads and unloads, by action (load, unload) and result (ok, error).", labels: ["action", "result"])
+        sliceTiles = r.counter("rcnn_slice_tiles_total", "Tiles run by sliced inference, by model.", labels: ["model"])
         imageDecodeFailures = r.counter("rcnn_image_decode_failures_total", "Request bodies that were not a decodable image, by error code.", labels: ["code"])
         r.gaugeFunction("rcnn_model_ready", "1 when the model is loaded and warmed up, else 0.", labels: ["model"]) { [weak models] in
             guard let models else { return [] }

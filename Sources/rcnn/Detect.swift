@@ -34,6 +34,8 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Keep the pixels as stored: do not apply the file's EXIF orientation (by default the photo is turned upright, as viewers show it, and boxes and masks are in that frame).")
     var storedOrientation = false
 
+    @OptionGroup var slicing: SliceArguments
+
     @Option(name: .long, help: "What a transparent PNG is composited over: #RRGGBB, white or black; none drops the alpha channel.")
     var background: String = "white"
 
@@ -78,17 +80,31 @@ struct Detect: ParsableCommand {
             }
             options.pipeline = p
         }
-        let (det, t) = detector.detect(rgb, options: options)
-        timings.append(t)
+        let sliceOptions = slicing.options(for: rgb, model: detector)
+        if sliceOptions != nil && options.proposals != nil { throw ValidationError("--slice and --proposals cannot be combined") }
+        let det: Detections
+        var report: SliceReport?
+        if let sliceOptions {
+            let r = detector.detectSliced(rgb, options: options, slicing: sliceOptions)
+            det = r.detections
+            timings.append(r.timings)
+            report = r.report
+        } else {
+            let (d, t) = detector.detect(rgb, options: options)
+            det = d
+            timings.append(t)
+        }
         let ran = options.pipeline == .default ? detector.pipelines[0] : options.pipeline.rawValue
         var doc = DetectionDocument(model: detector.name, pipeline: ran,
                                     imageWidth: rgb.width, imageHeight: rgb.height, detections: det,
                                     classes: detector.classes, timings: timings,
                                     orientation: decoded.exifOrientation?.rawValue ?? 1, orientationApplied: decoded.orientationApplied)
         if ran != DetectionModel.Pipeline.rcnn.rawValue {
-            let p = detector.preprocessor, size = p.resizedSize(h: rgb.height, w: rgb.width)
-            doc.preprocessing = .init(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: rgb.height, w: rgb.width))
+            let input = sliceOptions.map { s in s.tiles(width: rgb.width, height: rgb.height)[0] }.map { ($0.height, $0.width) } ?? (rgb.height, rgb.width)
+            let p = detector.preprocessor, size = p.resizedSize(h: input.0, w: input.1)
+            doc.preprocessing = .init(resizedHeight: size.h, resizedWidth: size.w, scale: p.scale(h: input.0, w: input.1))
         }
+        if let sliceOptions, let report { doc.slicing = .init(sliceOptions, report) }
         FileHandle.standardOutput.write(try doc.jsonData(pretty: pretty))
         FileHandle.standardOutput.write("\n".data(using: .utf8)!)
     }

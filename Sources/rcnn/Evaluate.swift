@@ -31,6 +31,8 @@ struct Evaluate: ParsableCommand {
     @Flag(name: .long, help: "Print the metrics as JSON instead of pycocotools' summary lines.")
     var json = false
 
+    @OptionGroup var slicing: SliceArguments
+
     func run() throws {
         let detector = try model.loadModel()
         let dataset: COCODataset
@@ -42,7 +44,8 @@ struct Evaluate: ParsableCommand {
         let progress = ProgressBar(total: ids.count)
         let results: [COCODetection]
         do {
-            results = try evaluator.detections(imageIDs: ids, options: DetectionModel.Options(scoreThreshold: scoreThreshold)) { _, _ in progress.advance() }
+            results = try evaluator.detections(imageIDs: ids, options: DetectionModel.Options(scoreThreshold: scoreThreshold),
+                                               slicing: { slicing.options(for: $0, model: detector) }) { _, _ in progress.advance() }
         } catch { throw ValidationError("\(error)") }
         progress.finish()
 

@@ -25,7 +25,9 @@ public struct DatasetEvaluator {
 
     /// Detections for `imageIDs` in COCO results format (bbox `[x, y, w, h]`, and RLE segmentation
     /// for mask models). `progress` is called after each image with (done, total).
+    /// `slicing`, when given, chooses per image whether and how to run sliced (nil: not sliced).
     public func detections(imageIDs: [Int], options: DetectionModel.Options = .init(),
+                           slicing: (RGBImage) -> SliceOptions? = { _ in nil },
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [COCODetection] {
         var results: [COCODetection] = []
         for (n, id) in imageIDs.enumerated() {
@@ -38,7 +40,8 @@ public struct DatasetEvaluator {
             do { rgb = try ImageDecoder.decode(try Data(contentsOf: path), applyEXIFOrientation: false) } catch {
                 throw COCOError.invalidFile(path: path.path, reason: "\(error)")
             }
-            let det = model.detect(rgb, options: options).detections
+            let det = slicing(rgb).map { model.detectSliced(rgb, options: options, slicing: $0).detections }
+                ?? model.detect(rgb, options: options).detections
             for i in 0..<det.count {
                 let b = det.boxes[i]
                 var d = COCODetection(imageID: id, categoryID: categoryID(forClass: det.labels[i]), score: Double(det.scores[i]),

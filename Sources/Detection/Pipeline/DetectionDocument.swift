@@ -75,6 +75,24 @@ public struct DetectionDocument: Codable, Sendable {
     public var timingsMs: OrderedTimings
     public var boxFormat: BoxFormat = .xyxy
     public var preprocessing: Preprocessing?
+    public var slicing: Slicing?
+
+    /// How a sliced run cut and merged (`SliceOptions`, `SliceReport`).
+    public struct Slicing: Codable, Sendable {
+        public var tiles: Int
+        public var size: Int
+        public var overlap: Double
+        public var fullPass: Bool
+        public var merge: String
+        public var match: String
+        public var matchThreshold: Float
+        public var candidates: Int
+
+        public init(_ o: SliceOptions, _ r: SliceReport) {
+            tiles = r.tiles; size = o.tileSize; overlap = o.overlap; fullPass = r.fullImagePass
+            merge = o.merge.rawValue; match = o.metric.rawValue; matchThreshold = o.matchThreshold; candidates = r.candidates
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, pipeline, image, detections, timingsMs = "timings_ms"
@@ -117,6 +135,11 @@ public struct DetectionDocument: Codable, Sendable {
         out += "\"orientation_applied\":\(image.orientationApplied)},"
         if let p = preprocessing {
             out += "\"preprocessing\":{\"resized\":[\(p.resized[0]),\(p.resized[1])],\"scale\":\(JSONText.number(p.scale))},"
+        }
+        if let s = slicing {
+            out += "\"slicing\":{\"tiles\":\(s.tiles),\"size\":\(s.size),\"overlap\":\(JSONText.number(s.overlap)),"
+            out += "\"full_pass\":\(s.fullPass),\"merge\":\(JSONText.string(s.merge)),\"match\":\(JSONText.string(s.match)),"
+            out += "\"match_threshold\":\(JSONText.number(s.matchThreshold)),\"candidates\":\(s.candidates)},"
         }
         if boxFormat != .xyxy { out += "\"box_format\":\(JSONText.string(boxFormat.rawValue))," }
         out += "\"detections\":["
