@@ -61,6 +61,12 @@ enum WebPage {
     <select id="pipeline"></select>
     <label for="threshold">Score threshold: <output id="thresholdValue">0.50</output></label>
     <input id="threshold" type="range" min="0" max="1" step="0.01" value="0.5">
+    <label for="slice">Large images</label>
+    <select id="slice">
+      <option value="auto">Slice if large (auto)</option>
+      <option value="off">Whole image</option>
+      <option value="on">Always slice</option>
+    </select>
     <label for="apikey">API key (only if the server needs one)</label>
     <input id="apikey" type="password" autocomplete="off" placeholder="none">
     <button id="run" disabled>Detect</button>
@@ -211,7 +217,7 @@ async function detect() {
   if (!file) return;
   $("run").disabled = true;
   setStatus("Detecting...");
-  const q = new URLSearchParams({ score_threshold: $("threshold").value, pipeline: $("pipeline").value, masks: "rle" });
+  const q = new URLSearchParams({ score_threshold: $("threshold").value, pipeline: $("pipeline").value, masks: "rle", slice: $("slice").value });
   const started = performance.now();
   try {
     const resp = await fetch("/v1/models/" + encodeURIComponent($("model").value) + "/detect?" + q, {
@@ -220,7 +226,8 @@ async function detect() {
     if (!resp.ok) throw new Error(resp.status + " " + await errorText(resp));
     lastDoc = await resp.json();
     draw();
-    setStatus(lastDoc.detections.length + " detection(s) by " + lastDoc.model + " (" + lastDoc.pipeline + ") in " +
+    setStatus(lastDoc.detections.length + " detection(s) by " + lastDoc.model + " (" + lastDoc.pipeline +
+              (lastDoc.slicing ? ", " + lastDoc.slicing.tiles + " tiles" : "") + ") in " +
               (performance.now() - started).toFixed(0) + " ms round trip.");
     document.body.dataset.detections = String(lastDoc.detections.length);
   } catch (e) {

@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--threshold", default="0.3")
+    ap.add_argument("--slice", default="auto", help="the page's 'Large images' choice: auto (its default), off, on")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
     raw = open(args.image, "rb").read()
@@ -113,8 +114,9 @@ def main():
         # The page gets a File, exactly what the picker or a drop would give it.
         js("(() => { const b = atob('%s'); const a = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) a[i] = b.charCodeAt(i);"
            " const f = new File([a], 'sample.jpg', {type: 'image/jpeg'}); chooseFile(f);"
-           " const t = document.getElementById('threshold'); t.value = '%s'; t.dispatchEvent(new Event('input')); })()"
-           % (base64.b64encode(raw).decode(), args.threshold))
+           " const t = document.getElementById('threshold'); t.value = '%s'; t.dispatchEvent(new Event('input'));"
+           " document.getElementById('slice').value = '%s'; })()"
+           % (base64.b64encode(raw).decode(), args.threshold, args.slice))
         wait_for("image !== null && !document.getElementById('run').disabled", "image loaded")
         js("document.getElementById('run').click()")
         wait_for("document.body.dataset.detections !== undefined || document.getElementById('status').className === 'error'", "detections", timeout=180)
@@ -138,7 +140,7 @@ def main():
 
         # The server's own answer for the same request.
         req = urllib.request.Request(
-            f"{args.base}/v1/models/{model}/detect?score_threshold={args.threshold}&pipeline={pipeline}&masks=rle",
+            f"{args.base}/v1/models/{model}/detect?score_threshold={args.threshold}&pipeline={pipeline}&masks=rle&slice={args.slice}",
             data=raw, headers={"Content-Type": "image/jpeg"})
         expected = json.loads(urllib.request.urlopen(req, timeout=180).read())
         n = len(expected["detections"])
@@ -153,7 +155,10 @@ def main():
         checks["canvas_has_drawing"] = page["changedPixels"] > 100
         checks["canvas_is_image_size"] = page["canvas"] == [expected["image"]["width"], expected["image"]["height"]]
         checks["timings_listed"] = "backbone" in page["stages"] and "total" in page["stages"]
-        summary.update({"model": model, "pipeline": pipeline, "server_detections": n, "page": {k: page[k] for k in ("status", "detections", "stages", "canvas", "changedPixels")},
+        # A sliced answer says so in the status line, with the server's tile count.
+        checks["slicing_shown"] = ("slicing" in expected) == ("tiles" in page["status"]) and (
+            "slicing" not in expected or f"{expected['slicing']['tiles']} tiles" in page["status"])
+        summary.update({"model": model, "pipeline": pipeline, "server_detections": n, "sliced": "slicing" in expected, "page": {k: page[k] for k in ("status", "detections", "stages", "canvas", "changedPixels")},
                         "rows": page["rows"][:5], "screenshot": args.screenshot})
     finally:
         chrome.close()

@@ -76,4 +76,40 @@ final class BrowserTests: XCTestCase {
         XCTAssertGreaterThan(summary["server_detections"] as? Int ?? 0, 0)
         XCTAssertEqual((summary["page"] as? [String: Any])?["canvas"] as? [Int], size, "the canvas is the upright photo, not the stored frame")
     }
+
+    /// A large image (a 4 x 4 mosaic of the sample, 1280 px) with the page's default "Large images:
+    /// slice when much larger than the model's input": the page's detections are the server's
+    /// sliced answer, and the status line names the tiles.
+    func testPageSlicesALargeImage() throws {
+        let chromium = try Prerequisite.executable(["/usr/bin/chromium", "/usr/bin/chromium-browser"], "Chromium",
+                                                   provides: ".ci/run installs it with apt-get install chromium")
+        let python = LiveServer.python
+        try Prerequisite.require(try TestProcess.run(python, ["-c", "import PIL"]).status == 0, "Pillow for \(python)",
+                                 provides: "Tools/setup_python.sh creates .venv on Debian's python3 with PIL")
+        let mosaic = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-browser-mosaic-\(getpid()).jpg").path
+        defer { try? FileManager.default.removeItem(atPath: mosaic) }
+        let made = try TestProcess.run(python, ["-c", """
+            import sys
+            from PIL import Image
+            im = Image.open(sys.argv[1]).convert("RGB")
+            big = Image.new("RGB", (4 * im.width, 4 * im.height))
+            for i in range(4):
+                for j in range(4):
+                    big.paste(im, (i * im.width, j * im.height))
+            big.save(sys.argv[2], quality=95)
+            """, ServiceFixture.sample.path, mosaic])
+        XCTAssertEqual(made.status, 0, made.errors)
+        let service = try LiveServer.service { _ in }
+        service.registry.warmUp(runs: 0)
+        let live = try LiveServer(service)
+        defer { live.stop() }
+        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-browser-sliced.png").path
+        let r = try TestProcess.run("/usr/bin/python3", [Repository.url("Tests/Browser/browser_check.py").path, "--base", live.base,
+                                                        "--image", mosaic, "--screenshot", shot, "--chromium", chromium, "--threshold", "0.5"])
+        XCTAssertEqual(r.status, 0, r.output + r.errors)
+        let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], r.output)
+        XCTAssertEqual(summary["ok"] as? Bool, true, r.output)
+        XCTAssertEqual(summary["sliced"] as? Bool, true, r.output)
+        XCTAssertGreaterThan(summary["server_detections"] as? Int ?? 0, 60, "the whole image gives 50 at 0.5")
+    }
 }
