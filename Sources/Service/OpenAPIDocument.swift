@@ -61,7 +61,7 @@ enum OpenAPIDocument {
         "slice_overlap": ["type": "number", "minimum": 0, "maximum": 0.9, "default": 0.2, "description": "Fraction of a tile shared with its neighbour."],
         "slice_full_pass": ["type": "boolean", "default": false, "description": "Also detect on the whole image (for objects larger than a tile)."],
         "slice_merge": ["type": "string", "enum": ["greedy", "nms"], "default": "greedy", "description": "greedy: the best detection absorbs its matches (box union, mask union); nms: the best survives as it is."],
-        "slice_match": ["type": "string", "enum": ["ios", "iou"], "default": "ios", "description": "Match metric: intersection over the smaller box, or over the union."],
+        "slice_match": ["type": "string", "enum": ["iou", "ios"], "default": "iou", "description": "Match metric: intersection over union, or over the smaller box."],
         "slice_match_threshold": ["type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "description": "Detections of a class match above this."],
         "orientation": ["type": "string", "enum": ["upright", "stored"], "default": "upright", "description": "upright: apply the file's EXIF orientation (as browsers show the photo); boxes, masks, width and height are in that frame. stored: keep the pixels as stored."],
     ]

@@ -19,8 +19,8 @@ struct SliceArguments: ParsableArguments {
     @Option(name: .long, help: "Merge of overlapping tile detections: greedy (union box and mask) or nms.")
     var sliceMerge: String = "greedy"
 
-    @Option(name: .long, help: "Match metric: ios (intersection over the smaller box) or iou.")
-    var sliceMatch: String = "ios"
+    @Option(name: .long, help: "Match metric: iou (default) or ios (intersection over the smaller box).")
+    var sliceMatch: String = "iou"
 
     @Option(name: .long, help: "Detections of a class match above this.")
     var sliceMatchThreshold: Float = 0.5
@@ -48,7 +48,7 @@ struct SliceArguments: ParsableArguments {
         s.overlap = sliceOverlap
         s.fullImagePass = sliceFullPass
         s.merge = SliceOptions.Merge(rawValue: sliceMerge) ?? .greedy
-        s.metric = SliceOptions.Metric(rawValue: sliceMatch) ?? .ios
+        s.metric = SliceOptions.Metric(rawValue: sliceMatch) ?? .iou
         s.matchThreshold = sliceMatchThreshold
         return s
     }

@@ -52,7 +52,7 @@ final class SliceRequestTests: XCTestCase {
         XCTAssertGreaterThan(tiles, 1)
         XCTAssertEqual(slicing["size"] as? Int, model.config.transform.minSize, "the tile size defaults to the model's min_size")
         XCTAssertEqual(slicing["merge"] as? String, "greedy")
-        XCTAssertEqual(slicing["match"] as? String, "ios")
+        XCTAssertEqual(slicing["match"] as? String, "iou")
         XCTAssertEqual(service.metrics.sliceTiles.value(["shapes_mask_rcnn"]) - tilesBefore, Double(tiles))
 
         var engineOptions = DetectionModel.Options(scoreThreshold: 0.5, maxDetections: 1000)

@@ -35,7 +35,7 @@ public struct SliceOptions: Sendable, Equatable {
     /// Also run the whole image once (for objects larger than a tile).
     public var fullImagePass: Bool = false
     public var merge: Merge = .greedy
-    public var metric: Metric = .ios
+    public var metric: Metric = .iou
     /// Detections of one class match when the metric exceeds this.
     public var matchThreshold: Float = 0.5
 
@@ -67,8 +67,8 @@ public struct SliceReport: Sendable, Equatable {
 
 extension DetectionModel {
     /// Detects on overlapping tiles of `image` and merges the results (see `SliceOptions`).
-    /// `options` apply per tile (threshold, classes, masks, pipeline); `maxDetections` (or the
-    /// model's limit) caps the merged result, best first. Timings are summed per stage over the
+    /// `options` apply per tile (threshold, classes, masks, pipeline); `maxDetections` caps the
+    /// merged result, best first (default: the model's per-image limit times the number of tiles). Timings are summed per stage over the
     /// tiles, with `slice` (cutting tiles) and `merge` added.
     public func detectSliced(_ image: RGBImage, options: Options, slicing: SliceOptions)
         -> (detections: Detections, timings: StageTimings, report: SliceReport)
@@ -107,7 +107,9 @@ extension DetectionModel {
         let candidates = all.count
         let merged = timings.measure("merge") { () -> Detections in
             var m = SliceMerger.merge(all, slicing)
-            let limit = options.maxDetections ?? roiHeads.detectionsPerImage
+            // The model's per-image limit is for one input-sized image: a sliced image keeps it per
+            // tile unless the caller set a limit.
+            let limit = options.maxDetections ?? roiHeads.detectionsPerImage * max(1, rects.count)
             if m.count > limit { m = m.select(Array(0..<limit)) }
             return m
         }
