@@ -4,7 +4,14 @@
 /// Boxes are `[x, y, width, height]` in pixels. `area` is taken from the file as is (COCO's
 /// ground-truth areas are polygon areas, not box areas); it decides which area range an object
 /// falls in. The file's `ignore` key is not read: pycocotools overwrites it with `iscrowd`
-/// before use, so crowd regions are exactly the ignored ground truths.
+/// before use, so crowd regions are exactly the ignored ground truths (for keypoint evaluation,
+/// ground truths with `num_keypoints` 0 are ignored as well).
+///
+/// Keypoints are a flat list of `(x, y, v)` triples in pixels, in the order of the category's
+/// `keypoints` names. For ground truth `v` is COCO's visibility flag (0 not labelled, 1 labelled
+/// but hidden, 2 visible; only `v > 0` counts); for detections the third value is a score that
+/// evaluation does not read. Decoding refuses a list whose length is not a multiple of 3 or that
+/// holds a number that is not finite.
 public struct COCOAnnotation: Sendable, Hashable, Codable {
     /// Annotation id (for detections, 1...N in file order).
     public var id: Int
@@ -23,10 +30,16 @@ public struct COCOAnnotation: Sendable, Hashable, Codable {
     public var segmentation: COCOSegmentation?
     /// Confidence, for detections only.
     public var score: Double?
+    /// Keypoints as flat `(x, y, v)` triples; required for keypoint evaluation.
+    public var keypoints: [Double]?
+    /// The file's `num_keypoints`: how many keypoints are labelled. Keypoint evaluation ignores a
+    /// ground truth whose count is 0, as pycocotools does (it reads this field, not the flags).
+    public var numKeypoints: Int?
 
     /// An annotation record.
     public init(id: Int, imageID: Int, categoryID: Int, bbox: COCOBox?, area: Double,
-                isCrowd: Bool = false, segmentation: COCOSegmentation? = nil, score: Double? = nil) {
+                isCrowd: Bool = false, segmentation: COCOSegmentation? = nil, score: Double? = nil,
+                keypoints: [Double]? = nil, numKeypoints: Int? = nil) {
         self.id = id
         self.imageID = imageID
         self.categoryID = categoryID
@@ -35,10 +48,13 @@ public struct COCOAnnotation: Sendable, Hashable, Codable {
         self.isCrowd = isCrowd
         self.segmentation = segmentation
         self.score = score
+        self.keypoints = keypoints
+        self.numKeypoints = numKeypoints
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, bbox, area, segmentation, score
+        case id, bbox, area, segmentation, score, keypoints
+        case numKeypoints = "num_keypoints"
         case imageID = "image_id"
         case categoryID = "category_id"
         case isCrowd = "iscrowd"
@@ -59,6 +75,12 @@ public struct COCOAnnotation: Sendable, Hashable, Codable {
         }
         segmentation = try object.decodeIfPresent(COCOSegmentation.self, forKey: .segmentation)
         score = try object.decodeIfPresent(Double.self, forKey: .score)
+        keypoints = try decodeKeypoints(object, forKey: .keypoints)
+        numKeypoints = try object.decodeIfPresent(Int.self, forKey: .numKeypoints)
+        if let count = numKeypoints, count < 0 {
+            throw DecodingError.dataCorruptedError(forKey: .numKeypoints, in: object,
+                debugDescription: "num_keypoints must not be negative, got \(count)")
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -71,6 +93,8 @@ public struct COCOAnnotation: Sendable, Hashable, Codable {
         try object.encode(isCrowd ? 1 : 0, forKey: .isCrowd)
         try object.encodeIfPresent(segmentation, forKey: .segmentation)
         try object.encodeIfPresent(score, forKey: .score)
+        try object.encodeIfPresent(keypoints, forKey: .keypoints)
+        try object.encodeIfPresent(numKeypoints, forKey: .numKeypoints)
     }
 }
 
@@ -84,4 +108,14 @@ func decodeOptionalBox<K: CodingKey>(_ object: KeyedDecodingContainer<K>, forKey
             debugDescription: "a COCO bbox needs 4 numbers [x, y, width, height], got \(values.count)")
     }
     return box
+}
+
+/// A `keypoints` key that may be absent or `null`, or a list of `(x, y, v)` triples of finite
+/// numbers.
+func decodeKeypoints<K: CodingKey>(_ object: KeyedDecodingContainer<K>, forKey key: K) throws -> [Double]? {
+    guard let values = try object.decodeIfPresent([Double].self, forKey: key) else { return nil }
+    if let problem = ObjectKeypointSimilarity.problem(with: values) {
+        throw DecodingError.dataCorruptedError(forKey: key, in: object, debugDescription: problem)
+    }
+    return values
 }

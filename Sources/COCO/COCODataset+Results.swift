@@ -21,19 +21,27 @@ extension COCODataset {
     /// The first detection decides the kind, as in pycocotools:
     /// - with a box: box results. `area` is `width * height` of the box, even for mask
     ///   evaluation, and a detection without a mask gets its box as a polygon.
-    /// - without a box: mask results. `area` is the mask's pixel count and a missing box is the
-    ///   mask's bounding box.
+    /// - without a box, with a mask: mask results. `area` is the mask's pixel count and a
+    ///   missing box is the mask's bounding box.
+    /// - with keypoints only: keypoint results. The box is the keypoints' extent (every
+    ///   keypoint, whatever its score) and `area` that box's area.
+    ///
+    /// Keypoints are carried over in every kind, for keypoint evaluation.
     ///
     /// An empty list gives a dataset with no annotations (pycocotools fails on it; evaluating
     /// it gives AP 0 wherever there is ground truth).
     ///
     /// - Throws: `COCOError.unknownImage` for a detection on an image not in this dataset,
-    ///   `COCOError.missingField` for a detection without the box (box results) or mask (mask
-    ///   results) the first detection set the kind to.
+    ///   `COCOError.missingField` for a detection without the box (box results), mask (mask
+    ///   results) or keypoints (keypoint results) the first detection set the kind to,
+    ///   `COCOError.invalidKeypoints` for keypoints that are not finite `(x, y, score)` triples
+    ///   (keypoint results need at least one).
     public func loadResults(_ detections: [COCODetection]) throws -> COCODataset {
         var annotations: [COCOAnnotation] = []
         annotations.reserveCapacity(detections.count)
-        let boxResults = detections.first?.bbox != nil
+        let first = detections.first
+        let boxResults = first?.bbox != nil
+        let keypointResults = !boxResults && first?.segmentation == nil && first?.keypoints != nil
         for (index, detection) in detections.enumerated() {
             let id = index + 1
             guard let image = image(id: detection.imageID) else {
@@ -41,8 +49,16 @@ extension COCODataset {
             }
             var annotation = COCOAnnotation(id: id, imageID: detection.imageID, categoryID: detection.categoryID,
                                             bbox: detection.bbox, area: 0, isCrowd: false,
-                                            segmentation: detection.segmentation, score: detection.score)
-            if boxResults {
+                                            segmentation: detection.segmentation, score: detection.score,
+                                            keypoints: detection.keypoints)
+            if keypointResults {
+                guard let keypoints = detection.keypoints else {
+                    throw COCOError.missingField(annotationID: id, field: "keypoints")
+                }
+                let box = try Self.keypointExtent(keypoints, annotationID: id)
+                annotation.bbox = box
+                annotation.area = box.width * box.height
+            } else if boxResults {
                 guard let box = detection.bbox else { throw COCOError.missingField(annotationID: id, field: "bbox") }
                 if annotation.segmentation == nil {
                     let x1 = box.x, x2 = box.x + box.width, y1 = box.y, y2 = box.y + box.height
@@ -62,5 +78,23 @@ extension COCODataset {
             annotations.append(annotation)
         }
         return COCODataset(images: images, annotations: annotations, categories: categories)
+    }
+
+    /// The box from the smallest to the largest keypoint x and y, as `loadRes` computes it.
+    private static func keypointExtent(_ keypoints: [Double], annotationID: Int) throws -> COCOBox {
+        if let problem = ObjectKeypointSimilarity.problem(with: keypoints) {
+            throw COCOError.invalidKeypoints(annotationID: annotationID, reason: "detection \(problem)")
+        }
+        if keypoints.isEmpty {
+            throw COCOError.invalidKeypoints(annotationID: annotationID, reason: "detection has no keypoints")
+        }
+        var x0 = Double.infinity, x1 = -Double.infinity, y0 = Double.infinity, y1 = -Double.infinity
+        for k in stride(from: 0, to: keypoints.count, by: 3) {
+            x0 = min(x0, keypoints[k])
+            x1 = max(x1, keypoints[k])
+            y0 = min(y0, keypoints[k + 1])
+            y1 = max(y1, keypoints[k + 1])
+        }
+        return COCOBox(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 }

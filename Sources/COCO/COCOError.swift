@@ -10,6 +10,11 @@ public enum COCOError: Error, Equatable, CustomStringConvertible {
     case unknownImage(imageID: Int)
     /// An annotation lacks something the requested evaluation needs.
     case missingField(annotationID: Int, field: String)
+    /// An annotation's keypoints are unusable: not `x, y, v` triples, not finite, or a count that
+    /// differs from the number of OKS sigmas of its category. `reason` says which.
+    case invalidKeypoints(annotationID: Int, reason: String)
+    /// Evaluation settings that cannot be used, such as OKS sigmas that are not positive.
+    case invalidParameters(String)
 
     public var description: String {
         switch self {
@@ -22,6 +27,10 @@ public enum COCOError: Error, Equatable, CustomStringConvertible {
             return "results refer to image \(imageID), which is not in the ground truth"
         case .missingField(let annotationID, let field):
             return "annotation \(annotationID) has no '\(field)'"
+        case .invalidKeypoints(let annotationID, let reason):
+            return "annotation \(annotationID): \(reason)"
+        case .invalidParameters(let reason):
+            return "invalid evaluation parameters: \(reason)"
         }
     }
 }

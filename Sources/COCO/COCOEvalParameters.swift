@@ -4,6 +4,9 @@ public enum COCOIoUType: String, Sendable, Hashable, Codable {
     case bbox
     /// Mask IoU on run-length encoded masks (polygons are rasterized first).
     case segm
+    /// Object keypoint similarity (OKS) on `(x, y, v)` keypoints, with per-keypoint sigmas
+    /// (`COCOEvalParameters.keypointSigmas`).
+    case keypoints
 }
 
 /// A named range of object areas in square pixels; an object is in it when
@@ -24,9 +27,16 @@ public struct COCOAreaRange: Sendable, Hashable {
     }
 }
 
-/// The settings of a COCO evaluation, with pycocotools' `Params` defaults for boxes and masks:
-/// IoU thresholds 0.50:0.05:0.95, 101 recall points 0:0.01:1, at most 1, 10 and 100 detections
-/// per image, areas all / small (< 32²) / medium (32²...96²) / large (> 96²), per category.
+/// The settings of a COCO evaluation, with pycocotools' `Params` defaults.
+///
+/// Boxes and masks: IoU thresholds 0.50:0.05:0.95, 101 recall points 0:0.01:1, at most 1, 10 and
+/// 100 detections per image, areas all / small (< 32²) / medium (32²...96²) / large (> 96²), per
+/// category.
+///
+/// Keypoints: the same OKS thresholds and recall points, at most 20 detections per image, areas
+/// all / medium / large (there is no small range: COCO does not label keypoints on small
+/// people), per category, with COCO's 17 person sigmas for every category unless
+/// `keypointSigmasByCategory` gives a category its own.
 public struct COCOEvalParameters: Sendable, Hashable {
     /// Box or mask overlap.
     public var iouType: COCOIoUType
@@ -45,8 +55,15 @@ public struct COCOEvalParameters: Sendable, Hashable {
     public var areaRanges: [COCOAreaRange]
     /// Match only within a category (true, the COCO metric) or across all (proposal recall).
     public var useCategories: Bool
+    /// OKS sigmas, one per keypoint, for categories without an entry in
+    /// `keypointSigmasByCategory` (keypoint evaluation only). The default is COCO's 17 person
+    /// sigmas, `ObjectKeypointSimilarity.cocoPersonSigmas`.
+    public var keypointSigmas: [Double]
+    /// OKS sigmas of particular categories, by category id, for keypoint sets other than COCO's
+    /// person (pycocotools has one hard-coded list; this is the way to evaluate other datasets).
+    public var keypointSigmasByCategory: [Int: [Double]]
 
-    /// pycocotools' defaults for `iouType` 'bbox' or 'segm'.
+    /// pycocotools' defaults for `iouType` 'bbox', 'segm' or 'keypoints'.
     public init(iouType: COCOIoUType) {
         self.iouType = iouType
         self.imageIDs = nil
@@ -54,14 +71,27 @@ public struct COCOEvalParameters: Sendable, Hashable {
         // pycocotools: np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1)
         self.iouThresholds = Self.linspace(0.5, 0.95, count: Int(((0.95 - 0.5) / 0.05).rounded()) + 1)
         self.recallThresholds = Self.linspace(0.0, 1.0, count: Int(((1.0 - 0.0) / 0.01).rounded()) + 1)
-        self.maxDetections = [1, 10, 100]
-        self.areaRanges = [
-            COCOAreaRange(label: "all", lowerBound: 0, upperBound: 1e10),
-            COCOAreaRange(label: "small", lowerBound: 0, upperBound: 32 * 32),
-            COCOAreaRange(label: "medium", lowerBound: 32 * 32, upperBound: 96 * 96),
-            COCOAreaRange(label: "large", lowerBound: 96 * 96, upperBound: 1e10),
-        ]
+        let all = COCOAreaRange(label: "all", lowerBound: 0, upperBound: 1e10)
+        let small = COCOAreaRange(label: "small", lowerBound: 0, upperBound: 32 * 32)
+        let medium = COCOAreaRange(label: "medium", lowerBound: 32 * 32, upperBound: 96 * 96)
+        let large = COCOAreaRange(label: "large", lowerBound: 96 * 96, upperBound: 1e10)
+        switch iouType {
+        case .bbox, .segm:
+            self.maxDetections = [1, 10, 100]
+            self.areaRanges = [all, small, medium, large]
+        case .keypoints:
+            self.maxDetections = [20]
+            self.areaRanges = [all, medium, large]
+        }
         self.useCategories = true
+        self.keypointSigmas = ObjectKeypointSimilarity.cocoPersonSigmas
+        self.keypointSigmasByCategory = [:]
+    }
+
+    /// The OKS sigmas used for a category: its entry in `keypointSigmasByCategory`, else
+    /// `keypointSigmas`.
+    public func keypointSigmas(forCategory categoryID: Int) -> [Double] {
+        keypointSigmasByCategory[categoryID] ?? keypointSigmas
     }
 
     /// `count` evenly spaced values from `start` to `stop` inclusive, computed as numpy's

@@ -64,53 +64,68 @@ public struct COCOEvaluation: Sendable {
         return defined.isEmpty ? -1 : numpyMean(defined)
     }
 
-    /// The 12 standard COCO numbers (`COCOeval.stats` after `summarize()`), using the first,
-    /// second and third detection limits as pycocotools does.
+    /// The standard summary numbers (`COCOeval.stats` after `summarize()`): the 12 detection
+    /// numbers for boxes and masks, using the first, second and third detection limits as
+    /// pycocotools does; the 10 keypoint numbers for keypoints, at the largest detection limit
+    /// (20 by default, which pycocotools hard-codes). `COCOStats.Kind` lists the order.
     public var stats: COCOStats {
-        let limits = parameters.maxDetections
-        precondition(limits.count >= 3, "the standard summary needs three detection limits")
-        let most = limits[2]
-        func ap(_ iou: Double? = nil, _ area: String = "all") -> Double {
-            summarize(averagePrecision: true, iouThreshold: iou, areaRange: area, maxDetections: most)
-        }
-        func ar(_ area: String = "all", _ limit: Int) -> Double {
-            summarize(averagePrecision: false, areaRange: area, maxDetections: limit)
-        }
-        return COCOStats(values: [
-            ap(), ap(0.5), ap(0.75), ap(nil, "small"), ap(nil, "medium"), ap(nil, "large"),
-            ar("all", limits[0]), ar("all", limits[1]), ar("all", most),
-            ar("small", most), ar("medium", most), ar("large", most),
-        ])
+        let kind: COCOStats.Kind = parameters.iouType == .keypoints ? .keypoints : .detection
+        return COCOStats(kind: kind, values: summaryRows.map {
+            summarize(averagePrecision: $0.averagePrecision, iouThreshold: $0.iouThreshold,
+                      areaRange: $0.areaRange, maxDetections: $0.maxDetections)
+        })
     }
 
-    /// The 12 lines `COCOeval.summarize()` prints, character for character.
+    /// The lines `COCOeval.summarize()` prints (12 for boxes and masks, 10 for keypoints),
+    /// character for character.
     public var summary: String {
-        let limits = parameters.maxDetections, most = limits[2]
         let thresholds = parameters.iouThresholds
         let range = String(format: "%0.2f:%0.2f", thresholds.first ?? 0, thresholds.last ?? 0)
-        let rows: [(ap: Bool, iou: String, area: String, limit: Int)] = [
-            (true, range, "all", most), (true, "0.50", "all", most), (true, "0.75", "all", most),
-            (true, range, "small", most), (true, range, "medium", most), (true, range, "large", most),
-            (false, range, "all", limits[0]), (false, range, "all", limits[1]), (false, range, "all", most),
-            (false, range, "small", most), (false, range, "medium", most), (false, range, "large", most),
-        ]
         func pad(_ text: String, _ width: Int, left: Bool) -> String {
             let fill = String(repeating: " ", count: max(width - text.count, 0))
             return left ? text + fill : fill + text
         }
         // ' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'
-        return zip(rows, stats.values).map { row, value in
-            let title = pad(row.ap ? "Average Precision" : "Average Recall", 18, left: true)
-            let kind = row.ap ? "(AP)" : "(AR)"
-            return " \(title) \(kind) @[ IoU=\(pad(row.iou, 9, left: true)) | area=\(pad(row.area, 6, left: false))"
-                + " | maxDets=\(pad(String(row.limit), 3, left: false)) ] = \(String(format: "%0.3f", value))"
+        return zip(summaryRows, stats.values).map { row, value in
+            let title = pad(row.averagePrecision ? "Average Precision" : "Average Recall", 18, left: true)
+            let kind = row.averagePrecision ? "(AP)" : "(AR)"
+            let iou = row.iouThreshold.map { String(format: "%0.2f", $0) } ?? range
+            return " \(title) \(kind) @[ IoU=\(pad(iou, 9, left: true)) | area=\(pad(row.areaRange, 6, left: false))"
+                + " | maxDets=\(pad(String(row.maxDetections), 3, left: false)) ] = \(String(format: "%0.3f", value))"
         }.joined(separator: "\n")
+    }
+
+    /// The `_summarize` calls of `_summarizeDets` or `_summarizeKps`, in `stats` order.
+    private var summaryRows: [(averagePrecision: Bool, iouThreshold: Double?, areaRange: String, maxDetections: Int)] {
+        let limits = parameters.maxDetections
+        if parameters.iouType == .keypoints {
+            let most = limits.last ?? 20
+            return [
+                (true, nil, "all", most), (true, 0.5, "all", most), (true, 0.75, "all", most),
+                (true, nil, "medium", most), (true, nil, "large", most),
+                (false, nil, "all", most), (false, 0.5, "all", most), (false, 0.75, "all", most),
+                (false, nil, "medium", most), (false, nil, "large", most),
+            ]
+        }
+        precondition(limits.count >= 3, "the standard summary needs three detection limits")
+        let most = limits[2]
+        return [
+            (true, nil, "all", most), (true, 0.5, "all", most), (true, 0.75, "all", most),
+            (true, nil, "small", most), (true, nil, "medium", most), (true, nil, "large", most),
+            (false, nil, "all", limits[0]), (false, nil, "all", limits[1]), (false, nil, "all", most),
+            (false, nil, "small", most), (false, nil, "medium", most), (false, nil, "large", most),
+        ]
     }
 }
 
-/// `np.mean` of a 1-D float64 array, bit for bit: numpy sums in blocks of 8192 elements (its
-/// buffer size), each block by pairwise summation, then divides by the count.
+/// `np.mean` of a 1-D float64 array, bit for bit: `numpySum` divided by the count.
 func numpyMean(_ values: [Double]) -> Double {
+    numpySum(values) / Double(values.count)
+}
+
+/// `np.sum` of a contiguous 1-D float64 array, bit for bit: numpy sums in blocks of 8192
+/// elements (its buffer size), each block by pairwise summation.
+func numpySum(_ values: [Double]) -> Double {
     var total = 0.0
     var start = 0
     while start < values.count {
@@ -118,7 +133,7 @@ func numpyMean(_ values: [Double]) -> Double {
         total += values.withUnsafeBufferPointer { pairwiseSum(UnsafeBufferPointer(rebasing: $0[start..<end])) }
         start = end
     }
-    return total / Double(values.count)
+    return total
 }
 
 /// numpy's `pairwise_sum_DOUBLE`: 8 interleaved accumulators up to 128 values, halving above.

@@ -3,7 +3,7 @@
 ///
 /// Greedy, in decreasing score: each detection takes the unmatched ground truth it overlaps
 /// most (at least the threshold), preferring regular ground truths to ignored ones. Crowd
-/// regions can absorb any number of detections. Detections matched to an ignored ground truth,
+/// regions can absorb any number of detections (also in keypoint evaluation). Detections matched to an ignored ground truth,
 /// and unmatched detections outside the area range, are ignored: neither true nor false
 /// positives.
 struct ImageEvaluation {
@@ -18,13 +18,15 @@ struct ImageEvaluation {
 
     /// - Parameters:
     ///   - gt: ground truths in dataset order.
+    ///   - gtIgnored: whether each ground truth is ignored whatever its area (crowd regions;
+    ///     for keypoints also `num_keypoints` 0).
     ///   - dt: detections sorted by decreasing score and capped.
     ///   - ious: `dt.count x gt.count` overlaps, or empty when either side is empty.
-    init(gt: [COCOAnnotation], dt: [COCOAnnotation], ious: IoUMatrix, areaRange: COCOAreaRange,
-         iouThresholds: [Double]) {
+    init(gt: [COCOAnnotation], gtIgnored baseIgnored: [Bool], dt: [COCOAnnotation], ious: IoUMatrix,
+         areaRange: COCOAreaRange, iouThresholds: [Double]) {
         func outside(_ area: Double) -> Bool { area < areaRange.lowerBound || area > areaRange.upperBound }
         // Ignored ground truths go last, otherwise in order (a stable sort on the flag).
-        let gtIgnored = gt.map { $0.isCrowd || outside($0.area) }
+        let gtIgnored = gt.indices.map { baseIgnored[$0] || outside(gt[$0].area) }
         let order = gt.indices.filter { !gtIgnored[$0] } + gt.indices.filter { gtIgnored[$0] }
         let isIgnored = order.map { gtIgnored[$0] }
         let isCrowd = order.map { gt[$0].isCrowd }
