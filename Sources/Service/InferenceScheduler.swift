@@ -33,6 +33,20 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var stopping = false
     private let lock = NSCondition()
     private var threads: [Thread] = []
+    /// Parts of running jobs that idle workers may take (`spread`), oldest first.
+    private var shared: [SharedWork] = []
+
+    /// A running job's parts, `0..<count`, taken in order by the job's own thread and by idle
+    /// workers. All fields are read and written under the scheduler's lock.
+    private final class SharedWork {
+        let count: Int
+        let body: (Int) -> Void
+        var next = 0
+        var finished = 0
+        var threads = Set<ObjectIdentifier>()
+        init(count: Int, body: @escaping (Int) -> Void) { self.count = count; self.body = body }
+        var hasParts: Bool { next < count }
+    }
 
     /// What to do once the scheduler has been idle (nothing running, nothing queued) for `after`
     /// seconds: by default give the memory of the last requests back to the system. A request that
@@ -124,13 +138,50 @@ public final class InferenceScheduler: @unchecked Sendable {
             throw Failure.queueFull
         }
         queue.append(job)
-        lock.signal()
+        // Broadcast, not signal: a job spreading its parts waits on the same condition, and a
+        // signal that woke it instead of an idle worker would leave this job waiting.
+        lock.broadcast()
         lock.unlock()
         if done.wait(timeout: deadline) == .timedOut {
             resultLock.lock(); if result == nil { result = .failure(Failure.deadlineExceeded) }; resultLock.unlock()
         }
         resultLock.lock(); defer { resultLock.unlock() }
         return try result!.get()
+    }
+
+    /// Runs `body(i)` for every `i` in `0..<count` from inside a running job, on the job's own
+    /// worker and on any worker that is idle meanwhile, and returns how many threads took part.
+    /// The job was admitted once; its parts are not: they never wait in the queue or count against
+    /// `capacity`, and an idle worker takes a part only while no admitted job waits, so a request
+    /// arriving meanwhile starts as soon as a worker finishes the part in hand. Parts are taken in
+    /// order; `body` must be thread-safe. Returns when every part has finished.
+    public func spread(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Int {
+        guard count > 0 else { return 1 }
+        let work = SharedWork(count: count, body: body)
+        lock.lock()
+        shared.append(work)
+        lock.broadcast()
+        while work.hasParts {
+            let i = work.next
+            work.next += 1
+            work.threads.insert(ObjectIdentifier(Thread.current))
+            lock.unlock()
+            body(i)
+            lock.lock()
+            work.finished += 1
+        }
+        // Every part is taken: the job stops offering them, then waits for the ones in hand.
+        shared.removeAll { $0 === work }
+        while work.finished < work.count { lock.wait() }
+        let threads = work.threads.count
+        lock.unlock()
+        return threads
+    }
+
+    /// The first shared work with parts left, when no admitted job waits. Call with `lock` held.
+    private var helpWanted: SharedWork? {
+        guard head == queue.count else { return nil }
+        return shared.first { $0.hasParts }
     }
 
     /// Work outside the queue (a request that failed before inference, a large upload) also
@@ -154,6 +205,19 @@ public final class InferenceScheduler: @unchecked Sendable {
         while true {
             lock.lock()
             while head == queue.count && !stopping {
+                if let work = helpWanted {
+                    // An idle worker lends itself to a running job: one part, then back to the
+                    // queue (which comes first).
+                    let i = work.next
+                    work.next += 1
+                    work.threads.insert(ObjectIdentifier(Thread.current))
+                    lock.unlock()
+                    work.body(i)
+                    lock.lock()
+                    work.finished += 1
+                    if work.finished == work.count { lock.broadcast() }
+                    continue
+                }
                 guard let due = releaseDue else { lock.wait(); continue }
                 if lock.wait(until: due) { continue }
                 // Timed out: the first worker to see it runs the release if the scheduler is still
