@@ -18,6 +18,9 @@ Runs, each in its own process under /usr/bin/time (wall time and peak RSS):
   sahi          sahi.get_sliced_prediction with the torchvision model built by Tools/shapes_model.py
                 and the shipped weights, same tile size, overlap and merge (greedy: GREEDYNMM,
                 nms: NMS; IOU or IOS; 0.5), evaluated by pycocotools
+  serve-WxT     (with --server) rcnn serve with W workers of T threads, each scene POSTed alone to
+                /v1/detect with slice=on and the same settings; seconds are the requests' latencies
+                summed, peak RSS the server's (VmHWM). With 2 x 1 the idle worker runs tiles too.
 All use score threshold 0.05 and 2 threads. Prints a table of bbox/segm AP, AP-small, seconds and
 peak RSS, and the ratios of ours to SAHI's.
 """
@@ -80,6 +83,56 @@ def timed(cmd, env=None):
         sys.exit(f"{' '.join(cmd[:3])} failed:\n{r.stderr[-3000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1)) / 1024
     return r.stdout, seconds, rss
+
+
+def serve_run(args, workers, threads, gt_path, results_path):
+    """Starts rcnn serve (workers x threads), POSTs every scene sliced; writes COCO results and
+    returns (seconds summed over requests, peak RSS MiB, tile threads seen)."""
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, RCNN_THREADS=str(threads), RCNN_MAX_IMAGE_PIXELS=str(64 << 20))
+    server = subprocess.Popen([args.rcnn, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("rcnn serve did not become ready")
+        gt = json.load(open(gt_path))
+        query = (f"score_threshold=0.05&masks=rle&slice=on&slice_size={args.size}"
+                 f"&slice_overlap={args.overlap}&slice_merge={args.merge}&slice_match={args.match}")
+        results, seconds, threads_seen = [], 0.0, set()
+        import urllib.error
+        for image in gt["images"]:
+            body = open(os.path.join(args.out, "images", image["file_name"]), "rb").read()
+            req = urllib.request.Request(f"{base}/v1/detect?{query}", data=body, headers={"Content-Type": "image/jpeg"})
+            start = time.time()
+            try:
+                doc = json.load(urllib.request.urlopen(req, timeout=600))
+            except urllib.error.HTTPError as e:
+                sys.exit(f"rcnn serve answered {e.code}: {e.read()[:500]!r}")
+            seconds += time.time() - start
+            threads_seen.add(doc["slicing"]["threads"])
+            for d in doc["detections"]:
+                x1, y1, x2, y2 = d["box"]
+                results.append({"image_id": image["id"], "category_id": d["class_id"], "score": d["score"],
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "segmentation": d["mask"]})
+        with open(f"/proc/{server.pid}/status") as f:
+            rss = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024
+        with open(results_path, "w") as f:
+            json.dump(results, f)
+        return seconds, rss, sorted(threads_seen)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def coco_stats(gt_path, results_path):
@@ -153,6 +206,8 @@ def main():
     ap.add_argument("--merge", default="greedy", choices=["greedy", "nms"])
     ap.add_argument("--match", default="iou", choices=["iou", "ios"])
     ap.add_argument("--skip-sahi", action="store_true")
+    ap.add_argument("--skip-cli", action="store_true", help="leave out the rcnn eval runs")
+    ap.add_argument("--server", action="store_true", help="also time sliced requests to rcnn serve (2x1, 1x2, 1x1)")
     ap.add_argument("--sahi-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--results", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -166,13 +221,20 @@ def main():
     gt = os.path.join(args.out, "instances.json")
     rows = {}
     env = dict(os.environ, OMP_NUM_THREADS="2")
-    for name, extra in (("rcnn-whole", []), ("rcnn-sliced", ["--slice", "on", "--slice-size", str(args.size),
+    for name, extra in () if args.skip_cli else (("rcnn-whole", []), ("rcnn-sliced", ["--slice", "on", "--slice-size", str(args.size),
                                                               "--slice-overlap", str(args.overlap),
                                                               "--slice-merge", args.merge, "--slice-match", args.match])):
         results = os.path.join(args.out, f"{name}.json")
         _, seconds, rss = timed([args.rcnn, "eval", "--annotations", gt, "--images", os.path.join(args.out, "images"),
                                  "--score-threshold", "0.05", "--threads", "2", "--json", "--output", results] + extra, env)
         rows[name] = (coco_stats(gt, results), seconds, rss)
+    if args.server:
+        for workers, threads in ((2, 1), (1, 2), (1, 1)):
+            name = f"serve-{workers}x{threads}"
+            results = os.path.join(args.out, f"{name}.json")
+            seconds, rss, seen = serve_run(args, workers, threads, gt, results)
+            print(f"{name}: tile threads per request {seen}")
+            rows[name] = (coco_stats(gt, results), seconds, rss)
     if not args.skip_sahi:
         results = os.path.join(args.out, "sahi.json")
         _, seconds, rss = timed([sys.executable, os.path.abspath(__file__), "--sahi-worker", "--out", args.out,
@@ -185,7 +247,7 @@ def main():
     for name, (stats, seconds, rss) in rows.items():
         print(f"| {name} | {stats['bbox'][0]:.3f} | {stats['bbox'][3]:.3f} | {stats['segm'][0]:.3f} | {stats['segm'][3]:.3f} "
               f"| {seconds:.1f} | {seconds / args.scenes:.2f} | {rss:.0f} |")
-    if "sahi" in rows:
+    if "sahi" in rows and "rcnn-sliced" in rows:
         (ours, t1, m1), (theirs, t2, m2) = rows["rcnn-sliced"], rows["sahi"]
         print(f"rcnn-sliced / sahi: time {t1 / t2:.2f}x, peak RSS {m1 / m2:.2f}x, "
               f"bbox AP {ours['bbox'][0] - theirs['bbox'][0]:+.3f}, segm AP {ours['segm'][0] - theirs['segm'][0]:+.3f}")

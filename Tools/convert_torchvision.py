@@ -23,10 +23,16 @@ GeneralizedRCNN built from the stock modules supported here; anything else raise
 `UnsupportedModel` naming the module. The file formats are described in Docs/model-config.md.
 
 Classes: `--classes FILE` (one name per line; if it has num_classes-1 lines, "__background__" is
-prepended), else torchvision's COCO category names when num_classes == 91, else "class_N".
+prepended), else torchvision's COCO category names when num_classes == 91, "person" for a keypoint
+model with one class, else "class_N".
 
-Batch-norm eps: torchvision's `fasterrcnn_resnet50_fpn(weights=COCO_V1)` and
-`maskrcnn_resnet50_fpn(weights=COCO_V1)` run their backbone's FrozenBatchNorm2d with eps=0.0
+Keypoints: `--arch keypointrcnn_resnet50_fpn` (both published versions, and heads of other widths
+and keypoint counts): the count is read from the predictor; names from `--keypoint-names FILE`,
+else COCO's 17 person keypoints with their skeleton and OKS sigmas when the count is 17.
+
+Batch-norm eps: torchvision's `fasterrcnn_resnet50_fpn(weights=COCO_V1)`,
+`maskrcnn_resnet50_fpn(weights=COCO_V1)` and `keypointrcnn_resnet50_fpn(weights=COCO_V1)` (not its
+COCO_LEGACY weights) run their backbone's FrozenBatchNorm2d with eps=0.0
 (`overwrite_eps`, a backwards-compatibility fix); a model built with weights=None uses 1e-5. Pass
 `--backbone-bn-eps 0` when converting those COCO checkpoints (or models fine-tuned from them) to
 match torchvision exactly. The eps in use is recorded in the config (`backbone.norm_eps`).
@@ -45,6 +51,7 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models import mobilenetv3 as tv_mobilenetv3
 from torchvision.models.detection import faster_rcnn as tv_faster_rcnn
+from torchvision.models.detection import keypoint_rcnn as tv_keypoint_rcnn
 from torchvision.models.detection import mask_rcnn as tv_mask_rcnn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
@@ -68,7 +75,22 @@ ARCHS = (
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
     "fasterrcnn_vgg16",
+    "keypointrcnn_resnet50_fpn",
 )
+
+# COCO's person keypoints (the order torchvision's keypointrcnn_resnet50_fpn predicts), the
+# skeleton as 0-based index pairs, and the per-keypoint OKS sigmas of COCO's keypoint evaluation.
+COCO_KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle",
+)
+COCO_SKELETON = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
+    (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)
+COCO_KEYPOINT_SIGMAS = (0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
+                        0.107, 0.107, 0.087, 0.087, 0.089, 0.089)
 
 # CLI flag -> torchvision builder keyword (FasterRCNN/MaskRCNN __init__ argument).
 THRESHOLD_FLAGS = (
@@ -185,6 +207,23 @@ def load_checkpoint(path):
     return obj
 
 
+def infer_num_keypoints(state_dict):
+    """The keypoint count of a keypoint R-CNN state_dict (None when it has no keypoint predictor)."""
+    w = state_dict.get("roi_heads.keypoint_predictor.kps_score_lowres.weight")
+    return None if w is None or w.dim() != 4 else int(w.shape[1])
+
+
+def infer_keypoint_layers(state_dict):
+    """The keypoint head's conv widths (KeypointRCNNHeads puts them at 0, 2, 4, ...)."""
+    layers = []
+    while f"roi_heads.keypoint_head.{2 * len(layers)}.weight" in state_dict:
+        w = state_dict[f"roi_heads.keypoint_head.{2 * len(layers)}.weight"]
+        if w.dim() != 4:
+            raise ConversionError(f"roi_heads.keypoint_head.{2 * len(layers)}.weight has shape {tuple(w.shape)}")
+        layers.append(int(w.shape[0]))
+    return layers
+
+
 def infer_num_classes(state_dict, source="checkpoint"):
     key = "roi_heads.box_predictor.cls_score.weight"
     if key not in state_dict:
@@ -221,12 +260,24 @@ def load_state_dict_strict(model, state_dict, source="checkpoint"):
         raise ConversionError(f"{source}: state_dict does not match the model:\n  " + "\n  ".join(lines))
 
 
-def build_model(arch, num_classes, **kwargs):
-    """The torchvision model for `arch`, randomly initialised, in eval mode."""
+def build_model(arch, num_classes, num_keypoints=None, keypoint_layers=None, **kwargs):
+    """The torchvision model for `arch`, randomly initialised, in eval mode. A keypoint model gets
+    `num_keypoints` (17 by default) and, when given, a keypoint head of `keypoint_layers` widths
+    instead of the builder's eight 512-wide convs."""
     if arch not in ARCHS:
         raise ConversionError(f"unknown --arch {arch!r}; expected one of {', '.join(ARCHS)}")
+    if arch.startswith("keypointrcnn"):
+        kwargs["num_keypoints"] = num_keypoints or 17
+    elif num_keypoints is not None:
+        raise ConversionError(f"the checkpoint has a keypoint head ({num_keypoints} keypoints) but --arch {arch} has none")
     builder = vgg.fasterrcnn_vgg16 if arch == "fasterrcnn_vgg16" else getattr(torchvision.models.detection, arch)
     model = builder(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+    if keypoint_layers and list(keypoint_layers) != [512] * 8:
+        # The builder always makes eight 512-wide convs; other widths replace the head in place
+        # (same module names and order).
+        rh = model.roi_heads
+        rh.keypoint_head = tv_keypoint_rcnn.KeypointRCNNHeads(model.backbone.out_channels, list(keypoint_layers))
+        rh.keypoint_predictor = tv_keypoint_rcnn.KeypointRCNNPredictor(keypoint_layers[-1], kwargs["num_keypoints"])
     return model.eval()
 
 
@@ -239,7 +290,21 @@ def coco_classes():
     return list(_COCO_CATEGORIES)
 
 
-def resolve_classes(num_classes, classes_file=None):
+def resolve_keypoints(num_keypoints, names_file=None):
+    """Keypoint names (a file, one per line; COCO's person keypoints for 17) and the skeleton
+    (COCO's for 17 unless a names file is given; none otherwise)."""
+    if names_file:
+        with open(names_file, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+        if len(names) != num_keypoints:
+            raise ConversionError(f"{names_file}: {len(names)} keypoint names, but the model predicts {num_keypoints}")
+        return names, []
+    if num_keypoints == 17:
+        return list(COCO_KEYPOINTS), [list(p) for p in COCO_SKELETON]
+    return [f"keypoint_{i}" for i in range(num_keypoints)], []
+
+
+def resolve_classes(num_classes, classes_file=None, keypoints=False):
     if classes_file:
         with open(classes_file, encoding="utf-8") as f:
             names = [line.strip() for line in f if line.strip()]
@@ -252,6 +317,8 @@ def resolve_classes(num_classes, classes_file=None):
         return names
     if num_classes == 91:
         return coco_classes()
+    if keypoints and num_classes == 2:
+        return ["__background__", "person"]  # torchvision's person keypoint models
     return ["__background__"] + [f"class_{i}" for i in range(1, num_classes)]
 
 
@@ -685,7 +752,43 @@ def _mask_predictor_config(pred, in_channels, num_classes):
 # ----------------------------------------------------------------------------------------------
 # the config
 
-def config_from_model(model, name, arch, classes):
+def _keypoint_head_config(head, in_channels):
+    where = "roi_heads.keypoint_head"
+    if not _is(head, tv_keypoint_rcnn.KeypointRCNNHeads):
+        _unsupported(where, head)
+    layers, prev = [], in_channels
+    children = list(head.children())
+    if len(children) % 2:
+        raise UnsupportedModel(f"{where}: expected conv + ReLU pairs")
+    for i in range(0, len(children), 2):
+        conv, act = children[i], children[i + 1]
+        if not _is(conv, nn.Conv2d) or not _is(act, nn.ReLU):
+            raise UnsupportedModel(f"{where}.{i}: expected conv3x3 + ReLU")
+        _check_conv(conv, f"{where}.{i}", kernel=3, stride=1, padding=1, dilation=1, groups=1)
+        if conv.in_channels != prev or conv.bias is None:
+            raise UnsupportedModel(f"{where}.{i}: expected conv3x3({prev}, C) with bias")
+        layers.append(int(conv.out_channels))
+        prev = conv.out_channels
+    return {"layers": layers}, int(prev)
+
+
+def _keypoint_predictor_config(pred, in_channels):
+    where = "roi_heads.keypoint_predictor"
+    if not _is(pred, tv_keypoint_rcnn.KeypointRCNNPredictor):
+        _unsupported(where, pred)
+    up = pred.kps_score_lowres
+    if not _is(up, nn.ConvTranspose2d) or tuple(up.kernel_size) != (4, 4) or tuple(up.stride) != (2, 2) \
+            or tuple(up.padding) != (1, 1) or tuple(up.output_padding) != (0, 0) or up.groups != 1 \
+            or tuple(up.dilation) != (1, 1) or up.bias is None:
+        _unsupported(f"{where}.kps_score_lowres", up)
+    if up.in_channels != in_channels:
+        raise UnsupportedModel(f"{where}.kps_score_lowres: in_channels {up.in_channels}, keypoint head gives {in_channels}")
+    if int(pred.up_scale) != 2:
+        raise UnsupportedModel(f"{where}: up_scale {pred.up_scale} (expected 2)")
+    return {"in_channels": int(up.in_channels), "num_keypoints": int(up.out_channels)}
+
+
+def config_from_model(model, name, arch, classes, keypoint_names=None, skeleton=None):
     """The rcnn model config (a dict, Docs/model-config.md) describing `model` as it runs in eval.
 
     `model` is a torchvision GeneralizedRCNN (FasterRCNN/MaskRCNN) built from stock modules;
@@ -700,8 +803,6 @@ def config_from_model(model, name, arch, classes):
     if t.fixed_size is not None:
         raise UnsupportedModel("transform: fixed_size is not supported")
     rpn, rh = model.rpn, model.roi_heads
-    if getattr(rh, "keypoint_predictor", None) is not None:
-        raise UnsupportedModel("roi_heads: keypoint heads are not supported")
 
     backbone = _backbone_config(model.backbone)
     fpn = _fpn_config(model.backbone.fpn) if _is(model.backbone, BackboneWithFPN) else None
@@ -794,6 +895,20 @@ def config_from_model(model, name, arch, classes):
         cfg["mask_predictor"] = _mask_predictor_config(rh.mask_predictor, mask_out, num_classes)
     elif any(getattr(rh, a, None) is not None for a in ("mask_roi_pool", "mask_head", "mask_predictor")):
         raise UnsupportedModel("roi_heads: incomplete mask branch")
+    if rh.has_keypoint():
+        cfg["keypoint_roi_pool"] = _roi_pool_config(rh.keypoint_roi_pool, feature_names, "roi_heads.keypoint_roi_pool")
+        cfg["keypoint_head"], kp_out = _keypoint_head_config(rh.keypoint_head, feature_channels)
+        cfg["keypoint_predictor"] = _keypoint_predictor_config(rh.keypoint_predictor, kp_out)
+        count = cfg["keypoint_predictor"]["num_keypoints"]
+        if keypoint_names is None:
+            keypoint_names, skeleton = resolve_keypoints(count)
+        if len(keypoint_names) != count:
+            raise ConversionError(f"{len(keypoint_names)} keypoint names for {count} keypoints")
+        cfg["keypoint_names"] = list(keypoint_names)
+        cfg["keypoint_skeleton"] = [list(p) for p in (skeleton or [])]
+        cfg["keypoint_sigmas"] = list(COCO_KEYPOINT_SIGMAS) if list(keypoint_names) == list(COCO_KEYPOINTS) else None
+    elif any(getattr(rh, a, None) is not None for a in ("keypoint_roi_pool", "keypoint_head", "keypoint_predictor")):
+        raise UnsupportedModel("roi_heads: incomplete keypoint branch")
     return cfg
 
 
@@ -829,9 +944,9 @@ def export_tensors(model):
     return out
 
 
-def convert_model(model, name, out_dir, arch, classes):
+def convert_model(model, name, out_dir, arch, classes, keypoint_names=None, skeleton=None):
     """Writes OUT_DIR/NAME.json and OUT_DIR/NAME.safetensors for `model`; returns both paths."""
-    cfg = config_from_model(model, name, arch, classes)
+    cfg = config_from_model(model, name, arch, classes, keypoint_names, skeleton)
     os.makedirs(out_dir, exist_ok=True)
     st_path = os.path.join(out_dir, f"{name}.safetensors")
     json_path = os.path.join(out_dir, f"{name}.json")
@@ -872,6 +987,8 @@ def main(argv=None):
     p.add_argument("--name", required=True, help="model name; files are NAME.json and NAME.safetensors")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--classes", help="class names, one per line (num_classes or num_classes-1 lines)")
+    p.add_argument("--keypoint-names", help="keypoint names, one per line (keypoint models; default: COCO's "
+                                            "person keypoints and skeleton for 17, keypoint_N otherwise)")
     for flag, typ in THRESHOLD_FLAGS:
         p.add_argument("--" + flag.replace("_", "-"), type=typ, default=None,
                        help=f"override torchvision's {flag} (builder default if omitted)")
@@ -883,21 +1000,32 @@ def main(argv=None):
     try:
         sd = load_checkpoint(args.checkpoint)
         num_classes = infer_num_classes(sd, args.checkpoint)
-        classes = resolve_classes(num_classes, args.classes)
+        num_keypoints = infer_num_keypoints(sd)
+        classes = resolve_classes(num_classes, args.classes, keypoints=num_keypoints is not None)
+        if args.arch.startswith("keypointrcnn") and num_keypoints is None:
+            raise ConversionError(f"{args.checkpoint}: no roi_heads.keypoint_predictor weights for --arch {args.arch}")
+        keypoint_names = skeleton = None
+        if num_keypoints is not None:
+            keypoint_names, skeleton = resolve_keypoints(num_keypoints, args.keypoint_names)
+        elif args.keypoint_names:
+            raise ConversionError("--keypoint-names is for keypoint models")
         kwargs = {flag: getattr(args, flag) for flag, _ in THRESHOLD_FLAGS if getattr(args, flag) is not None}
-        model = build_model(args.arch, num_classes, **kwargs)
+        keypoint_layers = infer_keypoint_layers(sd) if num_keypoints is not None else None
+        if num_keypoints is not None and not keypoint_layers:
+            raise ConversionError(f"{args.checkpoint}: a keypoint predictor without roi_heads.keypoint_head convs")
+        model = build_model(args.arch, num_classes, num_keypoints, keypoint_layers, **kwargs)
         load_state_dict_strict(model, sd, args.checkpoint)
         if args.backbone_bn_eps is not None:
             for m in model.backbone.body.modules():
                 if isinstance(m, _BN_TYPES):
                     m.eps = args.backbone_bn_eps
-        elif args.arch in ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn") and \
+        elif args.arch in ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn") and \
                 not any(k.endswith("num_batches_tracked") for k in sd):
             print("note: checkpoint has no num_batches_tracked (FrozenBatchNorm2d weights); if it is "
                   "torchvision's COCO_V1 checkpoint, pass --backbone-bn-eps 0 to match torchvision",
                   file=sys.stderr)
         model.eval()
-        json_path, st_path = convert_model(model, args.name, args.out, args.arch, classes)
+        json_path, st_path = convert_model(model, args.name, args.out, args.arch, classes, keypoint_names, skeleton)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -37,6 +37,9 @@ public struct DetectRequest {
     public var classThresholds: [String: Float]?
     /// The mask probability a pixel must exceed to be in the mask (torchvision: 0.5).
     public var maskThreshold: Float = 0.5
+    /// Keypoints scoring at or under this heatmap logit are left out of the annotated image (the
+    /// JSON lists every keypoint with its score).
+    public var keypointThreshold: Float = 0
     public var boxFormat: DetectionDocument.BoxFormat = .xyxy
     /// Sliced inference: off (default), on, or auto (only for images much larger than the model's
     /// input); the tile settings, whose size defaults to the model's `min_size`.
@@ -57,7 +60,7 @@ public struct DetectRequest {
     /// Options every protocol understands.
     static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals",
                                             "orientation", "background", "class_thresholds", "mask_threshold", "box_format",
-                                            "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
+                                            "keypoint_threshold", "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
                                             "slice_match_threshold"]
 
     public init(image: [UInt8]) { self.image = image }
@@ -203,6 +206,9 @@ public struct DetectRequest {
             let t = try ClientValue.number(v, field: "mask_threshold", in: 0...1)
             guard t > 0, t < 1 else { throw APIError.unprocessable("mask_threshold must be strictly between 0 and 1") }
             maskThreshold = Float(t)
+        }
+        if let v = o["keypoint_threshold"] {
+            keypointThreshold = Float(try ClientValue.number(v, field: "keypoint_threshold", in: -1e6...1e6))
         }
         if let v = o["box_format"] {
             guard let s = v as? String, let f = DetectionDocument.BoxFormat(rawValue: s) else {

@@ -15,7 +15,8 @@ extension DetectionService {
             let image = decoded.image
             switch request.format {
             case .png, .jpeg:
-                let drawn = Annotator.draw(image, detections, classes: model.classes)
+                let drawn = Annotator.draw(image, detections, classes: model.classes, skeleton: model.config.keypointSkeleton ?? [],
+                                           keypointThreshold: request.keypointThreshold)
                 let png = request.format == .png
                 var resp = HTTPResponse(status: 200, body: png ? try ImageEncoder.png(drawn) : try ImageEncoder.jpeg(drawn, quality: 90))
                 resp.headers.replaceOrAdd(name: "Content-Type", value: png ? "image/png" : "image/jpeg")

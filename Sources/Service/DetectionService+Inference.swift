@@ -80,7 +80,9 @@ extension DetectionService {
             options.classScoreThresholds = plan.classThresholds
             options.maskThreshold = plan.request.maskThreshold
             if let slicing = Self.slicing(plan, image) {
-                let result = plan.model.detectSliced(image, options: options, slicing: slicing)
+                let result = plan.model.detectSliced(image, options: options, slicing: slicing) { [scheduler] count, body in
+                    scheduler.spread(count, body)
+                }
                 timings.append(result.timings)
                 metrics.sliceTiles.inc([plan.model.name], by: Double(result.report.tiles))
                 return (try render(decoded, result.detections, timings, SliceRun(options: slicing, report: result.report)), result.timings)

@@ -80,6 +80,9 @@ extension DetectionService {
                 TensorMetadata(name: "class_names", datatype: "BYTES", shape: [-1]),
             ]
             if m.hasMasks { outputs.append(TensorMetadata(name: "masks", datatype: "BYTES", shape: [-1])) }
+            if m.hasKeypoints {
+                outputs.append(TensorMetadata(name: "keypoints", datatype: "FP32", shape: [-1, m.config.keypointPredictor?.numKeypoints ?? -1, 3]))
+            }
         }
     }
 
@@ -126,6 +129,10 @@ extension DetectionService {
             return .init(name: name, datatype: "INT64", shape: [n], data: .int(doc.detections.map(\.classId)))
         case "class_names":
             return .init(name: name, datatype: "BYTES", shape: [n], data: .string(doc.detections.map(\.label)))
+        case "keypoints":  // [n, K, 3]: x, y, score per keypoint
+            let k = doc.detections.first?.keypoints?.count ?? 0
+            return .init(name: name, datatype: "FP32", shape: [n, k, 3],
+                         data: .float(doc.detections.flatMap { ($0.keypoints ?? []).flatMap { $0 } }))
         default:  // "masks": each element is the COCO RLE object as JSON text
             let masks = try doc.detections.map { d -> String in
                 guard let m = d.mask else { return "" }

@@ -14,6 +14,10 @@ struct ModelInfo: Encodable {
     var ready: Bool
     /// The box head's truncated SVD, one entry per fully connected layer (absent: full weights).
     var boxHeadSVD: [SVDLayer]?
+    /// Keypoint models: the keypoints' names in the order detections list them, and the skeleton
+    /// as pairs of indices into that list.
+    var keypoints: [String]?
+    var skeleton: [[Int]]?
 
     struct SVDLayer: Encodable {
         var outFeatures: Int, inFeatures: Int, rank: Int, energy: Double
@@ -31,12 +35,17 @@ struct ModelInfo: Encodable {
         weights = m.weightsURL.lastPathComponent
         weightsSha256 = m.config.weightsSha256
         self.ready = ready
+        if m.hasKeypoints {
+            let count = m.config.keypointPredictor?.numKeypoints ?? 0
+            keypoints = m.config.keypointNames ?? (0..<count).map { "keypoint_\($0)" }
+            skeleton = m.config.keypointSkeleton ?? []
+        }
         let svd = m.roiHeads.boxHeadSVD
         boxHeadSVD = svd.isEmpty ? nil : svd.map { SVDLayer(outFeatures: $0.outFeatures, inFeatures: $0.inFeatures, rank: $0.rank, energy: $0.energy) }
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, architecture, task, pipelines, classes, weights, ready
+        case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

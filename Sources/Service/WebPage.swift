@@ -1,7 +1,7 @@
 import HTTP
 
 /// The web page served at `GET /`: pick or drop an image, choose model, pipeline and score
-/// threshold, and see the boxes, labels and translucent masks drawn over it, with a table of the
+/// threshold, and see the boxes, labels, translucent masks and (keypoint models) poses drawn over it, with a table of the
 /// detections and the per-stage timings.
 ///
 /// One self-contained document (inline CSS and JavaScript, no external scripts, fonts or images)
@@ -75,7 +75,7 @@ enum WebPage {
   <section>
     <canvas id="view" width="640" height="360"></canvas>
     <div class="cols">
-      <div><table id="detections"><thead><tr><th>#</th><th>label</th><th>score</th><th>box [x1, y1, x2, y2]</th><th>mask px</th></tr></thead><tbody></tbody></table></div>
+      <div><table id="detections"><thead><tr><th>#</th><th>label</th><th>score</th><th>box [x1, y1, x2, y2]</th><th>mask px</th><th>keypoints</th></tr></thead><tbody></tbody></table></div>
       <div><table id="timings"><thead><tr><th>stage</th><th>ms</th></tr></thead><tbody></tbody></table></div>
     </div>
   </section>
@@ -190,6 +190,26 @@ function draw() {
     ctx.fillStyle = col; ctx.fillRect(x1, ty, tw, th);
     ctx.fillStyle = "#fff"; ctx.fillText(text, x1 + 4, ty + 3);
   }
+  // Poses (keypoint models): the skeleton between keypoints scoring above 0, then the keypoints.
+  const model = models.find((x) => x.name === (lastDoc ? lastDoc.model : "")), skeleton = (model && model.skeleton) || [];
+  for (const d of dets) {
+    if (!d.keypoints) continue;
+    const col = "rgb(" + palette[d.class_id % palette.length].join(",") + ")", shown = d.keypoints.map((k) => k[2] > 0);
+    ctx.lineWidth = lw; ctx.strokeStyle = col;
+    for (const [a, b] of skeleton) {
+      if (!shown[a] || !shown[b]) continue;
+      ctx.beginPath(); ctx.moveTo(d.keypoints[a][0], d.keypoints[a][1]); ctx.lineTo(d.keypoints[b][0], d.keypoints[b][1]); ctx.stroke();
+    }
+    d.keypointsShown = 0;
+    d.keypoints.forEach((k, i) => {
+      if (!shown[i]) return;
+      d.keypointsShown++;
+      ctx.beginPath(); ctx.arc(k[0], k[1], lw + 2, 0, 2 * Math.PI);
+      ctx.fillStyle = "#fff"; ctx.fill();
+      ctx.beginPath(); ctx.arc(k[0], k[1], lw + 1, 0, 2 * Math.PI);
+      ctx.fillStyle = col; ctx.fill();
+    });
+  }
   fillTables();
 }
 
@@ -205,6 +225,7 @@ function fillTables() {
     r.insertCell().textContent = d.score.toFixed(3);
     r.insertCell().textContent = "[" + d.box.map((v) => v.toFixed(1)).join(", ") + "]";
     r.insertCell().textContent = d.maskPixels === undefined ? "" : d.maskPixels;
+    r.insertCell().textContent = d.keypoints ? d.keypointsShown + "/" + d.keypoints.length : "";
   });
   for (const [stage, ms] of Object.entries(lastDoc.timings_ms)) {
     const r = tbody.insertRow();

@@ -14,6 +14,9 @@ public struct TorchvisionImporter {
         /// One class name per line, `numClasses` or `numClasses - 1` lines (then "__background__" is
         /// prepended).
         public var classesFile: URL?
+        /// Keypoint names, one per line (keypoint models); default: COCO's person keypoints and
+        /// skeleton for 17, `keypoint_N` otherwise.
+        public var keypointNamesFile: URL?
         /// Builder options; nil fields keep the architecture's defaults.
         public var minSize: Int?
         public var maxSize: Int?
@@ -70,9 +73,14 @@ public struct TorchvisionImporter {
         guard let numClasses = cls.shape.first, numClasses >= 1, cls.shape.count == 2 else {
             throw CheckpointError(.invalid, "'\(classKey)' has shape \(cls.shape); expected [num_classes, features]")
         }
-        let classes = try resolveClasses(numClasses, file: r.classesFile)
+        let keypoints = try keypointShape(tensors, arch: r.arch)
+        if keypoints == nil && r.keypointNamesFile != nil {
+            throw CheckpointError(.invalid, "--keypoint-names is for keypoint models")
+        }
+        let classes = try resolveClasses(numClasses, file: r.classesFile, keypoints: keypoints != nil)
+        let (keypointNames, skeleton) = try keypoints.map { try resolveKeypoints($0.count, file: r.keypointNamesFile) } ?? ([], [])
         let upgraded = LegacyNames.upgrade(tensors, arch: r.arch, versions: versions)
-        let ordered = try match(upgraded, TorchvisionLayout(r.arch, numClasses: numClasses))
+        let ordered = try match(upgraded, TorchvisionLayout(r.arch, numClasses: numClasses, keypoints: keypoints))
 
         var options = r.arch.defaults
         if let v = r.minSize { options.minSize = v }
@@ -95,8 +103,11 @@ public struct TorchvisionImporter {
         let configURL = r.outputDirectory.appendingPathComponent("\(r.name).json")
         let sha = try SafeTensorsWriter.write(
             ordered, metadata: [("format", "pt"), ("architecture", r.arch.rawValue), ("name", r.name)], to: weightsURL)
-        let config = TorchvisionConfig(arch: r.arch, name: r.name, classes: classes, options: options,
+        var config = TorchvisionConfig(arch: r.arch, name: r.name, classes: classes, options: options,
                                        backboneNormEps: r.backboneBnEps, producer: producer)
+        config.keypoints = keypoints
+        config.keypointNames = keypointNames
+        config.keypointSkeleton = skeleton
         let text = config.json(weightsSha256: sha).configText() + "\n"
         let tmp = configURL.appendingPathExtension("tmp")
         try Data(text.utf8).write(to: tmp)
@@ -119,7 +130,56 @@ public struct TorchvisionImporter {
         }
     }
 
-    static func resolveClasses(_ numClasses: Int, file: URL?) throws -> [String] {
+    /// The keypoint head of a keypoint architecture's checkpoint: conv widths from
+    /// `roi_heads.keypoint_head.{0,2,4,...}.weight`, the count from the predictor. Nil for other
+    /// architectures; a checkpoint with keypoint weights for an architecture without them is refused.
+    static func keypointShape(_ tensors: [TorchCheckpoint.Entry], arch: TorchvisionArchitecture) throws -> KeypointShape? {
+        let byName = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        let predictorKey = "roi_heads.keypoint_predictor.kps_score_lowres.weight"
+        guard arch.hasKeypoints else {
+            if byName[predictorKey] != nil {
+                throw CheckpointError(.invalid, "the checkpoint has a keypoint head, but --arch \(arch.rawValue) has none (use keypointrcnn_resnet50_fpn)")
+            }
+            return nil
+        }
+        guard let p = byName[predictorKey], p.count == 4, (1...1024).contains(p[1]) else {
+            throw CheckpointError(.invalid, "no usable '\(predictorKey)' (shape [in, keypoints, 4, 4]) for --arch \(arch.rawValue)")
+        }
+        var layers: [Int] = []
+        while let w = byName["roi_heads.keypoint_head.\(2 * layers.count).weight"] {
+            guard w.count == 4, w[0] >= 1, layers.count < 64 else {
+                throw CheckpointError(.invalid, "'roi_heads.keypoint_head.\(2 * layers.count).weight' has shape \(w)")
+            }
+            layers.append(w[0])
+        }
+        guard !layers.isEmpty else { throw CheckpointError(.invalid, "a keypoint predictor without roi_heads.keypoint_head convs") }
+        return KeypointShape(layers: layers, count: p[1])
+    }
+
+    /// Keypoint names from `file` (no skeleton), else COCO's person keypoints and skeleton for 17,
+    /// else `keypoint_N`.
+    static func resolveKeypoints(_ count: Int, file: URL?) throws -> ([String], [[Int]]) {
+        if let file {
+            let names = try lines(of: file, what: "keypoint names")
+            guard names.count == count else {
+                throw CheckpointError(.invalid, "\(file.path): \(names.count) keypoint names, but the model predicts \(count)")
+            }
+            return (names, [])
+        }
+        if count == COCOKeypoints.names.count { return (COCOKeypoints.names, COCOKeypoints.skeleton) }
+        return ((0..<count).map { "keypoint_\($0)" }, [])
+    }
+
+    private static func lines(of file: URL, what: String) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+            throw CheckpointError(.invalid, "cannot read the \(what) \(file.path): \(error.localizedDescription)")
+        }
+        return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" })
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    static func resolveClasses(_ numClasses: Int, file: URL?, keypoints: Bool = false) throws -> [String] {
         if let file {
             let text: String
             do { text = try String(contentsOf: file, encoding: .utf8) } catch {
@@ -134,6 +194,7 @@ public struct TorchvisionImporter {
             return names
         }
         if numClasses == COCOCategories.names.count { return COCOCategories.names }
+        if keypoints && numClasses == 2 { return ["__background__", "person"] }
         return ["__background__"] + (1..<max(numClasses, 1)).map { "class_\($0)" }
     }
 

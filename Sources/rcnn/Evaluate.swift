@@ -8,7 +8,7 @@ import Tensor
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Run a model over a COCO-format dataset and print the COCO metrics (bbox, and segm for mask models).",
+        abstract: "Run a model over a COCO-format dataset and print the COCO metrics (bbox, segm for mask models, keypoints for keypoint models).",
         discussion: "Images are read in their stored frame: an EXIF orientation tag is not applied, since COCO annotations are in stored pixels (rcnn detect and the server apply it by default). A PNG's alpha channel is dropped, as the torchvision reference reads images.")
 
     @OptionGroup var model: ModelOptions
@@ -56,7 +56,7 @@ struct Evaluate: ParsableCommand {
         var report: [String: [String: Double]] = [:]
         for (iouType, evaluation) in try evaluator.evaluate(results, imageIDs: ids) {
             if json {
-                report[iouType.rawValue] = Dictionary(uniqueKeysWithValues: zip(COCOStats.names, evaluation.stats.values))
+                report[iouType.rawValue] = Dictionary(uniqueKeysWithValues: zip(evaluation.stats.kind.names, evaluation.stats.values))
             } else {
                 print("\(iouType.rawValue): \(ids.count) images, \(results.count) detections")
                 print(evaluation.summary)

@@ -30,6 +30,8 @@ struct Import: ParsableCommand {
     @Option(name: .long, help: "Class names, one per line (num_classes lines, or num_classes-1 without the background). Default: COCO's names when num_classes is 91, else class_N.")
     var classes: String?
 
+    @Option(name: .long, help: "Keypoint names, one per line (keypoint models). Default: COCO's person keypoints and skeleton for 17, keypoint_N otherwise.")
+    var keypointNames: String?
     @Option(name: .long, help: "Shorter image side the model resizes to (builder default if omitted).") var minSize: Int?
     @Option(name: .long, help: "Longer image side limit.") var maxSize: Int?
     @Option(name: .long, help: "RPN boxes kept per level before NMS.") var rpnPreNmsTopNTest: Int?
@@ -57,6 +59,7 @@ struct Import: ParsableCommand {
             arch: architecture, checkpoint: URL(fileURLWithPath: checkpoint), name: name,
             outputDirectory: URL(fileURLWithPath: out))
         request.classesFile = classes.map { URL(fileURLWithPath: $0) }
+        request.keypointNamesFile = keypointNames.map { URL(fileURLWithPath: $0) }
         request.minSize = minSize
         request.maxSize = maxSize
         request.rpnPreNmsTopNTest = rpnPreNmsTopNTest

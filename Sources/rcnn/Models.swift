@@ -13,5 +13,13 @@ struct Models: ParsableCommand {
         do { c = try ModelConfig.load(url) } catch { throw ValidationError("\(error)") }
         print("\(c.name): \(c.architecture), \(c.task), \(c.classes.count) classes, min_size \(c.transform.minSize), max_size \(c.transform.maxSize)")
         print("weights: \(c.weights) sha256 \(c.weightsSha256 ?? "-")")
+        if let k = c.keypointPredictor {
+            let names = c.keypointNames ?? (0..<k.numKeypoints).map { "keypoint_\($0)" }
+            print("keypoints (\(names.count)): \(names.joined(separator: ", "))")
+            let skeleton = c.keypointSkeleton ?? []
+            if !skeleton.isEmpty {
+                print("skeleton: " + skeleton.map { "\(names[$0[0]])-\(names[$0[1]])" }.joined(separator: ", "))
+            }
+        }
     }
 }

@@ -303,6 +303,25 @@ def main():
             r = os.path.join(out, "ref", arch + "-coco")
             convert(cp, arch, arch, r)
             case(f"{arch} 91 classes", cp, arch, r)
+    # Keypoint heads: torchvision's person model (2 classes: "person"), and a head of other
+    # widths and keypoint count with names from a file.
+    kp = "keypointrcnn_resnet50_fpn"
+    person = random_state_dict(kp, 2, 77)
+    pp = os.path.join(out, f"{kp}-person.pth")
+    torch.save(person, pp)
+    r = os.path.join(out, "ref", kp + "-person")
+    convert(pp, kp, kp, r)
+    case(f"{kp} person", pp, kp, r)
+    torch.manual_seed(78)
+    custom = ct.build_model(kp, 3, 5, [64, 32]).state_dict()
+    cz, cl = save_both(custom, os.path.join(out, f"{kp}-custom"))
+    kp_names = os.path.join(out, "keypoints.txt")
+    with open(kp_names, "w", encoding="utf-8") as f:
+        f.write("top\nright\nbottom\nleft\ncentre\n")
+    r = os.path.join(out, "ref", kp + "-custom")
+    convert(cz, kp, kp, r, ["--keypoint-names", kp_names])
+    case(f"{kp} custom head zip", cz, kp, r, ["--keypoint-names", os.path.relpath(kp_names, out)])
+    case(f"{kp} custom head legacy", cl, kp, r, ["--keypoint-names", os.path.relpath(kp_names, out)])
     hostile = write_small_files(out)
     manifest = {"fingerprint": fp, "cases": cases, "small": hostile}
     with open(manifest_path, "w", encoding="utf-8") as f:

@@ -18,7 +18,9 @@ final class ImportParityTests: XCTestCase {
             let dir = out.appendingPathComponent(c.name.replacingOccurrences(of: " ", with: "_"))
             // Paths among the converter arguments (the classes file) are relative to the fixtures.
             var args = c.args
-            if let i = args.firstIndex(of: "--classes") { args[i + 1] = fixtures.url(args[i + 1]).path }
+            for flag in ["--classes", "--keypoint-names"] {
+                if let i = args.firstIndex(of: flag) { args[i + 1] = fixtures.url(args[i + 1]).path }
+            }
             let r = try TestProcess.run(binary, ["import", "--arch", c.arch, fixtures.url(c.checkpoint).path,
                                                  "--name", c.arch, "--out", dir.path] + args)
             XCTAssertEqual(r.status, 0, "\(c.name): \(r.errors)")

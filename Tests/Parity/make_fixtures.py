@@ -67,6 +67,11 @@ ARCHS = collections.OrderedDict([
     # VGG-16 Faster R-CNN (Tools/vgg16_faster_rcnn.py): one stride-16 map, 9 anchors, RoI max pooling.
     ("fasterrcnn_vgg16", {"num_classes": 21, "rpn_delta_wh": (0.45, 0.0), "flags": {
         "box_score_thresh": 0.05, "box_detections_per_img": 100}}),
+    # Keypoint R-CNN: one foreground class (person) and COCO's 17 keypoints. Proposals keep
+    # anchor-like shapes (dw, dh spread 0.45, no stretch) so that detections are boxes of tens to
+    # hundreds of pixels, whose heatmaps are resized up as a person's are, not slivers.
+    ("keypointrcnn_resnet50_fpn", {"num_classes": 2, "rpn_delta_wh": (0.45, 0.0), "flags": {
+        "box_score_thresh": 0.05, "box_detections_per_img": 100}}),
 ])
 
 # name, height, width, seed. "wide" is wider than 1333/800 so that max_size binds (for min/max
@@ -94,6 +99,7 @@ TARGET_STD = {
     "box_delta_xy": 1.5,     # divided by 10 in the box coder
     "box_delta_wh": 1.5,     # divided by 5
     "mask_logits": 4.0,
+    "keypoint_logits": 2.0,  # heatmap logits: peaks around 5-8, as a trained head's visible keypoints
 }
 
 
@@ -233,6 +239,8 @@ def scale_predictors(model, image, generator, class_logit_std, rpn_delta_wh):
     modules = {"rpn_cls": rpn.cls_logits, "box": rh.box_predictor.cls_score}
     if rh.has_mask():
         modules["mask"] = rh.mask_predictor.mask_fcn_logits
+    if rh.has_keypoint():
+        modules["keypoint"] = rh.keypoint_predictor.kps_score_lowres
     seen = _capture_inputs(model, image, modules)
     with torch.no_grad():
         # RPN: 1x1 convs on every level; gather all positions of all levels.
@@ -262,6 +270,10 @@ def scale_predictors(model, image, generator, class_logit_std, rpn_delta_wh):
             layer = rh.mask_predictor.mask_fcn_logits
             out = layer(seen["mask"][0]).permute(0, 2, 3, 1).reshape(-1, layer.out_channels)
             _rescale(layer, out, [(torch.arange(layer.out_channels), TARGET_STD["mask_logits"], 0.0, 1.0)], generator)
+        if "keypoint" in seen:
+            layer = rh.keypoint_predictor.kps_score_lowres
+            out = layer(seen["keypoint"][0]).permute(0, 2, 3, 1).reshape(-1, layer.out_channels)
+            _rescale(layer, out, [(torch.arange(layer.out_channels), TARGET_STD["keypoint_logits"], 0.0, 1.0)], generator)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,6 +303,8 @@ class Recorder:
             m.backbone.register_forward_hook(keep("features")),
             m.rpn.head.register_forward_hook(keep("rpn_head")),
             m.roi_heads.box_predictor.register_forward_hook(keep("box_predictor")),
+            *([m.roi_heads.keypoint_predictor.register_forward_hook(keep("keypoint_logits"))]
+              if m.roi_heads.has_keypoint() else []),
             m.roi_heads.register_forward_hook(
                 lambda mod, inp, out: d.__setitem__("roi_heads", [{k: v.clone() for k, v in r.items()}
                                                                   for r in out[0]])),
@@ -346,6 +360,13 @@ def run_reference(model, image):
     tensors["det.labels"] = out["labels"].to(torch.int64)
     if "masks" in r:
         tensors["mask_probs"] = r["masks"]
+    if "keypoints" in r:
+        # Heatmaps of the final boxes (resized coordinates), the keypoints decoded from them in
+        # resized coordinates, and the model's output in original coordinates.
+        tensors["keypoint_logits"] = d["keypoint_logits"]
+        tensors["det.keypoints_resized"] = r["keypoints"]
+        tensors["det.keypoints"] = out["keypoints"]
+        tensors["det.keypoints_scores"] = out["keypoints_scores"]
     for k, v in tensors.items():
         if isinstance(v, torch.Tensor):
             tensors[k] = v.detach().contiguous()
@@ -395,6 +416,9 @@ def detections_json(image, out, classes, info):
         label = int(out["labels"][i])
         det = {"label": label, "class_name": classes[label], "score": float(out["scores"][i]),
                "box": [float(v) for v in out["boxes"][i]]}
+        if "keypoints" in out:
+            det["keypoints"] = [[float(p[0]), float(p[1]), float(s)]
+                                for p, s in zip(out["keypoints"][i], out["keypoints_scores"][i])]
         if rles is not None:
             det["mask_rle"] = {"size": [int(s) for s in rles[i]["size"]],
                                "counts": rles[i]["counts"].decode("ascii")}
@@ -462,7 +486,9 @@ def rebuild_from_files(arch, json_path):
         "box_score_thresh": cfg["box_score_thresh"], "box_nms_thresh": cfg["box_nms_thresh"],
         "box_detections_per_img": cfg["box_detections_per_img"],
     }
-    model = C.build_model(arch, cfg["box_predictor"]["num_classes"], **kwargs)
+    kp = cfg.get("keypoint_predictor")
+    model = C.build_model(arch, cfg["box_predictor"]["num_classes"], kp and kp["num_keypoints"],
+                          cfg["keypoint_head"]["layers"] if kp else None, **kwargs)
     st_path = os.path.join(os.path.dirname(json_path), cfg["weights"])
     if C.sha256_file(st_path) != cfg["weights_sha256"]:
         raise RuntimeError(f"{st_path}: sha256 does not match {json_path}")

@@ -42,6 +42,8 @@ final class ModelParityTests: XCTestCase {
     static let featureTolerance: Float = 2e-3
     /// The least end-to-end match rate of any one image (the architecture's pooled rate is higher).
     static let imageFloor = 0.90
+    /// Matched detections whose keypoints all agree, and those compared, over one architecture.
+    var keypointsMatched = (good: 0, checked: 0)
     let verbose = ProcessInfo.processInfo.environment["RCNN_PARITY_VERBOSE"] != nil
 
     func testAllArchitectures() throws {
@@ -71,6 +73,7 @@ final class ModelParityTests: XCTestCase {
         let configURL = root.appendingPathComponent(arch["config"] as! String)
         let model = try DetectionModel(configURL: configURL, verifyChecksum: true)
         var matched = 0, union = 0
+        keypointsMatched = (0, 0)
         for image in arch["images"] as! [[String: Any]] {
             let tag = "\(name)/\(image["name"] as! String)"
             let st = try SafeTensorsFile(url: root.appendingPathComponent(image["tensors"] as! String))
@@ -79,6 +82,11 @@ final class ModelParityTests: XCTestCase {
             let match = try checkImage(model, st, expected, tag: tag, requiredFraction: requiredFraction, requireFastPipeline: requireFastPipeline)
             matched += match.matched
             union += match.referenceCount + match.oursCount - match.matched
+        }
+        if model.hasKeypoints {
+            let rate = Double(keypointsMatched.good) / Double(max(1, keypointsMatched.checked))
+            XCTAssertGreaterThanOrEqual(rate, 0.99, "\(name): \(keypointsMatched.good)/\(keypointsMatched.checked) detections with every keypoint within 0.5 px and 1e-3")
+            print("parity \(name): keypoints of \(keypointsMatched.good)/\(keypointsMatched.checked) matched detections within 0.5 px and 1e-3 over its images")
         }
         let pooled = union == 0 ? 1 : Double(matched) / Double(union)
         XCTAssertGreaterThan(union, 0, "\(name): no detections compared")
@@ -158,6 +166,13 @@ final class ModelParityTests: XCTestCase {
             }
         }
 
+        // 5b. Keypoint head on torchvision's final boxes, and the decoding of torchvision's own
+        // heatmaps (the same bicubic resize and arg-max: positions and scores agree to float
+        // rounding unless two pixels of a resized heatmap tie within it).
+        if model.hasKeypoints {
+            try checkKeypointStages(model, features, st, resized: input.resized, tag: tag)
+        }
+
         // 6. The whole pipeline from the image: detections in original coordinates.
         let (det, _) = model.detect(rgb)
         let refItems = expected["detections"] as! [[String: Any]]
@@ -190,6 +205,31 @@ final class ModelParityTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(match.rate, min(requiredFraction, Self.imageFloor),
                                     "\(tag): \(match.summary)")
+        if model.hasKeypoints {
+            // Every keypoint of a matched detection within 0.5 px and its score within 1e-3.
+            var good = 0, checked = 0
+            for (j, i) in match.pairs {
+                guard let ref = refItems[j]["keypoints"] as? [[Double]], let ours = det.keypoints?[i], ref.count == ours.count else {
+                    XCTFail("\(tag): detection \(j) has no keypoints to compare"); continue
+                }
+                checked += 1
+                let close = zip(ref, ours).allSatisfy { r, o in
+                    abs(Double(o.x) - r[0]) <= 0.5 && abs(Double(o.y) - r[1]) <= 0.5 && abs(Double(o.score) - r[2]) <= 1e-3
+                }
+                if close { good += 1 } else if verbose {
+                    for (n, (r, o)) in zip(ref, ours).enumerated() where abs(Double(o.x) - r[0]) > 0.5 || abs(Double(o.y) - r[1]) > 0.5 || abs(Double(o.score) - r[2]) > 1e-3 {
+                        print("  keypoint \(tag) det \(j) kp \(n): ours (\(o.x), \(o.y), \(o.score)) torchvision \(r) box \(det.boxes[i].array) ref box \(reference[j].box.array)")
+                    }
+                }
+            }
+            XCTAssertGreaterThan(checked, 50, "\(tag): too few matched detections with keypoints")
+            // 99% is checked over the architecture's images together (`keypointsMatched`); one
+            // image may lose a few detections to score differences from boxes 1e-3 px apart.
+            XCTAssertGreaterThanOrEqual(Double(good) / Double(max(1, checked)), 0.95, "\(tag): \(good)/\(checked) detections with every keypoint within 0.5 px and 1e-3")
+            keypointsMatched.good += good
+            keypointsMatched.checked += checked
+            print("parity \(tag): keypoints of \(good)/\(checked) matched detections within 0.5 px and 1e-3")
+        }
         if model.hasMasks {
             XCTAssertGreaterThan(maskChecked, 0, "\(tag): no masks compared")
             // The v2 models' wide image: 95/97 masks agreed through im2col + GEMM, 95/98 through
@@ -225,6 +265,34 @@ final class ModelParityTests: XCTestCase {
         let match = DetectionMatch(reference: reference, ours: det)
         XCTAssertGreaterThanOrEqual(match.rate, requiredFraction, "\(tag): fast R-CNN \(match.summary)")
         print("parity \(tag) fast R-CNN on \(proposals.count) client proposals: \(match.summary)")
+    }
+
+    /// The keypoint head's heatmaps on torchvision's final boxes against torchvision's, and the
+    /// keypoints decoded from torchvision's heatmaps against the ones it decoded.
+    func checkKeypointStages(_ model: DetectionModel, _ features: FeatureMaps, _ st: SafeTensorsFile,
+                             resized: (h: Int, w: Int), tag: String) throws {
+        let refBoxes = boxes(try st.tensor("det.boxes_resized"))
+        let refMaps = try st.tensor("keypoint_logits")
+        let maps = try XCTUnwrap(model.roiHeads.keypointHeatmaps(features, boxes: refBoxes, imageSize: resized), "\(tag): no heatmaps")
+        XCTAssertEqual(maps.shape, refMaps.shape, "\(tag): keypoint heatmap shape")
+        if maps.shape == refMaps.shape {
+            XCTAssertLessThanOrEqual(Compare.relativeError(maps.data, refMaps.data), Self.featureTolerance, "\(tag): keypoint heatmaps")
+        }
+        let decoded = RoIHeads.keypoints(heatmaps: refMaps, boxes: refBoxes)
+        let refKeypoints = try st.tensor("det.keypoints_resized"), refScores = try st.tensor("det.keypoints_scores")
+        let k = refMaps.shape[1]
+        var same = 0, total = 0
+        for (d, points) in decoded.enumerated() {
+            for (j, p) in points.enumerated() {
+                let r = (d * k + j) * 3
+                total += 1
+                if abs(p.x - refKeypoints.data[r]) <= 1e-3 && abs(p.y - refKeypoints.data[r + 1]) <= 1e-3
+                    && abs(p.score - refScores.data[d * k + j]) <= 1e-4 * max(1, abs(p.score)) { same += 1 }
+            }
+        }
+        XCTAssertGreaterThan(total, 500, "\(tag): too few keypoints decoded")
+        XCTAssertGreaterThanOrEqual(Double(same) / Double(max(1, total)), 0.999, "\(tag): \(same)/\(total) keypoints decoded from torchvision's heatmaps as it decodes them")
+        print("parity \(tag): keypoint heatmaps relative error \(Compare.relativeError(maps.data, refMaps.data)); \(same)/\(total) keypoints decoded as torchvision")
     }
 
     func boxes(_ t: Tensor) -> [Box] {

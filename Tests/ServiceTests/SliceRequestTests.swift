@@ -53,6 +53,8 @@ final class SliceRequestTests: XCTestCase {
         XCTAssertEqual(slicing["size"] as? Int, model.config.transform.minSize, "the tile size defaults to the model's min_size")
         XCTAssertEqual(slicing["merge"] as? String, "greedy")
         XCTAssertEqual(slicing["match"] as? String, "iou")
+        XCTAssertEqual(slicing["threads"] as? Int, 1, "the fixture's scheduler has one worker")
+        XCTAssertGreaterThan(try XCTUnwrap(slicing["wall_ms"] as? Double), 0)
         XCTAssertEqual(service.metrics.sliceTiles.value(["shapes_mask_rcnn"]) - tilesBefore, Double(tiles))
 
         var engineOptions = DetectionModel.Options(scoreThreshold: 0.5, maxDetections: 1000)
@@ -67,6 +69,35 @@ final class SliceRequestTests: XCTestCase {
         let whole = try XCTUnwrap(ServiceFixture.json(post(png, "score_threshold=0.5&max_detections=1000&masks=none"))?["detections"] as? [[String: Any]])
         XCTAssertGreaterThan(served.count, whole.count)
         XCTAssertNil(ServiceFixture.json(post(png, "score_threshold=0.5&masks=none"))?["slicing"], "no slicing unless asked")
+    }
+
+    /// With two workers and nothing else to do, the idle worker runs tiles too; the answer is the
+    /// same as the engine's tiles run one after another (tiles are merged in tile order).
+    func testIdleWorkersRunTilesAndTheAnswerIsUnchanged() throws {
+        let (image, png) = try mosaic()
+        let model = try XCTUnwrap(service.registry.models.first)
+        var config = service.config
+        config.workers = 2
+        let scheduler = InferenceScheduler(workers: 2, queueDepth: 2, idleRelease: nil)
+        defer { scheduler.shutdown() }
+        let two = DetectionService(registry: service.registry, scheduler: scheduler, config: config)
+        let r = two.handle(ServiceFixture.request("POST", "/v1/detect?score_threshold=0.3&max_detections=1000&slice=on&masks=rle",
+                                                  contentType: "image/png", body: png))
+        XCTAssertEqual(r.status, 200, String(decoding: r.body, as: UTF8.self))
+        let doc = try XCTUnwrap(ServiceFixture.json(r))
+        let slicing = try XCTUnwrap(doc["slicing"] as? [String: Any])
+        XCTAssertEqual(slicing["threads"] as? Int, 2, "the idle worker ran no tile")
+        var options = SliceOptions()
+        options.tileSize = model.config.transform.minSize
+        var engineOptions = DetectionModel.Options(scoreThreshold: 0.3, maxDetections: 1000)
+        engineOptions.masks = true
+        let engine = model.detectSliced(image, options: engineOptions, slicing: options).detections
+        let served = try XCTUnwrap(doc["detections"] as? [[String: Any]])
+        XCTAssertGreaterThan(engine.count, 9)
+        XCTAssertEqual(served.count, engine.count)
+        XCTAssertEqual(served.compactMap { $0["score"] as? Double }.map { Float($0) }, engine.scores)
+        XCTAssertEqual(served.compactMap { $0["class_id"] as? Int }, engine.labels)
+        XCTAssertEqual(served.compactMap { ($0["mask"] as? [String: Any])?["counts"] as? String }, engine.masks?.map { $0.rle().compressedCounts })
     }
 
     func testAutoSlicesOnlyLargeImages() throws {

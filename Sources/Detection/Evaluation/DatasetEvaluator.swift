@@ -47,6 +47,9 @@ public struct DatasetEvaluator {
                 var d = COCODetection(imageID: id, categoryID: categoryID(forClass: det.labels[i]), score: Double(det.scores[i]),
                                       bbox: COCOBox(x: Double(b.x1), y: Double(b.y1), width: Double(b.x2 - b.x1), height: Double(b.y2 - b.y1)))
                 if let m = det.masks?[i] { d.segmentation = .rle(m.rle()) }
+                // COCO results format: [x, y, v] per keypoint with v = 1 (torchvision's reference
+                // writes its predicted visibility, always 1); the evaluation reads only x and y.
+                if let k = det.keypoints?[i] { d.keypoints = k.flatMap { [Double($0.x), Double($0.y), 1] } }
                 results.append(d)
             }
             progress(n + 1, imageIDs.count)
@@ -54,17 +57,41 @@ public struct DatasetEvaluator {
         return results
     }
 
-    /// COCO evaluation of `results` over `imageIDs`: bbox, plus segm for mask models.
+    /// Whether keypoints are scored: a keypoint model on a dataset whose annotations carry keypoints.
+    public var evaluatesKeypoints: Bool {
+        model.hasKeypoints && dataset.annotations.contains { $0.keypoints != nil }
+    }
+
+    /// COCO evaluation of `results` over `imageIDs`: bbox, plus segm for mask models, plus
+    /// keypoints (OKS with the model config's `keypoint_sigmas`) for keypoint models on datasets
+    /// with keypoints. Keypoint results are scored as torchvision's reference scores them: without
+    /// boxes, so a detection's area is its keypoints' extent.
     public func evaluate(_ results: [COCODetection], imageIDs: [Int]) throws -> [(COCOIoUType, COCOEvaluation)] {
         var out: [(COCOIoUType, COCOEvaluation)] = []
-        for iouType in model.hasMasks ? [COCOIoUType.bbox, .segm] : [.bbox] {
-            let dt = try dataset.loadResults(results.map { r in
+        var types: [COCOIoUType] = model.hasMasks ? [.bbox, .segm] : [.bbox]
+        if evaluatesKeypoints { types.append(.keypoints) }
+        for iouType in types {
+            let dt = try dataset.loadResults(results.compactMap { r in
                 var r = r
-                if iouType == .bbox { r.segmentation = nil }
+                switch iouType {
+                case .bbox: r.segmentation = nil; r.keypoints = nil
+                case .segm: r.keypoints = nil
+                case .keypoints:
+                    guard r.keypoints != nil else { return nil }
+                    r.bbox = nil; r.segmentation = nil
+                }
                 return r
             })
             var parameters = COCOEvalParameters(iouType: iouType)
             parameters.imageIDs = imageIDs
+            if iouType == .keypoints {
+                let count = model.config.keypointPredictor?.numKeypoints ?? 0
+                if let sigmas = model.config.keypointSigmas {
+                    parameters.keypointSigmas = sigmas
+                } else if count != parameters.keypointSigmas.count {
+                    throw COCOError.invalidParameters("model '\(model.name)' predicts \(count) keypoints and its config has no keypoint_sigmas for the OKS")
+                }
+            }
             out.append((iouType, try COCOEvaluator(groundTruth: dataset, detections: dt, parameters: parameters).evaluate()))
         }
         return out

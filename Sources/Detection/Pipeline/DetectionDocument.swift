@@ -62,9 +62,12 @@ public struct DetectionDocument: Codable, Sendable {
         public var score: Float
         public var box: Box
         public var mask: Mask?
+        /// `[x, y, score]` per keypoint in the model's keypoint order, in original-image pixels
+        /// whatever the box format (keypoint models).
+        public var keypoints: [[Float]]?
 
         enum CodingKeys: String, CodingKey {
-            case label, classId = "class_id", score, box, mask
+            case label, classId = "class_id", score, box, mask, keypoints
         }
     }
 
@@ -87,10 +90,13 @@ public struct DetectionDocument: Codable, Sendable {
         public var match: String
         public var matchThreshold: Float
         public var candidates: Int
+        public var threads: Int
+        public var wallMs: Double
 
         public init(_ o: SliceOptions, _ r: SliceReport) {
             tiles = r.tiles; size = o.tileSize; overlap = o.overlap; fullPass = r.fullImagePass
             merge = o.merge.rawValue; match = o.metric.rawValue; matchThreshold = o.matchThreshold; candidates = r.candidates
+            threads = r.threads; wallMs = (r.tilesWallMs * 1000).rounded() / 1000
         }
     }
 
@@ -121,7 +127,8 @@ public struct DetectionDocument: Codable, Sendable {
                 }
             }
             return Item(label: label < classes.count ? classes[label] : "class_\(label)", classId: label,
-                        score: detections.scores[i], box: detections.boxes[i], mask: mask)
+                        score: detections.scores[i], box: detections.boxes[i], mask: mask,
+                        keypoints: detections.keypoints?[i].map { [$0.x, $0.y, $0.score] })
         }
         timingsMs = OrderedTimings(timings)
     }
@@ -139,7 +146,8 @@ public struct DetectionDocument: Codable, Sendable {
         if let s = slicing {
             out += "\"slicing\":{\"tiles\":\(s.tiles),\"size\":\(s.size),\"overlap\":\(JSONText.number(s.overlap)),"
             out += "\"full_pass\":\(s.fullPass),\"merge\":\(JSONText.string(s.merge)),\"match\":\(JSONText.string(s.match)),"
-            out += "\"match_threshold\":\(JSONText.number(s.matchThreshold)),\"candidates\":\(s.candidates)},"
+            out += "\"match_threshold\":\(JSONText.number(s.matchThreshold)),\"candidates\":\(s.candidates),"
+            out += "\"threads\":\(s.threads),\"wall_ms\":\(JSONText.number(s.wallMs))},"
         }
         if boxFormat != .xyxy { out += "\"box_format\":\(JSONText.string(boxFormat.rawValue))," }
         out += "\"detections\":["
@@ -160,6 +168,9 @@ public struct DetectionDocument: Codable, Sendable {
                     out += ",\"polygons\":[" + polys.map { "[" + $0.map { JSONText.number($0) }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
                 }
                 out += "}"
+            }
+            if let k = d.keypoints {
+                out += ",\"keypoints\":[" + k.map { "[" + $0.map { JSONText.number($0) }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
             }
             out += "}"
         }

@@ -3,7 +3,8 @@ import Imaging
 import Tensor
 
 /// A Faster or Mask R-CNN model loaded from a config and its safetensors weights (torchvision's
-/// `GeneralizedRCNN` at inference): preprocess -> backbone + FPN -> RPN -> RoI heads -> masks ->
+/// `GeneralizedRCNN` at inference): preprocess -> backbone + FPN -> RPN -> RoI heads -> masks and
+/// keypoints ->
 /// back to original-image coordinates.
 ///
 /// Thread-safety: a model is immutable after loading; `detect` may run concurrently from several
@@ -44,6 +45,7 @@ public final class DetectionModel: Sendable {
     public var name: String { config.name }
     public var classes: [String] { config.classes }
     public var hasMasks: Bool { roiHeads.hasMasks }
+    public var hasKeypoints: Bool { roiHeads.hasKeypoints }
 
     /// Per-request overrides of the config's thresholds.
     public struct Options: Sendable {
@@ -69,6 +71,8 @@ public final class DetectionModel: Sendable {
         public var classScoreThresholds: [Int: Float]?
         /// The probability a pasted mask pixel must exceed (torchvision's 0.5).
         public var maskThreshold: Float = 0.5
+        /// Whether a keypoint model's keypoint head runs (every pipeline but R-CNN's).
+        public var keypoints: Bool = true
 
         public init(scoreThreshold: Float? = nil, maxDetections: Int? = nil, masks: Bool = true,
                     pipeline: Pipeline = .default, proposals: [Box]? = nil) {
@@ -127,8 +131,15 @@ public final class DetectionModel: Sendable {
                 roiHeads.maskProbabilities(features, detections: det, imageSize: input.resized)
             }
         }
+        if hasKeypoints && options.keypoints {
+            det.keypoints = timings.measure("keypoint_head") { () -> [[Keypoint]] in
+                guard let maps = roiHeads.keypointHeatmaps(features, boxes: det.boxes, imageSize: input.resized) else { return [] }
+                return RoIHeads.keypoints(heatmaps: maps, boxes: det.boxes)
+            }
+        }
         timings.measure("postprocess") {
             det.boxes = DetectionModel.mapBack(det.boxes, resized: input.resized, original: input.original)
+            det.keypoints = det.keypoints.map { DetectionModel.mapBack($0, resized: input.resized, original: input.original) }
             if let probs = det.maskProbabilities {
                 det.masks = zip(probs, det.boxes).map { p, b in
                     p.withUnsafeBufferPointer {
@@ -176,6 +187,13 @@ public final class DetectionModel: Sendable {
                                  classes: options.classes, classScoreThresholds: options.classScoreThresholds)
         }
         return (det, timings)
+    }
+
+    /// Scales keypoints from the resized image back to the original (torchvision `resize_keypoints`:
+    /// x times the width ratio, y times the height ratio; scores unchanged).
+    public static func mapBack(_ keypoints: [[Keypoint]], resized: (h: Int, w: Int), original: (h: Int, w: Int)) -> [[Keypoint]] {
+        let rh = Float(original.h) / Float(resized.h), rw = Float(original.w) / Float(resized.w)
+        return keypoints.map { $0.map { Keypoint(x: $0.x * rw, y: $0.y * rh, score: $0.score) } }
     }
 
     /// Scales boxes from the resized image back to the original (torchvision `resize_boxes`; the

@@ -63,45 +63,73 @@ public struct SliceReport: Sendable, Equatable {
     public var fullImagePass: Bool
     /// Detections before merging (every tile's, and the full pass's).
     public var candidates: Int
+    /// Threads that ran tiles (1 when they ran one after another).
+    public var threads: Int = 1
+    /// Wall-clock milliseconds from the first tile's start to the last one's end (the stage
+    /// timings are summed over tiles, so with several threads they add up to more than this).
+    public var tilesWallMs: Double = 0
+}
+
+/// Runs `body(i)` for every `i` in `0..<count`, possibly on several threads at once, and returns
+/// how many threads took part. `body` is thread-safe; the runner returns when every call has.
+public typealias TileRunner = (_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Int
+
+/// The runner that calls `body` for each index in turn on the calling thread.
+public let sequentialTiles: TileRunner = { count, body in
+    for i in 0..<count { body(i) }
+    return 1
 }
 
 extension DetectionModel {
     /// Detects on overlapping tiles of `image` and merges the results (see `SliceOptions`).
     /// `options` apply per tile (threshold, classes, masks, pipeline); `maxDetections` caps the
-    /// merged result, best first (default: the model's per-image limit times the number of tiles). Timings are summed per stage over the
-    /// tiles, with `slice` (cutting tiles) and `merge` added.
-    public func detectSliced(_ image: RGBImage, options: Options, slicing: SliceOptions)
+    /// merged result, best first (default: the model's per-image limit times the number of
+    /// tiles). `runTiles` decides where the tiles run (the server spreads them over its idle
+    /// inference workers); the result does not depend on it: tiles are merged in tile order.
+    /// Timings are summed per stage over the tiles, with `slice` (cutting tiles) and `merge` added.
+    public func detectSliced(_ image: RGBImage, options: Options, slicing: SliceOptions,
+                             runTiles: TileRunner = sequentialTiles)
         -> (detections: Detections, timings: StageTimings, report: SliceReport)
     {
-        var timings = StageTimings()
-        var perStage: [(String, Double)] = []
-        func add(_ t: StageTimings) {
-            for (name, ms) in t.stages {
-                if let i = perStage.firstIndex(where: { $0.0 == name }) { perStage[i].1 += ms } else { perStage.append((name, ms)) }
+        let tileOptions = { var o = options; o.maxDetections = nil; return o }()
+        let rects = slicing.tiles(width: image.width, height: image.height)
+        let fullPass = slicing.fullImagePass && rects.count > 1
+        // One slot per run (the tiles, then the full-image pass), written once each by whichever
+        // thread ran it.
+        let results = TileResults(count: rects.count + (fullPass ? 1 : 0))
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        let threads = runTiles(results.count) { [self] i in
+            if i < rects.count {
+                let r = rects[i]
+                let start = DispatchTime.now().uptimeNanoseconds
+                let tile = image.cropped(x: r.x, y: r.y, width: r.width, height: r.height)
+                let cropMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                let (det, t) = detect(tile, options: tileOptions)
+                results.set(i, det, t, cropMs)
+            } else {
+                let (det, t) = detect(image, options: tileOptions)
+                results.set(i, det, t, 0)
             }
         }
-        var tileOptions = options
-        tileOptions.maxDetections = nil
+        let wallMs = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e6
+        var timings = StageTimings()
+        var perStage: [(String, Double)] = []
         var all = Detections()
-        var hasMasks = false
-        let rects = slicing.tiles(width: image.width, height: image.height)
+        var hasMasks = false, hasKeypoints = false
         var sliceMs = 0.0
-        for r in rects {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let tile = image.cropped(x: r.x, y: r.y, width: r.width, height: r.height)
-            sliceMs += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            let (det, t) = detect(tile, options: tileOptions)
-            add(t)
+        for i in 0..<results.count {
+            guard let (det, t, cropMs) = results.get(i) else { preconditionFailure("tile \(i) did not run") }
+            for (name, ms) in t.stages {
+                if let k = perStage.firstIndex(where: { $0.0 == name }) { perStage[k].1 += ms } else { perStage.append((name, ms)) }
+            }
+            sliceMs += cropMs
             hasMasks = hasMasks || det.masks != nil
-            all.append(det, dx: r.x, dy: r.y, imageWidth: image.width, imageHeight: image.height)
-        }
-        if slicing.fullImagePass && rects.count > 1 {
-            let (det, t) = detect(image, options: tileOptions)
-            add(t)
-            hasMasks = hasMasks || det.masks != nil
-            all.append(det, dx: 0, dy: 0, imageWidth: image.width, imageHeight: image.height)
+            hasKeypoints = hasKeypoints || det.keypoints != nil
+            let (dx, dy) = i < rects.count ? (rects[i].x, rects[i].y) : (0, 0)
+            all.append(det, dx: dx, dy: dy, imageWidth: image.width, imageHeight: image.height)
         }
         if !hasMasks { all.masks = nil }
+        if !hasKeypoints { all.keypoints = nil }
         timings.record("slice", ms: sliceMs)
         for (name, ms) in perStage { timings.record(name, ms: ms) }
         let candidates = all.count
@@ -113,7 +141,28 @@ extension DetectionModel {
             if m.count > limit { m = m.select(Array(0..<limit)) }
             return m
         }
-        return (merged, timings, SliceReport(tiles: rects.count, fullImagePass: slicing.fullImagePass && rects.count > 1, candidates: candidates))
+        return (merged, timings, SliceReport(tiles: rects.count, fullImagePass: fullPass, candidates: candidates, threads: threads, tilesWallMs: wallMs))
+    }
+}
+
+/// Per-tile results written from several threads, each slot once.
+private final class TileResults: @unchecked Sendable {
+    let count: Int
+    private var slots: [(Detections, StageTimings, Double)?]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        self.count = count
+        slots = Array(repeating: nil, count: count)
+    }
+
+    func set(_ i: Int, _ d: Detections, _ t: StageTimings, _ cropMs: Double) {
+        lock.lock(); slots[i] = (d, t, cropMs); lock.unlock()
+    }
+
+    func get(_ i: Int) -> (Detections, StageTimings, Double)? {
+        lock.lock(); defer { lock.unlock() }
+        return slots[i]
     }
 }
 
@@ -135,6 +184,10 @@ extension Detections {
         } ?? other.boxes.map { _ in BoxMask.empty(imageWidth: imageWidth, imageHeight: imageHeight) }
         masks = (masks ?? []) + moved
         maskProbabilities = nil
+        // Keypoints likewise: moved with their tile, empty lists where a tile had none.
+        keypoints = (keypoints ?? []) + (other.keypoints.map { k in
+            k.map { $0.map { Keypoint(x: $0.x + fx, y: $0.y + fy, score: $0.score) } }
+        } ?? other.boxes.map { _ in [] })
     }
 }
 

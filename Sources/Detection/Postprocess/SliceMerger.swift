@@ -1,6 +1,7 @@
 /// Merges the detections of overlapping tiles (`SliceOptions.merge`): class-wise NMS, or greedy
 /// merging where each detection, best first, absorbs the unmerged detections of its class that
-/// match it (box union, its own score, mask union within the union box).
+/// match it (box union, its own score, mask union within the union box; its own keypoints, which
+/// come from the tile that saw the instance best).
 public enum SliceMerger {
     /// The match metric of two boxes.
     public static func match(_ a: Box, _ b: Box, _ metric: SliceOptions.Metric) -> Float {
@@ -19,6 +20,7 @@ public enum SliceMerger {
         var used = [Bool](repeating: false, count: det.count)
         var out = Detections()
         var masks: [BoxMask] = []
+        var keypoints: [[Keypoint]] = []
         for (n, i) in order.enumerated() where !used[i] {
             used[i] = true
             var box = det.boxes[i]
@@ -36,8 +38,10 @@ public enum SliceMerger {
             out.scores.append(det.scores[i])
             out.labels.append(det.labels[i])
             if let mask { masks.append(mask) }
+            if let k = det.keypoints?[i] { keypoints.append(k) }
         }
         if det.masks != nil { out.masks = masks }
+        if det.keypoints != nil { out.keypoints = keypoints }
         return out
     }
 }

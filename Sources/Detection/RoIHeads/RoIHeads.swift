@@ -14,6 +14,8 @@ public struct RoIHeads: Sendable {
     public let boxHeadSVD: [TruncatedSVD.Report]
     let maskPool: RoIPooler?
     let maskHead: MaskHead?
+    let keypointPool: RoIPooler?
+    let keypointHead: KeypointHead?
     let coder: BoxCoder
     public var scoreThresh: Float
     public var nmsThresh: Float
@@ -30,6 +32,13 @@ public struct RoIHeads: Sendable {
             maskPool = nil
             maskHead = nil
         }
+        if config.hasKeypoints, let kp = config.keypointRoiPool {
+            keypointPool = RoIPooler(config: kp)
+            keypointHead = try KeypointHead(loader: loader, config: config, channels: channels)
+        } else {
+            keypointPool = nil
+            keypointHead = nil
+        }
         let w = config.boxCoderWeights.map { Float($0) }
         coder = BoxCoder(weights: (w[0], w[1], w[2], w[3]))
         scoreThresh = Float(config.boxScoreThresh)
@@ -38,6 +47,7 @@ public struct RoIHeads: Sendable {
     }
 
     public var hasMasks: Bool { maskHead != nil }
+    public var hasKeypoints: Bool { keypointHead != nil }
 
     /// Class logits `[P, K]` and deltas `[P, 4K]` for the proposals.
     public func classify(_ features: FeatureMaps, proposals: [Box], imageSize: (h: Int, w: Int)) -> (logits: Tensor, deltas: Tensor) {
@@ -82,6 +92,24 @@ public struct RoIHeads: Sendable {
         return detections.labels.enumerated().map { i, label in
             let base = (i * k + label) * m
             return (0..<m).map { Activation.sigmoid(logits.data[base + $0]) }
+        }
+    }
+
+    /// Keypoint heatmap logits `[D, K, 56, 56]` for boxes in resized coordinates (nil without a
+    /// keypoint head or boxes).
+    public func keypointHeatmaps(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int)) -> Tensor? {
+        guard let keypointPool, let keypointHead, !boxes.isEmpty else { return nil }
+        return keypointHead(keypointPool(features, boxes: boxes, imageSize: imageSize))
+    }
+
+    /// Each box's keypoints decoded from its heatmaps (`KeypointDecoder`), in the boxes' coordinates.
+    public static func keypoints(heatmaps: Tensor, boxes: [Box]) -> [[Keypoint]] {
+        let k = heatmaps.shape[1], side = heatmaps.shape[2]
+        precondition(heatmaps.shape[0] == boxes.count && heatmaps.shape[3] == side, "heatmaps \(heatmaps.shape) for \(boxes.count) boxes")
+        return heatmaps.data.withUnsafeBufferPointer { h in
+            boxes.indices.map { i in
+                KeypointDecoder.decode(h.baseAddress! + i * k * side * side, count: k, side: side, box: boxes[i])
+            }
         }
     }
 }

@@ -82,11 +82,11 @@ struct LayerLoader {
         return Linear(weight: w, bias: b, activation: activation)
     }
 
-    func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int,
+    func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int, padding: Int = 0,
                        activation: Activation = .identity) throws -> ConvTranspose2d {
         let w = try tensor(prefix + ".weight", shape: [cin, cout, kernel, kernel])
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: cout) : nil
-        return ConvTranspose2d(weight: w, bias: b, stride: stride, activation: activation)
+        return ConvTranspose2d(weight: w, bias: b, stride: stride, padding: padding, activation: activation)
     }
 
     /// Output channels of the conv weight at `name` (for heads sized from the weights).

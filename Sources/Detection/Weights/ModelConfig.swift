@@ -30,8 +30,19 @@ public struct ModelConfig: Codable, Sendable {
     public var maskRoiPool: RoIPoolConfig?
     public var maskHead: MaskHeadConfig?
     public var maskPredictor: MaskPredictorConfig?
+    /// The keypoint branch (Keypoint R-CNN), all or none of these.
+    public var keypointRoiPool: RoIPoolConfig?
+    public var keypointHead: KeypointHeadConfig?
+    public var keypointPredictor: KeypointPredictorConfig?
+    /// Keypoint names in the order the head predicts them.
+    public var keypointNames: [String]?
+    /// Pairs of keypoint indices (0-based) joined when drawing a pose.
+    public var keypointSkeleton: [[Int]]?
+    /// Per-keypoint OKS sigmas for COCO keypoint evaluation (COCO's person sigmas for its 17).
+    public var keypointSigmas: [Double]?
 
     public var hasMasks: Bool { task == "instance_segmentation" }
+    public var hasKeypoints: Bool { keypointPredictor != nil }
 
     public struct TransformConfig: Codable, Sendable {
         public var minSize: Int
@@ -152,6 +163,18 @@ public struct ModelConfig: Codable, Sendable {
         public var inChannels: Int
         public var dimReduced: Int
     }
+
+    /// torchvision's `KeypointRCNNHeads`: 3x3 conv + ReLU layers of these widths.
+    public struct KeypointHeadConfig: Codable, Sendable {
+        public var layers: [Int]
+    }
+
+    /// torchvision's `KeypointRCNNPredictor`: a 4x4 stride-2 transposed conv to one heatmap per
+    /// keypoint, then 2x bilinear upsampling.
+    public struct KeypointPredictorConfig: Codable, Sendable {
+        public var inChannels: Int
+        public var numKeypoints: Int
+    }
 }
 
 extension ModelConfig {
@@ -200,7 +223,9 @@ extension ModelConfig {
         } else {
             try check(featureNames.count == backbone.returnLayers.count, "without an fpn, feature_names needs one name per return layer (\(backbone.returnLayers.count))")
         }
-        for (key, pool) in [("box_roi_pool", boxRoiPool)] + (maskRoiPool.map { [("mask_roi_pool", $0)] } ?? []) {
+        let pools = [("box_roi_pool", boxRoiPool)] + (maskRoiPool.map { [("mask_roi_pool", $0)] } ?? [])
+            + (keypointRoiPool.map { [("keypoint_roi_pool", $0)] } ?? [])
+        for (key, pool) in pools {
             switch pool.type ?? "roi_align" {
             case "roi_align":
                 try check(pool.samplingRatio != nil, "\(key).sampling_ratio is required for roi_align")
@@ -221,6 +246,31 @@ extension ModelConfig {
         try check(["two_mlp", "conv_fc"].contains(boxHead.type), "box_head type '\(boxHead.type)' is not two_mlp or conv_fc")
         if hasMasks {
             try check(maskRoiPool != nil && maskHead != nil && maskPredictor != nil, "instance_segmentation needs mask_roi_pool, mask_head and mask_predictor")
+        }
+        try validateKeypoints(check)
+    }
+
+    private func validateKeypoints(_ check: (Bool, @autoclosure () -> String) throws -> Void) throws {
+        let parts = [keypointRoiPool != nil, keypointHead != nil, keypointPredictor != nil]
+        try check(parts.allSatisfy { $0 } || !parts.contains(true), "a keypoint model needs keypoint_roi_pool, keypoint_head and keypoint_predictor")
+        guard let predictor = keypointPredictor, let head = keypointHead, let pool = keypointRoiPool else {
+            try check(keypointNames == nil && keypointSkeleton == nil && keypointSigmas == nil, "keypoint_names, keypoint_skeleton and keypoint_sigmas need a keypoint head")
+            return
+        }
+        let k = predictor.numKeypoints
+        try check((1...1024).contains(k), "keypoint_predictor.num_keypoints \(k) is not in 1...1024")
+        try check(!head.layers.isEmpty && head.layers.allSatisfy { $0 > 0 } && head.layers.last == predictor.inChannels,
+                  "keypoint_head.layers must be positive widths ending in keypoint_predictor.in_channels (\(predictor.inChannels))")
+        try check((pool.type ?? "roi_align") == "roi_align", "keypoint_roi_pool must be roi_align")
+        try check(pool.outputSize <= 256, "keypoint_roi_pool.output_size \(pool.outputSize) is larger than 256")
+        if let names = keypointNames {
+            try check(names.count == k, "\(names.count) keypoint_names for \(k) keypoints")
+        }
+        for pair in keypointSkeleton ?? [] {
+            try check(pair.count == 2 && pair.allSatisfy { (0..<k).contains($0) }, "keypoint_skeleton pair \(pair) is not two keypoint indices in 0..<\(k)")
+        }
+        if let sigmas = keypointSigmas {
+            try check(sigmas.count == k && sigmas.allSatisfy { $0.isFinite && $0 > 0 }, "keypoint_sigmas needs \(k) positive numbers")
         }
     }
 }

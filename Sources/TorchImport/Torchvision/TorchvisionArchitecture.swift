@@ -11,18 +11,21 @@ public enum TorchvisionArchitecture: String, CaseIterable, Sendable {
     case fasterrcnnMobileNetV3LargeFPN = "fasterrcnn_mobilenet_v3_large_fpn"
     case fasterrcnnMobileNetV3Large320FPN = "fasterrcnn_mobilenet_v3_large_320_fpn"
     case fasterrcnnVGG16 = "fasterrcnn_vgg16"
+    case keypointrcnnResNet50FPN = "keypointrcnn_resnet50_fpn"
 
     enum Body { case resnet50, mobileNetV3Large, vgg16 }
 
     var body: Body {
         switch self {
-        case .fasterrcnnResNet50FPN, .maskrcnnResNet50FPN, .fasterrcnnResNet50FPNv2, .maskrcnnResNet50FPNv2: return .resnet50
+        case .fasterrcnnResNet50FPN, .maskrcnnResNet50FPN, .fasterrcnnResNet50FPNv2, .maskrcnnResNet50FPNv2,
+             .keypointrcnnResNet50FPN: return .resnet50
         case .fasterrcnnMobileNetV3LargeFPN, .fasterrcnnMobileNetV3Large320FPN: return .mobileNetV3Large
         case .fasterrcnnVGG16: return .vgg16
         }
     }
 
     var hasMasks: Bool { self == .maskrcnnResNet50FPN || self == .maskrcnnResNet50FPNv2 }
+    var hasKeypoints: Bool { self == .keypointrcnnResNet50FPN }
 
     /// The "v2" models (Li et al., "Benchmarking detection transfer learning with vision
     /// transformers"): batch norm in the FPN and heads, two RPN convs, a conv+fc box head.
@@ -55,8 +58,9 @@ public enum TorchvisionArchitecture: String, CaseIterable, Sendable {
     }
 
     /// Whether torchvision publishes COCO weights for this architecture that it runs with a
-    /// backbone batch-norm eps of 0 (`overwrite_eps`): the v1 ResNet-50 models.
-    var publishedWithZeroEps: Bool { self == .fasterrcnnResNet50FPN || self == .maskrcnnResNet50FPN }
+    /// backbone batch-norm eps of 0 (`overwrite_eps`): the v1 ResNet-50 models (for keypoints, its
+    /// COCO_V1 weights, not COCO_LEGACY).
+    var publishedWithZeroEps: Bool { self == .fasterrcnnResNet50FPN || self == .maskrcnnResNet50FPN || self == .keypointrcnnResNet50FPN }
 
     // MARK: - facts of the networks
 
@@ -120,6 +124,12 @@ public enum TorchvisionArchitecture: String, CaseIterable, Sendable {
 
     /// Width of the box head's output (fc7).
     var representationSize: Int { body == .vgg16 ? 4096 : 1024 }
+}
+
+/// A keypoint head read from a checkpoint: its conv widths and the number of keypoints.
+public struct KeypointShape: Equatable, Sendable {
+    public var layers: [Int]
+    public var count: Int
 }
 
 /// The builder options `rcnn import` lets a user override, as the Python converter's flags do.

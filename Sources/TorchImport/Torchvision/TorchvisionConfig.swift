@@ -15,6 +15,10 @@ struct TorchvisionConfig {
     /// The batch-norm eps of the backbone body (`--backbone-bn-eps`), else the builder's 1e-5.
     let backboneNormEps: Double?
     let producer: String
+    /// The keypoint head and its names and skeleton (keypoint models).
+    var keypoints: KeypointShape? = nil
+    var keypointNames: [String] = []
+    var keypointSkeleton: [[Int]] = []
 
     func json(weightsSha256: String) -> PythonJSON {
         let numClasses = classes.count
@@ -69,6 +73,17 @@ struct TorchvisionConfig {
                     ("layers", .ints([256, 256, 256, 256])), ("dilation", .int(1)), ("norm", norm.0), ("norm_eps", norm.1),
                 ])),
                 ("mask_predictor", .object([("in_channels", .int(256)), ("dim_reduced", .int(256))])),
+            ]
+        }
+        if arch.hasKeypoints, let keypoints {
+            let coco = keypointNames == COCOKeypoints.names
+            cfg += [
+                ("keypoint_roi_pool", roiPool(outputSize: 14)),
+                ("keypoint_head", .object([("layers", .ints(keypoints.layers))])),
+                ("keypoint_predictor", .object([("in_channels", .int(keypoints.layers.last ?? 0)), ("num_keypoints", .int(keypoints.count))])),
+                ("keypoint_names", .strings(keypointNames)),
+                ("keypoint_skeleton", .array(keypointSkeleton.map { .ints($0) })),
+                ("keypoint_sigmas", coco ? .floats(COCOKeypoints.sigmas) : .null),
             ]
         }
         return .object(cfg)

@@ -5,7 +5,7 @@
 struct TorchvisionLayout {
     private(set) var entries: [(name: String, shape: [Int])] = []
 
-    init(_ arch: TorchvisionArchitecture, numClasses: Int) {
+    init(_ arch: TorchvisionArchitecture, numClasses: Int, keypoints: KeypointShape? = nil) {
         switch arch.body {
         case .resnet50: resnet50(prefix: "backbone.body.")
         case .mobileNetV3Large: mobileNetV3Large(prefix: "backbone.body.")
@@ -45,6 +45,16 @@ struct TorchvisionLayout {
             add("roi_heads.mask_predictor.conv5_mask.weight", [c, c, 2, 2])   // ConvTranspose2d: [in, out, kh, kw]
             add("roi_heads.mask_predictor.conv5_mask.bias", [c])
             conv("roi_heads.mask_predictor.mask_fcn_logits.", out: numClasses, in: c, k: 1, bias: true)
+        }
+        if arch.hasKeypoints, let keypoints {
+            // KeypointRCNNHeads: conv3x3 + ReLU pairs, so the convs sit at 0, 2, 4, ...
+            var channels = c
+            for (i, width) in keypoints.layers.enumerated() {
+                conv("roi_heads.keypoint_head.\(2 * i).", out: width, in: channels, k: 3, bias: true)
+                channels = width
+            }
+            add("roi_heads.keypoint_predictor.kps_score_lowres.weight", [channels, keypoints.count, 4, 4])   // [in, out, kh, kw]
+            add("roi_heads.keypoint_predictor.kps_score_lowres.bias", [keypoints.count])
         }
     }
 
