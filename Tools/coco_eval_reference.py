@@ -41,8 +41,14 @@ def evaluate_files(args):
             if iou_type == "bbox":
                 for r in res:
                     r.pop("segmentation", None)
+            if iou_type == "keypoints":
+                # Keypoint results as torchvision's reference writes them: no box or mask, so
+                # loadRes takes a detection's area from its keypoints' extent.
+                res = [{k: v for k, v in r.items() if k not in ("bbox", "segmentation")} for r in res if "keypoints" in r]
             dt = gt.loadRes(res) if res else COCO()
             e = COCOeval(gt, dt, iou_type)
+            if iou_type == "keypoints" and args.keypoint_sigmas:
+                e.params.kpt_oks_sigmas = np.array([float(v) for v in args.keypoint_sigmas.split(",")])
             if args.image_ids:
                 e.params.imgIds = [int(i) for i in args.image_ids.split(",")]
             e.evaluate()
@@ -313,7 +319,8 @@ def main():
     p.add_argument("--annotations")
     p.add_argument("--results")
     p.add_argument("--segm", action="store_true", help="also evaluate segm")
-    p.add_argument("--keypoints", action="store_true", help="also evaluate keypoints (COCO's person sigmas)")
+    p.add_argument("--keypoints", action="store_true", help="also evaluate keypoints (COCO's person sigmas unless --keypoint-sigmas)")
+    p.add_argument("--keypoint-sigmas", help="comma-separated OKS sigmas, one per keypoint, for every category")
     p.add_argument("--image-ids", default=None, help="comma-separated subset of image ids")
     p.add_argument("--keypoint-fixtures", metavar="OUT_DIR", help="write the keypoint test fixtures instead")
     p.add_argument("--seed", type=int, default=20240611)

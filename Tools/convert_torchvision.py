@@ -788,7 +788,7 @@ def _keypoint_predictor_config(pred, in_channels):
     return {"in_channels": int(up.in_channels), "num_keypoints": int(up.out_channels)}
 
 
-def config_from_model(model, name, arch, classes, keypoint_names=None, skeleton=None):
+def config_from_model(model, name, arch, classes, keypoint_names=None, skeleton=None, keypoint_sigmas=None):
     """The rcnn model config (a dict, Docs/model-config.md) describing `model` as it runs in eval.
 
     `model` is a torchvision GeneralizedRCNN (FasterRCNN/MaskRCNN) built from stock modules;
@@ -906,7 +906,11 @@ def config_from_model(model, name, arch, classes, keypoint_names=None, skeleton=
             raise ConversionError(f"{len(keypoint_names)} keypoint names for {count} keypoints")
         cfg["keypoint_names"] = list(keypoint_names)
         cfg["keypoint_skeleton"] = [list(p) for p in (skeleton or [])]
-        cfg["keypoint_sigmas"] = list(COCO_KEYPOINT_SIGMAS) if list(keypoint_names) == list(COCO_KEYPOINTS) else None
+        if keypoint_sigmas is not None and len(keypoint_sigmas) != count:
+            raise ConversionError(f"{len(keypoint_sigmas)} keypoint sigmas for {count} keypoints")
+        if keypoint_sigmas is None and list(keypoint_names) == list(COCO_KEYPOINTS):
+            keypoint_sigmas = COCO_KEYPOINT_SIGMAS
+        cfg["keypoint_sigmas"] = [float(v) for v in keypoint_sigmas] if keypoint_sigmas is not None else None
     elif any(getattr(rh, a, None) is not None for a in ("keypoint_roi_pool", "keypoint_head", "keypoint_predictor")):
         raise UnsupportedModel("roi_heads: incomplete keypoint branch")
     return cfg
@@ -944,9 +948,9 @@ def export_tensors(model):
     return out
 
 
-def convert_model(model, name, out_dir, arch, classes, keypoint_names=None, skeleton=None):
+def convert_model(model, name, out_dir, arch, classes, keypoint_names=None, skeleton=None, keypoint_sigmas=None):
     """Writes OUT_DIR/NAME.json and OUT_DIR/NAME.safetensors for `model`; returns both paths."""
-    cfg = config_from_model(model, name, arch, classes, keypoint_names, skeleton)
+    cfg = config_from_model(model, name, arch, classes, keypoint_names, skeleton, keypoint_sigmas)
     os.makedirs(out_dir, exist_ok=True)
     st_path = os.path.join(out_dir, f"{name}.safetensors")
     json_path = os.path.join(out_dir, f"{name}.json")

@@ -6,7 +6,8 @@ import XCTest
 
 /// `rcnn eval`'s numbers against pycocotools on the engine's own detections: the embedded default
 /// model over the sample images (held-out split of the generator), low threshold so there are many
-/// detections, every one of the twelve numbers for bbox and segm within 1e-6.
+/// detections, every one of the twelve numbers for bbox and segm, and the ten for keypoints, within
+/// 1e-6.
 final class EvalAgreementTests: XCTestCase {
     func testEvalAgreesWithPycocotoolsOnEngineDetections() throws {
         let root = Repository.root
@@ -25,17 +26,24 @@ final class EvalAgreementTests: XCTestCase {
         try Prerequisite.require(FileManager.default.isExecutableFile(atPath: Repository.venvPython),
                                  "the Python reference environment \(Repository.venvPython) with pycocotools",
                                  provides: ".ci/run runs Tools/setup_python.sh (via Tools/test.sh), which creates it")
-        let p = try TestProcess.run(Repository.venvPython, [root.appendingPathComponent("Tools/coco_eval_reference.py").path,
-                                                            "--annotations", annotations.path, "--results", file.path, "--segm"])
+        var arguments = [root.appendingPathComponent("Tools/coco_eval_reference.py").path,
+                         "--annotations", annotations.path, "--results", file.path, "--segm"]
+        if evaluator.evaluatesKeypoints {
+            arguments += ["--keypoints"]
+            if let sigmas = model.config.keypointSigmas { arguments += ["--keypoint-sigmas", sigmas.map { "\($0)" }.joined(separator: ",")] }
+        }
+        XCTAssertEqual(evaluator.evaluatesKeypoints, model.hasKeypoints, "a keypoint model's samples must carry keypoints to score")
+        XCTAssertEqual(ours.map(\.0.rawValue), ["bbox", "segm"] + (model.hasKeypoints ? ["keypoints"] : []))
+        let p = try TestProcess.run(Repository.venvPython, arguments)
         XCTAssertEqual(p.status, 0, p.errors)
         let data = p.stdout
         let reference = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: [Double]])
         var nonzero = 0
         for (iouType, evaluation) in ours {
             let ref = try XCTUnwrap(reference[iouType.rawValue])
-            XCTAssertEqual(ref.count, 12)
+            XCTAssertEqual(ref.count, evaluation.stats.kind.names.count)
             for (i, (a, b)) in zip(evaluation.stats.values, ref).enumerated() {
-                XCTAssertEqual(a, b, accuracy: 1e-6, "\(iouType.rawValue) \(COCOStats.names[i])")
+                XCTAssertEqual(a, b, accuracy: 1e-6, "\(iouType.rawValue) \(evaluation.stats.kind.names[i])")
                 if b > 0 { nonzero += 1 }
             }
         }
