@@ -6,6 +6,11 @@ engine loads: Config/models/NAME.json and Weights/NAME.safetensors.
 
 The config is read from the live torchvision model by Tools/convert_torchvision.py, so it holds
 exactly the values torchvision runs with; its "weights" entry points from Config/models to Weights/.
+A checkpoint with keypoint-branch weights (Tools/train_shapes_model.py --keypoints) is exported with
+the keypoint branch, its names, its 0-based skeleton and its OKS sigmas
+(shapes_model.KEYPOINT_NAMES/_SKELETON/_OKS_SIGMAS).
+--config-dir and --weights-dir may name a scratch directory (both the same) to try an export without
+touching the shipped files.
 """
 import argparse
 import json
@@ -30,12 +35,16 @@ def main():
     p.add_argument("--weights-dir", default=os.path.join(ROOT, "Weights"))
     args = p.parse_args()
 
-    model = shapes_model.build_model()
     state = C.load_checkpoint(args.checkpoint)
+    keypoints = C.infer_num_keypoints(state) is not None
+    model = shapes_model.build_model(keypoints=keypoints)
     C.load_state_dict_strict(model, state, source=args.checkpoint)
     model.eval()
     classes = ["__background__"] + list(shapes_model.CLASSES)
-    json_path, st_path = C.convert_model(model, args.name, args.weights_dir, "maskrcnn_mobilenet_v3_large_fpn_shapes", classes)
+    kp_args = (list(shapes_model.KEYPOINT_NAMES), [list(p) for p in shapes_model.KEYPOINT_SKELETON],
+               list(shapes_model.KEYPOINT_OKS_SIGMAS)) if keypoints else (None, None, None)
+    json_path, st_path = C.convert_model(model, args.name, args.weights_dir, "maskrcnn_mobilenet_v3_large_fpn_shapes",
+                                         classes, *kp_args)
     with open(json_path, encoding="utf-8") as f:
         cfg = json.load(f)
     cfg["weights"] = os.path.relpath(st_path, args.config_dir)

@@ -16,6 +16,18 @@ visible in the image is also annotated (a dropped instance would otherwise stay 
 The final filter on those thresholds is still applied for safety. Images are saved as JPEG with a
 random quality in [60, 95]; annotations are computed from the exact rendered (pre-JPEG) masks.
 
+Keypoints: every instance has 4 keypoints, the extreme points of its FULL (unoccluded) silhouette,
+in the order "top", "right", "bottom", "left" (every category lists them, with the skeleton
+top-right-bottom-left-top). The extreme row (top/bottom) or column (left/right) of the silhouette
+usually holds several pixels; they are split into maximal runs of adjacent pixels, the longest run
+is taken (the first one, i.e. the one with the smallest x for top/bottom or smallest y for
+left/right, when several are equally long) and within it the pixel at offset (length - 1) // 2
+from its start (the middle pixel; the lower of the two middle ones for an even length). A keypoint
+is that pixel's centre (x + 0.5, y + 0.5) with visibility 2 when the pixel belongs to the
+instance's visible mask and 1 ("labelled but not visible", as in COCO) when a later object covers
+it; "num_keypoints" counts the keypoints with v > 0 (always 4). Keypoints do not change the
+random stream: images and masks are the same as before they were added.
+
 Determinism: image i of a run uses numpy.random.default_rng(SeedSequence([seed, i])), so output
 depends only on (seed, index, size) and splits with different seeds never share images.
 """
@@ -29,6 +41,8 @@ from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
 CLASSES = ["circle", "square", "triangle", "star", "hexagon", "ring", "cross", "ellipse"]
+KEYPOINTS = ["top", "right", "bottom", "left"]
+SKELETON = [[1, 2], [2, 3], [3, 4], [4, 1]]  # COCO convention: 1-based keypoint indices
 MIN_VISIBLE_FRACTION = 0.40
 MIN_VISIBLE_PIXELS = 30
 
@@ -164,10 +178,10 @@ def sample_radius(rng, size):
 
 
 def make_scene(rng, size):
-    """Returns (uint8 HxWx3 image, list of (class_index, visible bool mask))."""
+    """Returns (uint8 HxWx3 image, list of (class_index, visible bool mask, full bool mask))."""
     img = background(rng, size)
     owner = np.full((size, size), -1, dtype=np.int32)  # which object paints each pixel
-    full_areas, classes = [], []
+    full_areas, classes, full_masks = [], [], []
     target = int(rng.integers(2, 9))
     attempts = 0
     while len(classes) < target and attempts < 60:
@@ -189,22 +203,53 @@ def make_scene(rng, size):
         img = np.where(m[..., None], texture(rng, size), img)
         full_areas.append(area)
         classes.append(ci)
+        full_masks.append(m)
     instances = []
     for j, ci in enumerate(classes):
         vis = owner == j
         if vis.sum() >= max(MIN_VISIBLE_FRACTION * full_areas[j], MIN_VISIBLE_PIXELS):
-            instances.append((ci, vis))
+            instances.append((ci, vis, full_masks[j]))
     return np.clip(img, 0, 255).astype(np.uint8), instances
 
 
-def annotation(ann_id, image_id, ci, vis):
+def _middle_of_longest_run(coords):
+    """The pixel coordinate chosen among the tied pixels `coords` of an extreme row/column: the
+    longest run of adjacent coordinates (the first of equally long ones), then its middle pixel
+    (offset (length - 1) // 2 from the run's start)."""
+    c = np.sort(np.asarray(coords))
+    breaks = np.nonzero(np.diff(c) != 1)[0] + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(c)]])
+    k = int(np.argmax(ends - starts))  # argmax returns the first of equal maxima
+    return int(c[starts[k] + (ends[k] - starts[k] - 1) // 2])
+
+
+def extreme_keypoints(full, vis):
+    """COCO keypoints [x, y, v] * 4 (top, right, bottom, left) of the full silhouette `full`; v is
+    2 where the point's pixel is in the visible mask `vis`, else 1."""
+    ys, xs = np.nonzero(full)
+    top_y, bottom_y, left_x, right_x = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+    points = [
+        (_middle_of_longest_run(xs[ys == top_y]), top_y),
+        (right_x, _middle_of_longest_run(ys[xs == right_x])),
+        (_middle_of_longest_run(xs[ys == bottom_y]), bottom_y),
+        (left_x, _middle_of_longest_run(ys[xs == left_x])),
+    ]
+    out = []
+    for x, y in points:
+        out += [x + 0.5, y + 0.5, 2 if vis[y, x] else 1]
+    return out
+
+
+def annotation(ann_id, image_id, ci, vis, full):
     rle = mask_utils.encode(np.asfortranarray(vis.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
+    kps = extreme_keypoints(full, vis)
     ys, xs = np.nonzero(vis)
     x0, y0 = int(xs.min()), int(ys.min())
     return {"id": ann_id, "image_id": image_id, "category_id": ci + 1, "segmentation": rle,
             "area": int(vis.sum()), "bbox": [x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1],
-            "iscrowd": 0}
+            "iscrowd": 0, "keypoints": kps, "num_keypoints": sum(v > 0 for v in kps[2::3])}
 
 
 def main():
@@ -226,14 +271,15 @@ def main():
         quality = int(rng.integers(60, 96))
         Image.fromarray(img).save(os.path.join(img_dir, name), quality=quality)
         images.append({"id": i + 1, "file_name": name, "width": args.size, "height": args.size})
-        for ci, vis in instances:
-            annotations.append(annotation(len(annotations) + 1, i + 1, ci, vis))
+        for ci, vis, full in instances:
+            annotations.append(annotation(len(annotations) + 1, i + 1, ci, vis, full))
         if (i + 1) % 500 == 0:
             print(f"{args.split}: {i + 1}/{args.count} images", flush=True)
     coco = {"info": {"description": f"synthetic shapes, split={args.split}, seed={args.seed}, "
                                     f"size={args.size}"},
             "images": images, "annotations": annotations,
-            "categories": [{"id": k + 1, "name": n, "supercategory": "shape"}
+            "categories": [{"id": k + 1, "name": n, "supercategory": "shape",
+                            "keypoints": list(KEYPOINTS), "skeleton": [list(p) for p in SKELETON]}
                            for k, n in enumerate(CLASSES)]}
     with open(os.path.join(args.out, args.split, "instances.json"), "w") as f:
         json.dump(coco, f)

@@ -16,6 +16,12 @@ torchvision, can run the exported state_dict unchanged:
              FastRCNNPredictor(512, num_classes).
   mask head  MultiScaleRoIAlign(["0", "1", "2"], 14, 2), MaskRCNNHeads(128, [128]*4, 1),
              MaskRCNNPredictor(128, 128, num_classes).
+  keypoints  (optional, build_model(keypoints=True)) MultiScaleRoIAlign(["0", "1", "2"], 14, 2),
+             KeypointRCNNHeads(128, [128]*4), KeypointRCNNPredictor(128, 4): the 4 extreme points
+             "top", "right", "bottom", "left" of each shape's full silhouette
+             (Tools/make_shapes_dataset.py), 56x56 heatmaps per RoI. torchvision's MaskRCNN takes no
+             keypoint arguments, but its RoIHeads runs masks and keypoints together, so the branch
+             is set on model.roi_heads after construction.
   transform  min_size = max_size = 448 (the dataset's 320 px scenes are upscaled 1.4x, which
              gives the smallest objects, ~10 px, more feature cells), ImageNet mean/std
              (torchvision defaults).
@@ -28,6 +34,7 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
@@ -35,6 +42,13 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 CLASSES = ["circle", "square", "triangle", "star", "hexagon", "ring", "cross", "ellipse"]
 NUM_CLASSES = len(CLASSES) + 1  # + background (label 0)
+# The keypoint branch's points (Tools/make_shapes_dataset.py), the skeleton as 0-based index pairs
+# (the dataset's COCO categories list the same pairs 1-based), and the per-keypoint OKS sigma used
+# by the keypoint evaluation (pycocotools' default sigmas are COCO's 17 person keypoints).
+KEYPOINT_NAMES = ["top", "right", "bottom", "left"]
+KEYPOINT_SKELETON = [[0, 1], [1, 2], [2, 3], [3, 0]]
+KEYPOINT_FLIP_INDEX = [0, 3, 2, 1]  # a horizontal flip swaps "right" and "left"
+KEYPOINT_OKS_SIGMAS = [0.05] * len(KEYPOINT_NAMES)
 
 # Everything needed to rebuild the model (and to write the Swift engine's model config).
 MODEL_KWARGS = {
@@ -57,6 +71,10 @@ MODEL_KWARGS = {
     "mask_head_layers": [128, 128, 128, 128],
     "mask_head_dilation": 1,
     "mask_predictor_dim_reduced": 128,
+    # keypoint branch (only with build_model(keypoints=True))
+    "keypoint_roi_output_size": 14,
+    "keypoint_head_layers": [128, 128, 128, 128],
+    "num_keypoints": len(KEYPOINT_NAMES),
     "min_size": 448,
     "max_size": 448,
     "image_mean": [0.485, 0.456, 0.406],
@@ -92,8 +110,9 @@ _MASKRCNN_ARGS = [
 ]
 
 
-def build_model(num_classes=NUM_CLASSES, cfg=MODEL_KWARGS):
-    """Returns the torchvision MaskRCNN described by `cfg` (randomly initialised)."""
+def build_model(num_classes=NUM_CLASSES, cfg=MODEL_KWARGS, keypoints=False):
+    """Returns the torchvision MaskRCNN described by `cfg` (randomly initialised); with
+    `keypoints`, its roi_heads also carry the keypoint branch (see add_keypoint_branch)."""
     features = torchvision.models.mobilenet_v3_large(
         weights=None, norm_layer=torch.nn.BatchNorm2d).features
     backbone = BackboneWithFPN(
@@ -118,7 +137,7 @@ def build_model(num_classes=NUM_CLASSES, cfg=MODEL_KWARGS):
     mask_head = MaskRCNNHeads(c, list(cfg["mask_head_layers"]), cfg["mask_head_dilation"])
     mask_predictor = MaskRCNNPredictor(cfg["mask_head_layers"][-1],
                                        cfg["mask_predictor_dim_reduced"], num_classes)
-    return MaskRCNN(
+    model = MaskRCNN(
         backbone,
         num_classes=None,
         rpn_anchor_generator=anchors,
@@ -131,6 +150,29 @@ def build_model(num_classes=NUM_CLASSES, cfg=MODEL_KWARGS):
         mask_predictor=mask_predictor,
         **{k: cfg[k] for k in _MASKRCNN_ARGS},
     )
+    if keypoints:
+        add_keypoint_branch(model, cfg)
+    return model
+
+
+def add_keypoint_branch(model, cfg=MODEL_KWARGS):
+    """Sets the keypoint RoI pool, head and predictor on `model.roi_heads` (RoIHeads.has_keypoint()
+    checks exactly these three), randomly initialised as torchvision initialises them. In training
+    mode RoIHeads then adds "loss_keypoint" (targets need "keypoints": float [N, K, 3]); in eval
+    mode every result has "keypoints" [N, K, 3] and "keypoints_scores" [N, K]."""
+    c = cfg["fpn_out_channels"]
+    layers = list(cfg["keypoint_head_layers"])
+    rh = model.roi_heads
+    rh.keypoint_roi_pool = MultiScaleRoIAlign(list(cfg["roi_featmap_names"]),
+                                              cfg["keypoint_roi_output_size"], cfg["roi_sampling_ratio"])
+    rh.keypoint_head = KeypointRCNNHeads(c, layers)
+    rh.keypoint_predictor = KeypointRCNNPredictor(layers[-1], cfg["num_keypoints"])
+    return model
+
+
+def is_keypoint_parameter(name):
+    """True for the state_dict / named_parameters names of the keypoint branch."""
+    return name.startswith(("roi_heads.keypoint_head.", "roi_heads.keypoint_predictor."))
 
 
 def parameter_count(model):
@@ -139,7 +181,7 @@ def parameter_count(model):
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    m = build_model()
+    m = build_model(keypoints=True)
     m.eval()
     size = MODEL_KWARGS["min_size"]
     x = torch.zeros(1, 3, size, size)
@@ -152,5 +194,7 @@ if __name__ == "__main__":
         for k, v in out.items():
             print(f"FPN level {k!r}: {tuple(v.shape)}  stride {size // v.shape[-1]}")
     n = parameter_count(m)
+    kp = sum(p.numel() for k, p in m.named_parameters() if is_keypoint_parameter(k))
+    print(f"keypoint branch: {kp:,} parameters; without it {n - kp:,}")
     buffers = sum(b.numel() for b in m.buffers())
     print(f"parameters: {n:,} ({n * 4 / 2**20:.1f} MiB fp32); buffers {buffers:,}")

@@ -14,8 +14,17 @@ Schedule: linear warm-up, then cosine decay to zero at the planned total iterati
 is planned from the measured speed after the first iterations and re-planned every 50 iterations
 from the recent speed and the time left, so the LR schedule completes when --minutes elapse even if
 the CPU is shared with other jobs for a while.
+
+Keypoints: --keypoints adds the keypoint branch (shapes_model.add_keypoint_branch) and trains it on
+the dataset's 4 extreme points (flips swap "left" and "right"); --train-only keypoints freezes
+everything else (requires_grad False, backbone BatchNorm in eval mode, the RPN/box/mask outputs
+exactly those of the --init-from weights), skips the mask branch in training steps (its loss would
+not train anything), optimises only loss_keypoint, and checks at the end that every frozen tensor
+is bit-identical to the initial weights. Evaluations add pycocotools keypoint AP (OKS sigmas
+shapes_model.KEYPOINT_OKS_SIGMAS). --evaluate-only evaluates the --init-from weights and exits.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,7 +43,8 @@ from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shapes_model import MODEL_KWARGS, NUM_CLASSES, build_model, parameter_count  # noqa: E402
+from shapes_model import (KEYPOINT_FLIP_INDEX, KEYPOINT_OKS_SIGMAS, MODEL_KWARGS,  # noqa: E402
+                          NUM_CLASSES, build_model, is_keypoint_parameter, parameter_count)
 
 LOG = None
 
@@ -72,6 +82,10 @@ class ShapesDataset(torch.utils.data.Dataset):
         masks = np.stack([mask_utils.decode(a["segmentation"]) for a in anns])
         boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
                            a["bbox"][1] + a["bbox"][3]] for a in anns], dtype=np.float32)
+        # COCO keypoints [x, y, v] * K in pixel-centre coordinates -> float [N, K, 3]
+        keypoints = None
+        if all("keypoints" in a for a in anns):
+            keypoints = np.array([a["keypoints"] for a in anns], dtype=np.float32).reshape(len(anns), -1, 3)
         # deterministic flip decision per (seed, epoch, image)
         rng = random.Random(hash((self.seed, self.epoch, idx)) & 0xFFFFFFFF)
         if rng.random() < self.flip_prob:
@@ -79,6 +93,10 @@ class ShapesDataset(torch.utils.data.Dataset):
             img = img[:, ::-1]
             masks = masks[:, :, ::-1]
             boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+            if keypoints is not None:
+                # continuous coordinates: a pixel centre x + 0.5 maps to (w - 1 - x) + 0.5
+                keypoints = keypoints[:, KEYPOINT_FLIP_INDEX].copy()
+                keypoints[:, :, 0] = w - keypoints[:, :, 0]
         image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255.0
         target = {
             "boxes": torch.from_numpy(boxes),
@@ -86,6 +104,8 @@ class ShapesDataset(torch.utils.data.Dataset):
             "masks": torch.from_numpy(np.ascontiguousarray(masks)),
             "image_id": torch.tensor(im["id"]),
         }
+        if keypoints is not None:
+            target["keypoints"] = torch.from_numpy(keypoints)
         return image, target
 
 
@@ -95,12 +115,16 @@ def collate(batch):
 
 @torch.no_grad()
 def evaluate(model, split_dir, n_images, log_prefix="eval"):
-    """pycocotools bbox + segm AP on the first n_images of a split, with torchvision inference."""
+    """pycocotools bbox + segm (+ keypoint) AP on the first n_images of a split, with torchvision
+    inference (keypoint AP when the model has a keypoint branch and the split has keypoints)."""
     was_training = model.training
     model.eval()
     gt = COCO(os.path.join(split_dir, "instances.json"))
     img_ids = sorted(gt.getImgIds())[:n_images]
     results = []
+    kp_results = []
+    with_kp = model.roi_heads.has_keypoint() and \
+        all("keypoints" in a for a in gt.dataset["annotations"])
     t0 = time.time()
     for iid in img_ids:
         info = gt.loadImgs(iid)[0]
@@ -116,6 +140,12 @@ def evaluate(model, split_dir, n_images, log_prefix="eval"):
             results.append({"image_id": iid, "category_id": int(out["labels"][k]),
                             "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(out["scores"][k]),
                             "segmentation": rle})
+            if with_kp:
+                kp = out["keypoints"][k]
+                kp_results.append({"image_id": iid, "category_id": int(out["labels"][k]),
+                                   "keypoints": [round(float(v), 3) for v in
+                                                 torch.cat([kp[:, :2], torch.ones(len(kp), 1)], 1).reshape(-1)],
+                                   "score": float(out["scores"][k])})
     secs = time.time() - t0
     stats = {"images": len(img_ids), "detections": len(results),
              "seconds_per_image": secs / max(1, len(img_ids))}
@@ -132,11 +162,65 @@ def evaluate(model, split_dir, n_images, log_prefix="eval"):
                                "APl": s[5], "AR100": s[8]}
             log(f"{log_prefix} {iou_type}: AP {s[0]:.4f} AP50 {s[1]:.4f} AP75 {s[2]:.4f} "
                 f"APs {s[3]:.4f} APm {s[4]:.4f} APl {s[5]:.4f} AR100 {s[8]:.4f}")
+    if kp_results:
+        ev = COCOeval(gt, gt.loadRes(kp_results), "keypoints")
+        ev.params.imgIds = img_ids
+        ev.params.kpt_oks_sigmas = np.array(KEYPOINT_OKS_SIGMAS, dtype=np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        s = ev.stats
+        stats["keypoints"] = {"AP": s[0], "AP50": s[1], "AP75": s[2], "APm": s[3], "APl": s[4],
+                              "AR": s[5], "oks_sigmas": list(KEYPOINT_OKS_SIGMAS)}
+        log(f"{log_prefix} keypoints: AP {s[0]:.4f} AP50 {s[1]:.4f} AP75 {s[2]:.4f} "
+            f"APm {s[3]:.4f} APl {s[4]:.4f} AR {s[5]:.4f} (OKS sigmas {KEYPOINT_OKS_SIGMAS})")
     log(f"{log_prefix}: {len(img_ids)} images, {len(results)} detections, "
         f"{stats['seconds_per_image']:.3f} s/image")
     if was_training:
-        model.train()
+        set_train_mode(model)
     return stats
+
+
+def set_train_mode(model):
+    """model.train(), except that frozen BatchNorm and dropout layers (no parameter requiring
+    grad) stay in eval mode, so that BatchNorm running statistics do not move. (The model, RPN and
+    RoIHeads themselves stay in training mode: that selects their training proposals and losses.)"""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout)) and \
+                not any(p.requires_grad for p in module.parameters()):
+            module.eval()
+
+
+@contextlib.contextmanager
+def mask_branch_off(model, enabled):
+    """Removes the mask branch from roi_heads for the duration (its loss is not needed)."""
+    rh = model.roi_heads
+    saved = rh.mask_roi_pool, rh.mask_head, rh.mask_predictor
+    if enabled:
+        rh.mask_roi_pool = rh.mask_head = rh.mask_predictor = None
+    try:
+        yield
+    finally:
+        rh.mask_roi_pool, rh.mask_head, rh.mask_predictor = saved
+
+
+def load_initial_weights(model, path, allow_missing_keypoints):
+    """Loads a state_dict .pth or the shipped .safetensors into `model`; keypoint-branch keys may
+    be missing when `allow_missing_keypoints` (they keep their random initialisation)."""
+    if path.endswith(".safetensors"):
+        # The shipped weights (Weights/shapes_mask_rcnn.safetensors) hold the same state_dict
+        # minus BatchNorm's num_batches_tracked counters.
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad_missing = [k for k in missing if not k.endswith("num_batches_tracked")
+                   and not (allow_missing_keypoints and is_keypoint_parameter(k))]
+    if unexpected or bad_missing:
+        raise SystemExit(f"{path}: does not match the model (missing {bad_missing}, unexpected {unexpected})")
+    return [k for k in missing if is_keypoint_parameter(k)]
 
 
 def save_checkpoint(model, out_dir):
@@ -172,6 +256,14 @@ def main():
                          "head's positive RoIs at a quarter of it); 0 keeps shapes_model's value")
     ap.add_argument("--input-size", type=int, default=0,
                     help="train at this square input size (min_size = max_size) instead of the model's")
+    ap.add_argument("--keypoints", action="store_true",
+                    help="add the keypoint branch (its weights are initialised randomly when "
+                         "--init-from has none)")
+    ap.add_argument("--train-only", choices=["all", "keypoints"], default="all",
+                    help="keypoints: freeze everything but the keypoint branch (implies --keypoints)")
+    ap.add_argument("--evaluate-only", action="store_true",
+                    help="evaluate the --init-from weights on --eval-images val images, write "
+                         "OUT/eval.json and exit")
     ap.add_argument("--init-from", default=None,
                     help="start from these weights (a state_dict .pth, or the shipped .safetensors) instead of scratch; the "
                          "schedule (warm-up, cosine decay over --minutes) starts afresh")
@@ -180,6 +272,10 @@ def main():
         args.lr = 1e-3 if args.optimizer == "adamw" else 0.02
     if args.weight_decay == 0.0:
         args.weight_decay = 0.05 if args.optimizer == "adamw" else 1e-4
+    if args.train_only == "keypoints":
+        args.keypoints = True
+        if not args.init_from:
+            raise SystemExit("--train-only keypoints needs --init-from (the frozen weights)")
 
     os.makedirs(args.out, exist_ok=True)
     global LOG
@@ -197,22 +293,31 @@ def main():
         cfg["min_size"] = cfg["max_size"] = args.input_size
     log(f"model: {json.dumps(cfg)}")
 
-    model = build_model(NUM_CLASSES, cfg)
+    model = build_model(NUM_CLASSES, cfg, keypoints=args.keypoints)
     if args.init_from:
-        if args.init_from.endswith(".safetensors"):
-            # The shipped weights (Weights/shapes_mask_rcnn.safetensors) hold the same state_dict
-            # minus BatchNorm's num_batches_tracked counters.
-            from safetensors.torch import load_file
-            missing, unexpected = model.load_state_dict(load_file(args.init_from), strict=False)
-            if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
-                raise SystemExit(f"{args.init_from}: does not match the model (missing {missing}, unexpected {unexpected})")
-        else:
-            model.load_state_dict(torch.load(args.init_from, map_location="cpu"))
-        log(f"initialised from {args.init_from}")
+        fresh = load_initial_weights(model, args.init_from, allow_missing_keypoints=args.keypoints)
+        log(f"initialised from {args.init_from}"
+            + (f" (keypoint branch: {len(fresh)} tensors randomly initialised)" if fresh else ""))
     log(f"parameters: {parameter_count(model):,}")
-    model.train()
     train_dir = os.path.join(args.data, "train")
     val_dir = os.path.join(args.data, "val")
+    if args.evaluate_only:
+        stats = evaluate(model, val_dir, args.eval_images, log_prefix="eval")
+        with open(os.path.join(args.out, "eval.json"), "w") as f:
+            json.dump(stats, f, indent=2)
+        log("done")
+        return
+    keypoints_only = args.train_only == "keypoints"
+    frozen = {}
+    if keypoints_only:
+        for name, p in model.named_parameters():
+            p.requires_grad_(is_keypoint_parameter(name))
+        frozen = {k: v.detach().clone() for k, v in model.state_dict().items()
+                  if not is_keypoint_parameter(k)}
+        n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        log(f"training only the keypoint branch: {n_train:,} trainable parameters, "
+            f"{len(frozen)} frozen state_dict tensors")
+    set_train_mode(model)
     ds = ShapesDataset(train_dir, flip_prob=0.5, seed=args.seed)
     log(f"train images: {len(ds)}")
     gen = torch.Generator()
@@ -267,8 +372,10 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr
 
-            losses = model(list(images), list(targets))
-            loss = sum(losses.values())
+            with mask_branch_off(model, keypoints_only):
+                losses = model(list(images), list(targets))
+            # (frozen parts: their losses carry no gradient and are only logged)
+            loss = losses["loss_keypoint"] if keypoints_only else sum(losses.values())
             if not torch.isfinite(loss):
                 log(f"iter {it}: non-finite loss {losses}; skipping batch")
                 opt.zero_grad(set_to_none=True)
@@ -325,6 +432,11 @@ def main():
         epoch += 1
 
     save_checkpoint(model, args.out)
+    if frozen:
+        state = model.state_dict()
+        changed = [k for k, v in frozen.items() if not torch.equal(v, state[k])]
+        log(f"frozen tensors: {len(frozen) - len(changed)} of {len(frozen)} bit-identical to the "
+            f"initial weights" + (f"; CHANGED: {changed}" if changed else ""))
     log(f"training finished: {it} iterations, {epoch} epochs (partial counts), "
         f"{(time.time() - t_start) / 60:.1f} min; checkpoint {os.path.join(args.out, 'checkpoint.pth')}")
     stats = evaluate(model, val_dir, args.eval_images, log_prefix="final eval")
