@@ -69,8 +69,9 @@ def load_torch_model(name):
     if name == "shapes_mask_rcnn":
         import shapes_model
         cfg = os.path.join(ROOT, "Config/models/shapes_mask_rcnn.json")
-        m = shapes_model.build_model()
-        m.load_state_dict(load_file(os.path.join(ROOT, "Weights/shapes_mask_rcnn.safetensors")), strict=False)
+        state = load_file(os.path.join(ROOT, "Weights/shapes_mask_rcnn.safetensors"))
+        m = shapes_model.build_model(keypoints=any(shapes_model.is_keypoint_parameter(k) for k in state))
+        m.load_state_dict(state)
         return m.eval(), cfg
     import make_fixtures
     cfg = os.path.join(ROOT, ".cache/fixtures", name, f"{name}.json")

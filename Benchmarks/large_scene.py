@@ -165,8 +165,9 @@ def sahi_worker(args):
     from sahi.predict import get_sliced_prediction
     import shapes_model
     torch.set_num_threads(2)
-    model = shapes_model.build_model()
-    model.load_state_dict(load_file(os.path.join(ROOT, "Weights", "shapes_mask_rcnn.safetensors")))
+    state = load_file(os.path.join(ROOT, "Weights", "shapes_mask_rcnn.safetensors"))
+    model = shapes_model.build_model(keypoints=any(shapes_model.is_keypoint_parameter(k) for k in state))
+    model.load_state_dict(state)
     model.roi_heads.score_thresh = 0.05
     model.eval()
     mapping = {str(k + 1): n for k, n in enumerate(shapes.CLASSES)}

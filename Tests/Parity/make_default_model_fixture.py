@@ -102,7 +102,7 @@ def main():
     arch_dir = os.path.join(out_dir, cfg["name"])
     os.makedirs(arch_dir)
 
-    model = shapes_model.build_model()
+    model = shapes_model.build_model(keypoints="keypoint_predictor" in cfg)
     C.load_state_dict_strict(model, load_file(weights), weights)
     model.roi_heads.score_thresh = SCORE_THRESH
     model.roi_heads.detections_per_img = DETECTIONS

@@ -65,6 +65,8 @@ final class ModelParityTests: XCTestCase {
         XCTAssertEqual(archs.count, 1)
         for arch in archs {
             try checkArchitecture(arch, root: Fixtures.root.appendingPathComponent("default"), requiredFraction: 0.99, requireFastPipeline: true)
+            // The shipped model has a keypoint branch: its poses are compared too.
+            XCTAssertGreaterThan(keypointsMatched.checked, 300, "the default model's keypoints compared with torchvision's")
         }
     }
 
@@ -290,7 +292,10 @@ final class ModelParityTests: XCTestCase {
                     && abs(p.score - refScores.data[d * k + j]) <= 1e-4 * max(1, abs(p.score)) { same += 1 }
             }
         }
-        XCTAssertGreaterThan(total, 500, "\(tag): too few keypoints decoded")
+        // At least 50 boxes' worth (the fixtures keep up to 100 detections per image; the default
+        // model's sparsest sample has 69).
+        XCTAssertGreaterThanOrEqual(decoded.count, 50, "\(tag): too few boxes' keypoints decoded")
+        XCTAssertEqual(total, decoded.count * k, "\(tag): one point per keypoint per box")
         XCTAssertGreaterThanOrEqual(Double(same) / Double(max(1, total)), 0.999, "\(tag): \(same)/\(total) keypoints decoded from torchvision's heatmaps as it decodes them")
         print("parity \(tag): keypoint heatmaps relative error \(Compare.relativeError(maps.data, refMaps.data)); \(same)/\(total) keypoints decoded as torchvision")
     }

@@ -23,7 +23,7 @@ final class RouteTests: XCTestCase {
         let one = ServiceFixture.json(get("/v1/models/shapes_mask_rcnn"))
         XCTAssertEqual(one?["pipelines"] as? [String], ["mask", "faster", "fast", "rcnn"])
         XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
-        XCTAssertEqual(one?["weights_sha256"] as? String, "b93439cd673dc0ff1448ede175beda1374d4190e25161d89e1e4b45529231d9b",
+        XCTAssertEqual(one?["weights_sha256"] as? String, "989d2594b29d0b926b958855e7c94fbe4856d616476d5dae7bc70b57c072ff7a",
                        "the checksum in Config/models/shapes_mask_rcnn.json")
         let missing = get("/v1/models/nope")
         XCTAssertEqual(missing.status, 404)
