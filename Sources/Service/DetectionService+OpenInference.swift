@@ -94,7 +94,10 @@ extension DetectionService {
         let request = try OpenInferenceRequest(r)
         // Names and pipeline are checked before any image is decoded.
         let plan = try plan(request.detect, model: model)
-        let available = Self.outputNames(model).filter { plan.pipeline == .mask || $0 != "masks" }
+        // Masks come from the mask pipeline only; keypoints from every pipeline but R-CNN's.
+        let available = Self.outputNames(model).filter {
+            (plan.pipeline == .mask || $0 != "masks") && (plan.pipeline != .rcnn || $0 != "keypoints")
+        }
         let wanted = request.outputs ?? available
         if let unknown = wanted.first(where: { !available.contains($0) }) {
             throw APIError.badRequest("unknown output '\(unknown.prefix(64))' for model '\(model.name)' (pipeline \(plan.pipeline.rawValue)); outputs: \(available.joined(separator: ", "))")
@@ -111,14 +114,14 @@ extension DetectionService {
                                                       "orientation": .int(decoded.exifOrientation?.rawValue ?? 1),
                                                       "orientation_applied": .bool(decoded.orientationApplied),
                                                       "slice_tiles": .int(sliced?.report.tiles ?? 0)],
-                                         outputs: try wanted.map { try Self.output($0, of: doc) })
+                                         outputs: try wanted.map { try Self.output($0, of: doc, keypointCount: model.config.keypointPredictor?.numKeypoints ?? 0) })
             return try InferResponse.encoder.encode(response)
         }
         return .json(body)
     }
 
     /// One output tensor of the answer, from the same document `/v1/detect` returns.
-    static func output(_ name: String, of doc: DetectionDocument) throws -> InferResponse.Output {
+    static func output(_ name: String, of doc: DetectionDocument, keypointCount: Int = 0) throws -> InferResponse.Output {
         let n = doc.detections.count
         switch name {
         case "boxes":
@@ -130,8 +133,7 @@ extension DetectionService {
         case "class_names":
             return .init(name: name, datatype: "BYTES", shape: [n], data: .string(doc.detections.map(\.label)))
         case "keypoints":  // [n, K, 3]: x, y, score per keypoint
-            let k = doc.detections.first?.keypoints?.count ?? 0
-            return .init(name: name, datatype: "FP32", shape: [n, k, 3],
+            return .init(name: name, datatype: "FP32", shape: [n, keypointCount, 3],
                          data: .float(doc.detections.flatMap { ($0.keypoints ?? []).flatMap { $0 } }))
         default:  // "masks": each element is the COCO RLE object as JSON text
             let masks = try doc.detections.map { d -> String in

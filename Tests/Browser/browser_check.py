@@ -152,6 +152,10 @@ def main():
         checks["labels_match_server"] = [r[1] for r in page["rows"]] == [d["label"] for d in expected["detections"]]
         checks["scores_match_server"] = [r[2] for r in page["rows"]] == ["%.3f" % d["score"] for d in expected["detections"]]
         checks["mask_pixels_shown"] = pipeline != "mask" or all(r[4] not in ("", "0") for r in page["rows"])
+        # Keypoint models: the table counts the keypoints shown (score above 0) out of all of them.
+        checks["keypoints_shown"] = all(
+            r[5] == (f"{sum(1 for k in d['keypoints'] if k[2] > 0)}/{len(d['keypoints'])}" if d.get("keypoints") else "")
+            for r, d in zip(page["rows"], expected["detections"]))
         checks["canvas_has_drawing"] = page["changedPixels"] > 100
         checks["canvas_is_image_size"] = page["canvas"] == [expected["image"]["width"], expected["image"]["height"]]
         checks["timings_listed"] = "backbone" in page["stages"] and "total" in page["stages"]

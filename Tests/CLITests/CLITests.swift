@@ -58,6 +58,28 @@ final class CLITests: XCTestCase {
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: [String: Double]])
         XCTAssertEqual(report["bbox"]?.count, 12)
         XCTAssertEqual(report["segm"]?.count, 12)
+        // The default model has a keypoint head and the samples carry keypoints: ten OKS numbers.
+        XCTAssertEqual(report["keypoints"].map { Set($0.keys) }, Set(["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]))
+        XCTAssertGreaterThan(report["keypoints"]?["AP"] ?? 0, 0)
+    }
+
+    /// `rcnn detect` prints each detection's keypoints and `rcnn models` the keypoint names and
+    /// skeleton of the default model.
+    func testDetectAndModelsShowKeypoints() throws {
+        let r = try run(binary, ["detect", Self.sample, "--score-threshold", "0.3", "--no-masks"])
+        XCTAssertEqual(r.status, 0, r.errors)
+        let items = try XCTUnwrap((try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])?["detections"] as? [[String: Any]])
+        XCTAssertFalse(items.isEmpty)
+        for item in items {
+            let k = try XCTUnwrap(item["keypoints"] as? [[Double]], "no keypoints in \(item)")
+            XCTAssertEqual(k.count, 4)
+            XCTAssertTrue(k.allSatisfy { $0.count == 3 })
+        }
+        let m = try run(binary, ["models"])
+        XCTAssertEqual(m.status, 0, m.errors)
+        let text = String(decoding: m.stdout, as: UTF8.self)
+        XCTAssertTrue(text.contains("keypoints (4): top, right, bottom, left"), text)
+        XCTAssertTrue(text.contains("skeleton: top-right, right-bottom, bottom-left, left-top"), text)
     }
 
     /// Starts `rcnn serve` on an ephemeral port; returns the process, its port and its stderr pipe.

@@ -33,6 +33,9 @@ final class BrowserTests: XCTestCase {
         let expected = try XCTUnwrap(ServiceFixture.json(direct)?["detections"] as? [[String: Any]])
         XCTAssertGreaterThan(expected.count, 0, "the sample has objects at 0.3; a page showing none would pass vacuously")
         XCTAssertEqual(summary["server_detections"] as? Int, expected.count)
+        // The default model's poses: the page's keypoints column (checked against the answer by
+        // the script) has something to show.
+        XCTAssertTrue(expected.allSatisfy { ($0["keypoints"] as? [[Double]])?.isEmpty == false }, "the default model returns keypoints")
         XCTAssertTrue(FileManager.default.fileExists(atPath: shot))
     }
 
