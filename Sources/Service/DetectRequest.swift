@@ -37,6 +37,9 @@ public struct DetectRequest {
     public var classThresholds: [String: Float]?
     /// The mask probability a pixel must exceed to be in the mask (torchvision: 0.5).
     public var maskThreshold: Float = 0.5
+    /// Whether a keypoint model's keypoint head runs (false leaves `keypoints` out of the answer
+    /// and saves the head's time, as `masks=none` does for masks).
+    public var keypoints = true
     /// Keypoints scoring at or under this heatmap logit are left out of the annotated image (the
     /// JSON lists every keypoint with its score).
     public var keypointThreshold: Float = 0
@@ -60,10 +63,18 @@ public struct DetectRequest {
     /// Options every protocol understands.
     static let knownOptions: Set<String> = ["score_threshold", "max_detections", "classes", "masks", "pipeline", "format", "proposals",
                                             "orientation", "background", "class_thresholds", "mask_threshold", "box_format",
-                                            "keypoint_threshold", "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
+                                            "keypoints", "keypoint_threshold", "slice", "slice_size", "slice_overlap", "slice_full_pass", "slice_merge", "slice_match",
                                             "slice_match_threshold"]
 
     public init(image: [UInt8]) { self.image = image }
+
+    /// A boolean option: JSON true/false, or the text "true"/"false" (query and form fields).
+    static func flag(_ v: Any, field: String) throws -> Bool {
+        if let s = v as? String, s == "true" || s == "false" { return s == "true" }
+        // JSONSerialization gives booleans as NSNumber; only a real boolean counts (not 0 or 1).
+        if let n = v as? NSNumber, ClientValue.isBoolean(n) { return n.boolValue }
+        throw APIError.unprocessable("\(field) must be true or false")
+    }
 
     public static func parse(_ request: HTTPRequest) throws -> DetectRequest {
         var options: [String: Any] = [:]
@@ -232,15 +243,8 @@ public struct DetectRequest {
         if let v = o["slice_overlap"] {
             slicing.overlap = try ClientValue.number(v, field: "slice_overlap", in: 0...0.9)
         }
-        if let v = o["slice_full_pass"] {
-            if let s = v as? String, s == "true" || s == "false" {
-                slicing.fullImagePass = s == "true"
-            } else if let b = v as? Bool {
-                slicing.fullImagePass = b
-            } else {
-                throw APIError.unprocessable("slice_full_pass must be true or false")
-            }
-        }
+        if let v = o["slice_full_pass"] { slicing.fullImagePass = try Self.flag(v, field: "slice_full_pass") }
+        if let v = o["keypoints"] { keypoints = try Self.flag(v, field: "keypoints") }
         if let v = o["slice_merge"] {
             guard let s = v as? String, let m = SliceOptions.Merge(rawValue: s) else {
                 throw APIError.unprocessable("slice_merge must be nms or greedy")

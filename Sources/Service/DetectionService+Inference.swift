@@ -14,6 +14,9 @@ struct DetectionPlan {
     let classIDs: Set<Int>?
     /// Whether the mask head runs.
     let wantsMasks: Bool
+    /// Whether the keypoint head runs (a keypoint model, a pipeline with one, and the request's
+    /// `keypoints`).
+    let wantsKeypoints: Bool
     /// Per-class score thresholds by class id.
     let classThresholds: [Int: Float]?
 }
@@ -56,8 +59,9 @@ extension DetectionService {
             throw APIError.unprocessable("slice and proposals cannot be combined: proposals are in whole-image pixels")
         }
         let wantsMasks = pipeline == .mask && (request.masks != .none || request.format != .json)
+        let wantsKeypoints = model.hasKeypoints && pipeline != .rcnn && request.keypoints
         return DetectionPlan(model: model, request: request, pipeline: pipeline, classIDs: classIDs, wantsMasks: wantsMasks,
-                             classThresholds: classThresholds)
+                             wantsKeypoints: wantsKeypoints, classThresholds: classThresholds)
     }
 
     /// Decodes the plan's image, runs the model and renders the answer with `render`, all as one
@@ -79,6 +83,7 @@ extension DetectionService {
             options.classes = plan.classIDs
             options.classScoreThresholds = plan.classThresholds
             options.maskThreshold = plan.request.maskThreshold
+            options.keypoints = plan.wantsKeypoints
             if let slicing = Self.slicing(plan, image) {
                 let result = plan.model.detectSliced(image, options: options, slicing: slicing) { [scheduler] count, body in
                     scheduler.spread(count, body)

@@ -94,9 +94,10 @@ extension DetectionService {
         let request = try OpenInferenceRequest(r)
         // Names and pipeline are checked before any image is decoded.
         let plan = try plan(request.detect, model: model)
-        // Masks come from the mask pipeline only; keypoints from every pipeline but R-CNN's.
+        // Masks come from the mask pipeline only; keypoints from every pipeline but R-CNN's, unless
+        // the parameters say `keypoints: false`.
         let available = Self.outputNames(model).filter {
-            (plan.pipeline == .mask || $0 != "masks") && (plan.pipeline != .rcnn || $0 != "keypoints")
+            (plan.pipeline == .mask || $0 != "masks") && (plan.wantsKeypoints || $0 != "keypoints")
         }
         let wanted = request.outputs ?? available
         if let unknown = wanted.first(where: { !available.contains($0) }) {

@@ -44,6 +44,8 @@ struct OpenInferenceRequest {
             guard Set(names).count == names.count else { throw APIError.badRequest("\"outputs\" names an output more than once") }
             outputs = names
             if !names.contains("masks") { detect.masks = .none }
+            // The keypoint head runs only for a requested keypoints output.
+            if !names.contains("keypoints") { detect.keypoints = false }
         }
     }
 

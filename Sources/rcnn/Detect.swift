@@ -22,6 +22,9 @@ struct Detect: ParsableCommand {
     @Flag(name: .long, help: "Leave out masks.")
     var noMasks = false
 
+    @Flag(name: .long, help: "Leave out keypoints (a keypoint model's keypoint head does not run).")
+    var noKeypoints = false
+
     @Option(name: .long, help: "Pipeline: mask (Mask R-CNN), faster (Faster R-CNN), fast (Fast R-CNN) or rcnn (R-CNN); fast and rcnn use --proposals or selective search. Default: the model's own.")
     var pipeline: String?
 
@@ -62,6 +65,7 @@ struct Detect: ParsableCommand {
         let rgb = decoded.image
         if let s = scoreThreshold, !(0...1).contains(s) { throw ValidationError("--score-threshold must be in [0, 1]") }
         var options = DetectionModel.Options(scoreThreshold: scoreThreshold, maxDetections: maxDetections, masks: !noMasks)
+        options.keypoints = !noKeypoints
         if let proposals {
             guard let data = FileManager.default.contents(atPath: proposals),
                   let list = (try? JSONSerialization.jsonObject(with: data)) as? [[Double]],

@@ -31,6 +31,9 @@ struct Evaluate: ParsableCommand {
     @Flag(name: .long, help: "Print the metrics as JSON instead of pycocotools' summary lines.")
     var json = false
 
+    @Flag(name: .long, help: "Leave out keypoints: a keypoint model's keypoint head does not run and keypoints are not scored.")
+    var noKeypoints = false
+
     @OptionGroup var slicing: SliceArguments
 
     func run() throws {
@@ -44,7 +47,9 @@ struct Evaluate: ParsableCommand {
         let progress = ProgressBar(total: ids.count)
         let results: [COCODetection]
         do {
-            results = try evaluator.detections(imageIDs: ids, options: DetectionModel.Options(scoreThreshold: scoreThreshold),
+            var options = DetectionModel.Options(scoreThreshold: scoreThreshold)
+            options.keypoints = !noKeypoints
+            results = try evaluator.detections(imageIDs: ids, options: options,
                                                slicing: { slicing.options(for: $0, model: detector) }) { _, _ in progress.advance() }
         } catch { throw ValidationError("\(error)") }
         progress.finish()
@@ -54,7 +59,7 @@ struct Evaluate: ParsableCommand {
             try encoder.encode(results).write(to: URL(fileURLWithPath: output))
         }
         var report: [String: [String: Double]] = [:]
-        for (iouType, evaluation) in try evaluator.evaluate(results, imageIDs: ids) {
+        for (iouType, evaluation) in try evaluator.evaluate(results, imageIDs: ids, keypoints: !noKeypoints) {
             if json {
                 report[iouType.rawValue] = Dictionary(uniqueKeysWithValues: zip(evaluation.stats.kind.names, evaluation.stats.values))
             } else {

@@ -61,6 +61,14 @@ final class CLITests: XCTestCase {
         // The default model has a keypoint head and the samples carry keypoints: ten OKS numbers.
         XCTAssertEqual(report["keypoints"].map { Set($0.keys) }, Set(["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]))
         XCTAssertGreaterThan(report["keypoints"]?["AP"] ?? 0, 0)
+        // --no-keypoints: the same boxes and masks, keypoints neither run nor scored.
+        let off = try run(binary, ["eval", "--annotations", "Samples/instances_samples.json", "--images", "Samples", "--json",
+                                   "--score-threshold", "0.01", "--no-keypoints"])
+        XCTAssertEqual(off.status, 0, off.errors)
+        let plain = try XCTUnwrap(try JSONSerialization.jsonObject(with: off.stdout) as? [String: [String: Double]])
+        XCTAssertEqual(Set(plain.keys), ["bbox", "segm"])
+        XCTAssertEqual(plain["bbox"], report["bbox"])
+        XCTAssertEqual(plain["segm"], report["segm"])
     }
 
     /// `rcnn detect` prints each detection's keypoints and `rcnn models` the keypoint names and
@@ -75,6 +83,11 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(k.count, 4)
             XCTAssertTrue(k.allSatisfy { $0.count == 3 })
         }
+        let off = try run(binary, ["detect", Self.sample, "--score-threshold", "0.3", "--no-masks", "--no-keypoints"])
+        XCTAssertEqual(off.status, 0, off.errors)
+        let plain = try XCTUnwrap((try JSONSerialization.jsonObject(with: off.stdout) as? [String: Any])?["detections"] as? [[String: Any]])
+        XCTAssertEqual(plain.map { $0["box"] as? [Double] }, items.map { $0["box"] as? [Double] }, "--no-keypoints keeps the detections")
+        XCTAssertTrue(plain.allSatisfy { $0["keypoints"] == nil }, "--no-keypoints leaves keypoints out")
         let m = try run(binary, ["models"])
         XCTAssertEqual(m.status, 0, m.errors)
         let text = String(decoding: m.stdout, as: UTF8.self)

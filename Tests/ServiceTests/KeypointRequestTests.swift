@@ -87,6 +87,52 @@ final class KeypointRequestTests: XCTestCase {
         XCTAssertNotEqual(low.pixels, high.pixels, "the threshold changes what is drawn")
     }
 
+    func testKeypointsFalseLeavesThemOutAndSkipsTheHead() throws {
+        let with = try post("score_threshold=0.3&max_detections=100&masks=none")
+        let without = try post("score_threshold=0.3&max_detections=100&masks=none&keypoints=false")
+        XCTAssertEqual(without.status, 200)
+        let a = try XCTUnwrap(ServiceFixture.json(with)), b = try XCTUnwrap(ServiceFixture.json(without))
+        let itemsA = try XCTUnwrap(a["detections"] as? [[String: Any]]), itemsB = try XCTUnwrap(b["detections"] as? [[String: Any]])
+        XCTAssertGreaterThan(itemsA.count, 2)
+        XCTAssertEqual(itemsB.count, itemsA.count)
+        XCTAssertTrue(itemsA.allSatisfy { $0["keypoints"] != nil })
+        XCTAssertTrue(itemsB.allSatisfy { $0["keypoints"] == nil }, "keypoints=false: no keypoints in the answer")
+        XCTAssertEqual(itemsB.map { $0["box"] as? [Double] }, itemsA.map { $0["box"] as? [Double] })
+        XCTAssertEqual(itemsB.map { $0["score"] as? Double }, itemsA.map { $0["score"] as? Double })
+        XCTAssertNotNil((a["timings_ms"] as? [String: Any])?["keypoint_head"])
+        XCTAssertNil((b["timings_ms"] as? [String: Any])?["keypoint_head"], "keypoints=false: the head did not run")
+        XCTAssertEqual(try post("keypoints=true").status, 200)
+        for bad in ["1", "0", "yes", "TRUE", ""] {
+            XCTAssertEqual(try post("keypoints=\(bad)").status, 422, "keypoints=\(bad)")
+        }
+    }
+
+    func testV2RunsTheHeadOnlyForAKeypointsOutput() throws {
+        func infer(outputs: [String], parameters: [String: Any] = [:]) throws -> HTTPResponse {
+            var body: [String: Any] = [
+                "inputs": [["name": "image", "datatype": "BYTES", "shape": [1], "data": [try Data(contentsOf: ServiceFixture.sample).base64EncodedString()]]],
+                "parameters": parameters.merging(["score_threshold": 0.3]) { a, _ in a },
+            ]
+            if !outputs.isEmpty { body["outputs"] = outputs.map { ["name": $0] } }
+            return service.handle(ServiceFixture.request("POST", "/v2/models/\(model.name)/infer", contentType: "application/json",
+                                                         body: [UInt8](try JSONSerialization.data(withJSONObject: body))))
+        }
+        let all = try infer(outputs: [])
+        XCTAssertEqual(all.status, 200)
+        let names = (ServiceFixture.json(all)?["outputs"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        XCTAssertEqual(names?.contains("keypoints"), true, "outputs left out: every output, keypoints included")
+        XCTAssertEqual(try infer(outputs: ["boxes", "scores"]).status, 200)
+        // keypoints=false takes the output away: asking for it too is an error, not an empty tensor.
+        let refused = try infer(outputs: ["keypoints"], parameters: ["keypoints": false])
+        XCTAssertEqual(refused.status, 400, String(decoding: refused.body, as: UTF8.self))
+        // v2 answers every bad request 400 (with the same message as /v1's 422).
+        let number = try infer(outputs: ["boxes"], parameters: ["keypoints": 1])
+        XCTAssertEqual(number.status, 400, "a number is not a boolean")
+        XCTAssertTrue(String(decoding: number.body, as: UTF8.self).contains("keypoints must be true or false"))
+        let noKeypoints = try infer(outputs: [], parameters: ["keypoints": false])
+        XCTAssertEqual((ServiceFixture.json(noKeypoints)?["outputs"] as? [[String: Any]])?.contains { $0["name"] as? String == "keypoints" }, false)
+    }
+
     func testBadKeypointThresholdIsRefused() throws {
         for bad in ["abc", "nan", "1e400", "-2e6"] {
             let status = try post("keypoint_threshold=\(bad)").status

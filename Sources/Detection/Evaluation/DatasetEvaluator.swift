@@ -65,11 +65,12 @@ public struct DatasetEvaluator {
     /// COCO evaluation of `results` over `imageIDs`: bbox, plus segm for mask models, plus
     /// keypoints (OKS with the model config's `keypoint_sigmas`) for keypoint models on datasets
     /// with keypoints. Keypoint results are scored as torchvision's reference scores them: without
-    /// boxes, so a detection's area is its keypoints' extent.
-    public func evaluate(_ results: [COCODetection], imageIDs: [Int]) throws -> [(COCOIoUType, COCOEvaluation)] {
+    /// boxes, so a detection's area is its keypoints' extent. `keypoints: false` leaves keypoints
+    /// out (for detections made without them).
+    public func evaluate(_ results: [COCODetection], imageIDs: [Int], keypoints: Bool = true) throws -> [(COCOIoUType, COCOEvaluation)] {
         var out: [(COCOIoUType, COCOEvaluation)] = []
         var types: [COCOIoUType] = model.hasMasks ? [.bbox, .segm] : [.bbox]
-        if evaluatesKeypoints { types.append(.keypoints) }
+        if keypoints && evaluatesKeypoints { types.append(.keypoints) }
         for iouType in types {
             let dt = try dataset.loadResults(results.compactMap { r in
                 var r = r
