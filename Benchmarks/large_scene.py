@@ -10,7 +10,8 @@ Scenes: a GRID of 320 x 320 cells (default 8 x 6, so 2560 x 1920), about 40% of 
 shapes scene (Tools/make_shapes_dataset.py's make_scene: objects at the sizes the default model was
 trained on) and the rest its background alone, so that a scene holds fewer than COCO's 100
 detections per image; a fresh seed (9101) that no training or validation split uses. Annotations
-are COCO instances with RLE masks in scene coordinates.
+are COCO instances with RLE masks in scene coordinates, and each shape's four extreme points as
+keypoints.
 
 Runs, each in its own process under /usr/bin/time (wall time and peak RSS):
   rcnn-whole    rcnn eval on the whole scenes
@@ -21,8 +22,10 @@ Runs, each in its own process under /usr/bin/time (wall time and peak RSS):
   serve-WxT     (with --server) rcnn serve with W workers of T threads, each scene POSTed alone to
                 /v1/detect with slice=on and the same settings; seconds are the requests' latencies
                 summed, peak RSS the server's (VmHWM). With 2 x 1 the idle worker runs tiles too.
-All use score threshold 0.05 and 2 threads. Prints a table of bbox/segm AP, AP-small, seconds and
-peak RSS, and the ratios of ours to SAHI's.
+All use score threshold 0.05 and 2 threads. The default model's keypoint head runs in every run
+(SAHI's torchvision model has the branch too); --no-keypoints leaves it out of all of them
+(rcnn --no-keypoints / keypoints=false, torchvision built without the branch). Prints a table of
+bbox/segm AP, AP-small, seconds and peak RSS, and the ratios of ours to SAHI's.
 """
 import argparse
 import json
@@ -58,17 +61,22 @@ def make_scenes(out, count, seed, grid):
             else:
                 cell, instances = np.clip(shapes.background(rng, CELL), 0, 255).astype(np.uint8), []
             scene[cy * CELL:(cy + 1) * CELL, cx * CELL:(cx + 1) * CELL] = cell
-            for ci, vis in instances:
-                full = np.zeros((height, width), dtype=np.uint8)
-                full[cy * CELL:(cy + 1) * CELL, cx * CELL:(cx + 1) * CELL] = vis
-                ann = shapes.annotation(len(annotations) + 1, s + 1, ci, full.astype(bool))
+            for ci, vis, whole in instances:
+                # The visible mask and the full silhouette (its extreme points are the keypoints)
+                # placed in the scene.
+                visible = np.zeros((height, width), dtype=bool)
+                visible[cy * CELL:(cy + 1) * CELL, cx * CELL:(cx + 1) * CELL] = vis
+                silhouette = np.zeros((height, width), dtype=bool)
+                silhouette[cy * CELL:(cy + 1) * CELL, cx * CELL:(cx + 1) * CELL] = whole
+                ann = shapes.annotation(len(annotations) + 1, s + 1, ci, visible, silhouette)
                 annotations.append(ann)
         name = f"scene_{s:03d}.jpg"
         Image.fromarray(scene).save(os.path.join(out, "images", name), quality=92)
         images.append({"id": s + 1, "file_name": name, "width": width, "height": height})
     coco = {"info": {"description": f"large shapes scenes {width}x{height}, seed {seed}"}, "images": images,
             "annotations": annotations,
-            "categories": [{"id": k + 1, "name": n, "supercategory": "shape"} for k, n in enumerate(shapes.CLASSES)]}
+            "categories": [{"id": k + 1, "name": n, "supercategory": "shape", "keypoints": list(shapes.KEYPOINTS),
+                            "skeleton": [list(p) for p in shapes.SKELETON]} for k, n in enumerate(shapes.CLASSES)]}
     with open(os.path.join(out, "instances.json"), "w") as f:
         json.dump(coco, f)
     return len(annotations), width, height
@@ -108,6 +116,7 @@ def serve_run(args, workers, threads, gt_path, results_path):
             sys.exit("rcnn serve did not become ready")
         gt = json.load(open(gt_path))
         query = (f"score_threshold=0.05&masks=rle&slice=on&slice_size={args.size}"
+                 f"&keypoints={'false' if args.no_keypoints else 'true'}"
                  f"&slice_overlap={args.overlap}&slice_merge={args.merge}&slice_match={args.match}")
         results, seconds, threads_seen = [], 0.0, set()
         import urllib.error
@@ -166,6 +175,8 @@ def sahi_worker(args):
     import shapes_model
     torch.set_num_threads(2)
     state = load_file(os.path.join(ROOT, "Weights", "shapes_mask_rcnn.safetensors"))
+    if args.no_keypoints:
+        state = {k: v for k, v in state.items() if not shapes_model.is_keypoint_parameter(k)}
     model = shapes_model.build_model(keypoints=any(shapes_model.is_keypoint_parameter(k) for k in state))
     model.load_state_dict(state)
     model.roi_heads.score_thresh = 0.05
@@ -207,6 +218,7 @@ def main():
     ap.add_argument("--merge", default="greedy", choices=["greedy", "nms"])
     ap.add_argument("--match", default="iou", choices=["iou", "ios"])
     ap.add_argument("--skip-sahi", action="store_true")
+    ap.add_argument("--no-keypoints", action="store_true", help="leave the keypoint head out of every run")
     ap.add_argument("--skip-cli", action="store_true", help="leave out the rcnn eval runs")
     ap.add_argument("--server", action="store_true", help="also time sliced requests to rcnn serve (2x1, 1x2, 1x1)")
     ap.add_argument("--sahi-worker", action="store_true", help=argparse.SUPPRESS)
@@ -227,7 +239,8 @@ def main():
                                                               "--slice-merge", args.merge, "--slice-match", args.match])):
         results = os.path.join(args.out, f"{name}.json")
         _, seconds, rss = timed([args.rcnn, "eval", "--annotations", gt, "--images", os.path.join(args.out, "images"),
-                                 "--score-threshold", "0.05", "--threads", "2", "--json", "--output", results] + extra, env)
+                                 "--score-threshold", "0.05", "--threads", "2", "--json", "--output", results] + extra
+                                + (["--no-keypoints"] if args.no_keypoints else []), env)
         rows[name] = (coco_stats(gt, results), seconds, rss)
     if args.server:
         for workers, threads in ((2, 1), (1, 2), (1, 1)):
@@ -240,7 +253,8 @@ def main():
         results = os.path.join(args.out, "sahi.json")
         _, seconds, rss = timed([sys.executable, os.path.abspath(__file__), "--sahi-worker", "--out", args.out,
                                  "--size", str(args.size), "--overlap", str(args.overlap), "--merge", args.merge,
-                                 "--match", args.match, "--results", results], env)
+                                 "--match", args.match, "--results", results]
+                                + (["--no-keypoints"] if args.no_keypoints else []), env)
         rows["sahi"] = (coco_stats(gt, results), seconds, rss)
 
     print("| run | bbox AP | bbox AP-small | segm AP | segm AP-small | seconds | s/scene | peak RSS MiB |")
