@@ -117,11 +117,19 @@ final class KeypointRequestTests: XCTestCase {
             return service.handle(ServiceFixture.request("POST", "/v2/models/\(model.name)/infer", contentType: "application/json",
                                                          body: [UInt8](try JSONSerialization.data(withJSONObject: body))))
         }
+        // v2 answers carry no timings: the stage histogram counts the keypoint head's runs.
+        func headRuns() -> UInt64 { service.metrics.stageDuration.count([model.name, "mask", "keypoint_head"]) }
+        var runs = headRuns()
         let all = try infer(outputs: [])
         XCTAssertEqual(all.status, 200)
         let names = (ServiceFixture.json(all)?["outputs"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
         XCTAssertEqual(names?.contains("keypoints"), true, "outputs left out: every output, keypoints included")
+        XCTAssertEqual(headRuns(), runs + 1, "outputs left out: the keypoint head ran")
+        runs = headRuns()
         XCTAssertEqual(try infer(outputs: ["boxes", "scores"]).status, 200)
+        XCTAssertEqual(headRuns(), runs, "no keypoints output: the keypoint head did not run")
+        XCTAssertEqual(try infer(outputs: ["boxes", "keypoints"]).status, 200)
+        XCTAssertEqual(headRuns(), runs + 1, "a keypoints output: the keypoint head ran")
         // keypoints=false takes the output away: asking for it too is an error, not an empty tensor.
         let refused = try infer(outputs: ["keypoints"], parameters: ["keypoints": false])
         XCTAssertEqual(refused.status, 400, String(decoding: refused.body, as: UTF8.self))
