@@ -20,6 +20,14 @@ public struct Conv2d: Sendable {
     public let activation: Activation
     /// The pre-transformed filters of the Winograd path, where it applies.
     public let winograd: Winograd3x3?
+    /// The int8 precision of this convolution, when the model runs it quantized (`quantized(input:)`).
+    public let int8: QuantizedConv2d?
+    /// The layer's name in its weights file (the weight tensor's prefix), or "" for an unnamed layer.
+    public let name: String
+
+    /// Called with each named convolution and its input before it runs, when set (`rcnn calibrate`
+    /// records activation ranges with it). Must be thread-safe.
+    nonisolated(unsafe) public static var inputObserver: (@Sendable (Conv2d, Tensor) -> Void)?
 
     /// Whether eligible convolutions take the Winograd path (default on; `RCNN_WINOGRAD=0` turns it
     /// off for the process, tests toggle it to compare both paths).
@@ -31,13 +39,13 @@ public struct Conv2d: Sendable {
     public var kernel: (h: Int, w: Int) { (weight.shape[2], weight.shape[3]) }
 
     public init(weight: Tensor, bias: [Float]?, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-                groups: Int = 1, activation: Activation = .identity) {
+                groups: Int = 1, activation: Activation = .identity, name: String = "") {
         self.init(weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
-                  dilation: (dilation, dilation), groups: groups, activation: activation)
+                  dilation: (dilation, dilation), groups: groups, activation: activation, name: name)
     }
 
     public init(weight: Tensor, bias: [Float]?, stride: (h: Int, w: Int), padding: (h: Int, w: Int),
-                dilation: (h: Int, w: Int), groups: Int, activation: Activation) {
+                dilation: (h: Int, w: Int), groups: Int, activation: Activation, name: String = "") {
         precondition(weight.rank == 4, "conv weight must be 4-D, got \(weight.shape)")
         precondition(groups >= 1 && weight.shape[0] % groups == 0, "out channels \(weight.shape[0]) not divisible by groups \(groups)")
         if let bias { precondition(bias.count == weight.shape[0], "bias has \(bias.count) values for \(weight.shape[0]) channels") }
@@ -48,6 +56,8 @@ public struct Conv2d: Sendable {
         self.dilation = dilation
         self.groups = groups
         self.activation = activation
+        self.name = name
+        int8 = nil
         let (kh, kw) = (weight.shape[2], weight.shape[3])
         // Transformed filters take 4x the memory of the 3x3 weights; none are made while Winograd is off.
         winograd = Conv2d.winogradEnabled
@@ -56,20 +66,31 @@ public struct Conv2d: Sendable {
             ? Winograd3x3(weight: weight) : nil
     }
 
-    private init(_ other: Conv2d, activation: Activation) {
+    private init(_ other: Conv2d, activation: Activation, int8: QuantizedConv2d?, winograd: Winograd3x3?) {
         weight = other.weight
         bias = other.bias
         stride = other.stride
         padding = other.padding
         dilation = other.dilation
         groups = other.groups
-        winograd = other.winograd
+        name = other.name
+        self.winograd = winograd
+        self.int8 = int8
         self.activation = activation
     }
 
     /// The same convolution with a different fused activation.
     public func with(activation: Activation) -> Conv2d {
-        Conv2d(self, activation: activation)
+        Conv2d(self, activation: activation, int8: int8, winograd: winograd)
+    }
+
+    /// Whether the convolution has an int8 precision (dense: groups 1).
+    public var quantizable: Bool { groups == 1 }
+
+    /// The same convolution run in int8 for inputs quantized as `input` (float weights kept for
+    /// reference; the Winograd filters are dropped).
+    public func quantized(input: ActivationQuantization) -> Conv2d {
+        Conv2d(self, activation: activation, int8: QuantizedConv2d(self, input: input), winograd: nil)
     }
 
     /// Output spatial size for an input of `h` x `w`.
@@ -84,6 +105,8 @@ public struct Conv2d: Sendable {
         precondition(x.rank == 4 && x.shape[1] == inChannels,
                      "conv expects [N, \(inChannels), H, W], got \(x.shape)")
         let n = x.shape[0], h = x.shape[2], w = x.shape[3]
+        if let observe = Conv2d.inputObserver, !name.isEmpty { observe(self, x) }
+        if let int8 { return int8(x, activation: activation) }
         let (oh, ow) = outputSize(h: h, w: w)
         precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
         var y = Tensor.uninitialized([n, outChannels, oh, ow])

@@ -4,13 +4,35 @@ public struct Linear: Sendable {
     public let weight: Tensor
     public let bias: [Float]?
     public let activation: Activation
+    /// The layer's name in its weights file (the weight tensor's prefix), or "".
+    public let name: String
+    /// The int8 precision of this layer, when the model runs it quantized (`quantized(input:)`).
+    public let int8: QuantizedLinear?
 
-    public init(weight: Tensor, bias: [Float]?, activation: Activation = .identity) {
+    /// Called with each named layer and its input before it runs, when set (`rcnn calibrate`).
+    nonisolated(unsafe) public static var inputObserver: (@Sendable (Linear, Tensor) -> Void)?
+
+    public init(weight: Tensor, bias: [Float]?, activation: Activation = .identity, name: String = "") {
         precondition(weight.rank == 2, "linear weight must be 2-D, got \(weight.shape)")
         if let bias { precondition(bias.count == weight.shape[0]) }
         self.weight = weight
         self.bias = bias
         self.activation = activation
+        self.name = name
+        int8 = nil
+    }
+
+    private init(_ other: Linear, int8: QuantizedLinear) {
+        weight = other.weight
+        bias = other.bias
+        activation = other.activation
+        name = other.name
+        self.int8 = int8
+    }
+
+    /// The same layer run in int8 for inputs quantized as `input` (float weights kept for reference).
+    public func quantized(input: ActivationQuantization) -> Linear {
+        Linear(self, int8: QuantizedLinear(self, input: input))
     }
 
     public var inFeatures: Int { weight.shape[1] }
@@ -20,6 +42,8 @@ public struct Linear: Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let rows = x.rank == 0 ? 1 : x.shape[0]
         precondition(rows == 0 || x.count / rows == inFeatures, "linear expects \(inFeatures) features per row, got \(x.shape)")
+        if let observe = Linear.inputObserver, !name.isEmpty, rows > 0 { observe(self, x) }
+        if let int8 { return int8(x, activation: activation) }
         var y = Tensor.uninitialized([rows, outFeatures])
         if rows == 0 { return y }
         FLOPCounter.add(2 * rows * inFeatures * outFeatures)

@@ -62,4 +62,54 @@ int rcnn_sha256_has_extensions(void);
  * 2 = AVX2 with FMA, 1 = AVX, 0 = SSE only (and 0 on other architectures). */
 int rcnn_cpu_vector_level(void);
 
+/* ---- int8: u8 activations x s8 weights -> s32 (int8_gemm.c) ---- */
+
+/* Instruction-set paths of the int8 multiply, all exact for activations in 0...RCNN_I8_MAX_ACTIVATION. */
+#define RCNN_I8_BASELINE 0   /* portable C */
+#define RCNN_I8_AVX2 1       /* vpmaddubsw + vpmaddwd */
+#define RCNN_I8_AVXVNNI 2    /* vpdpbusd, VEX */
+#define RCNN_I8_AVX512VNNI 3 /* vpdpbusd, EVEX on 256-bit vectors */
+/* Columns per packed weight panel. */
+#define RCNN_I8_NR 16
+/* Largest quantized activation: 7 bits, so that AVX2's saturating pair sums stay exact and every
+ * path computes the same integers. */
+#define RCNN_I8_MAX_ACTIVATION 127
+
+int rcnn_i8_isa_supported(int isa);
+/* The fastest path this CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2, baseline). */
+int rcnn_i8_best_isa(void);
+
+/* Bytes of a packed weight matrix with `k` inputs and `n` outputs (k rounded up to 4, n to 16). */
+size_t rcnn_i8_packed_bytes(int k, int n);
+/* Packs weights w[j * ldw + kk] (output j < n, input kk < k) as the multiply's B (k x n). */
+void rcnn_i8_pack(const int8_t *w, int n, int k, long ldw, int8_t *packed);
+
+/* c[i * ldc + j] = sum over kk < k of a[i * lda + kk] * B[kk][j], for i < m and j < n, with B packed by
+ * rcnn_i8_pack. Rows of `a` hold k rounded up to 4 bytes (the padding multiplies zero weights).
+ * Returns -1 when this CPU lacks `isa`, else 0. Single-threaded; callers split m. */
+int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
+                 int32_t *c, long ldc);
+
+/* q = clamp(rint(x * inv_scale + zero_point), 0, RCNN_I8_MAX_ACTIVATION), NaN to 0. */
+
+/* Quantizes pixels [first, first + count) of planar src [channels][plane] into dst [plane][channels]. */
+void rcnn_i8_quantize_to_nhwc(const float *src, int channels, int plane, float inv_scale, int zero_point,
+                              int first, int count, uint8_t *dst);
+/* Quantizes a rows x cols matrix, zeroing dst's columns up to cols rounded up to 4. */
+void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
+                           uint8_t *dst, long ldd);
+/* Lowers output pixels [first, first + rows) (numbered over images, rows, columns) of a convolution
+ * over src [images][h][w][channels] into dst rows of kh * kw * channels bytes in (ki, kj, channel)
+ * order, zero_point outside the image, then zeros up to a multiple of 4. */
+void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
+                   int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
+                   long first, int rows, uint8_t *dst, long ldd);
+/* Dequantizes rows of acc (output pixels first..., n channels) into dst [images][n][plane]:
+ * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). */
+void rcnn_i8_store_nchw(const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long plane);
+/* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
+void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long ldd);
+
 #endif

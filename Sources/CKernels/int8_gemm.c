@@ -1,0 +1,304 @@
+/* u8 x s8 -> s32 matrix multiply for the int8 precision of the convolutions and linear layers.
+ *
+ * C (m x n, int32) = A (m x kp, u8, row-major: one row per output pixel or RoI) * B (kp x n, s8),
+ * with B packed once (rcnn_i8_pack) into column panels of RCNN_I8_NR: for every group of four
+ * consecutive k the panel's 16 columns x 4 bytes lie together (64 bytes, two 256-bit vectors), the
+ * operand layout of vpmaddubsw and vpdpbusd. k is padded to a multiple of 4 and n to a multiple of
+ * 16 with zero weights, so A's padding columns contribute nothing.
+ *
+ * Paths, chosen at run time (rcnn_i8_best_isa):
+ *   AVX-512 VNNI  vpdpbusd on ymm (EVEX encoding, so 32 registers: 6 x 16 accumulator tile)
+ *   AVX-VNNI      vpdpbusd on ymm (VEX encoding, 16 registers: 6 x 16 tile)
+ *   AVX2          vpmaddubsw (u8 x s8 pair sums to s16, saturating) then vpmaddwd with ones (4 x 16)
+ *   baseline      portable C on the same packed layout (4 x 16)
+ * All four compute the exact integer product when A <= 127 (the AVX2 pair sum 2 * 127 * 128 =
+ * 32512 stays inside s16); the baseline and VNNI paths are exact for all of u8 too. The engine
+ * quantizes activations to 0...127 on every CPU so that every path gives the same integers.
+ *
+ * Blocking (Goto style): k in equal blocks of at most KC bytes, m in blocks of MC rows, n in 16-column
+ * panels (a kc x 16 panel stays in L1), then MR-row tiles. Full tiles read A where it lies; a partial
+ * last tile is copied into a small zero-padded stack buffer. Single-threaded: the caller splits m. */
+#include "CKernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define NR RCNN_I8_NR
+#define KC 1152 /* a multiple of 4 */
+#define MC 192  /* a multiple of every MR */
+#define MR_MAX 6
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+size_t rcnn_i8_packed_bytes(int k, int n) {
+    size_t kp = (size_t)((k + 3) & ~3), np = (size_t)((n + NR - 1) / NR * NR);
+    return kp * np;
+}
+
+void rcnn_i8_pack(const int8_t *w, int n, int k, long ldw, int8_t *packed) {
+    int kp = (k + 3) & ~3, np = (n + NR - 1) / NR * NR;
+    memset(packed, 0, (size_t)kp * np);
+    for (int j = 0; j < n; j++) {
+        int8_t *panel = packed + (size_t)(j / NR) * NR * kp + (size_t)(j % NR) * 4;
+        const int8_t *row = w + (size_t)j * ldw;
+        for (int kk = 0; kk < k; kk++) panel[(size_t)(kk >> 2) * 4 * NR + (kk & 3)] = row[kk];
+    }
+}
+
+/* A tile's operand: row r, k-group g at pa + r * rs + g * gs. */
+typedef void (*kernel_fn)(int groups, const uint8_t *pa, long rs, long gs, const int8_t *pb,
+                          int32_t *c, long ldc, int accumulate, int mr, int nr);
+
+/* Stores an mr x nr corner of the accumulator tile t (MR rows of NR), adding to C when accumulating. */
+static inline void store_tile(const int32_t *t, int32_t *c, long ldc, int accumulate, int mr, int nr) {
+    for (int r = 0; r < mr; r++) {
+        int32_t *row = c + (size_t)r * ldc;
+        const int32_t *src = t + r * NR;
+        if (accumulate)
+            for (int j = 0; j < nr; j++) row[j] += src[j];
+        else
+            for (int j = 0; j < nr; j++) row[j] = src[j];
+    }
+}
+
+static void kernel_c(int groups, const uint8_t *pa, long rs, long gs, const int8_t *pb, int32_t *c,
+                     long ldc, int accumulate, int mr, int nr) {
+    int32_t t[4 * NR];
+    memset(t, 0, sizeof t);
+    for (int g = 0; g < groups; g++) {
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *a = pa + r * rs;
+            for (int j = 0; j < NR; j++) {
+                const int8_t *b = pb + 4 * j;
+                t[r * NR + j] += (int32_t)a[0] * b[0] + (int32_t)a[1] * b[1] + (int32_t)a[2] * b[2] + (int32_t)a[3] * b[3];
+            }
+        }
+        pa += gs;
+        pb += 4 * NR;
+    }
+    store_tile(t, c, ldc, accumulate, mr, nr);
+}
+
+#if defined(__x86_64__)
+#define DEFINE_KERNEL(NAME, TARGET, MR_, STEP)                                                     \
+    __attribute__((target(TARGET))) static void NAME(int groups, const uint8_t *pa, long rs,       \
+                                                     long gs, const int8_t *pb, int32_t *c,         \
+                                                     long ldc, int accumulate, int mr, int nr) {    \
+        __m256i acc[MR_][2];                                                                       \
+        for (int r = 0; r < MR_; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();              \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        (void)ones;                                                                                \
+        for (int g = 0; g < groups; g++) {                                                         \
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)pb);                            \
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(pb + 32));                     \
+            _Pragma("GCC unroll 8") for (int r = 0; r < MR_; r++) {                                \
+                int32_t a4;                                                                        \
+                memcpy(&a4, pa + r * rs, 4);                                                       \
+                const __m256i a = _mm256_set1_epi32(a4);                                           \
+                STEP(acc[r][0], a, b0);                                                            \
+                STEP(acc[r][1], a, b1);                                                            \
+            }                                                                                      \
+            pa += gs;                                                                              \
+            pb += 4 * NR;                                                                          \
+        }                                                                                          \
+        if (mr == MR_ && nr == NR) {                                                               \
+            for (int r = 0; r < MR_; r++) {                                                        \
+                __m256i *p0 = (__m256i *)(c + (size_t)r * ldc), *p1 = p0 + 1;                      \
+                if (accumulate) {                                                                  \
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_loadu_si256(p0));               \
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_loadu_si256(p1));               \
+                }                                                                                  \
+                _mm256_storeu_si256(p0, acc[r][0]);                                                \
+                _mm256_storeu_si256(p1, acc[r][1]);                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            int32_t t[MR_ * NR];                                                                   \
+            for (int r = 0; r < MR_; r++) {                                                        \
+                _mm256_storeu_si256((__m256i *)&t[r * NR], acc[r][0]);                             \
+                _mm256_storeu_si256((__m256i *)&t[r * NR + 8], acc[r][1]);                         \
+            }                                                                                      \
+            store_tile(t, c, ldc, accumulate, mr, nr);                                             \
+        }                                                                                          \
+    }
+
+#define STEP_AVX2(ACC, A, B) ACC = _mm256_add_epi32(ACC, _mm256_madd_epi16(_mm256_maddubs_epi16(A, B), ones))
+#define STEP_VNNI512(ACC, A, B) ACC = _mm256_dpbusd_epi32(ACC, A, B)
+#define STEP_AVXVNNI(ACC, A, B) ACC = _mm256_dpbusd_avx_epi32(ACC, A, B)
+
+DEFINE_KERNEL(kernel_avx2, "avx2", 4, STEP_AVX2)
+DEFINE_KERNEL(kernel_avx512vnni, "avx2,avx512f,avx512vl,avx512vnni", 6, STEP_VNNI512)
+DEFINE_KERNEL(kernel_avxvnni, "avx2,avxvnni", 6, STEP_AVXVNNI)
+#endif
+
+int rcnn_i8_isa_supported(int isa) {
+    if (isa == RCNN_I8_BASELINE) return 1;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    switch (isa) {
+    case RCNN_I8_AVX2: return __builtin_cpu_supports("avx2") != 0;
+    case RCNN_I8_AVXVNNI: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case RCNN_I8_AVX512VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vnni");
+    }
+#endif
+    return 0;
+}
+
+int rcnn_i8_best_isa(void) {
+    static const int order[] = {RCNN_I8_AVX512VNNI, RCNN_I8_AVXVNNI, RCNN_I8_AVX2};
+    for (int i = 0; i < 3; i++)
+        if (rcnn_i8_isa_supported(order[i])) return order[i];
+    return RCNN_I8_BASELINE;
+}
+
+/* Copies rows [0, rows) x k [pc, pc + kc) of A into MR-row micro-panels [group][row][4], zero rows
+ * below `rows`. */
+static void pack_tile(uint8_t *dst, const uint8_t *a, long lda, int rows, int pc, int kc, int mr) {
+    for (int g = 0; g < kc / 4; g++)
+        for (int r = 0; r < mr; r++) {
+            uint8_t *q = dst + ((size_t)g * mr + r) * 4;
+            if (r < rows) memcpy(q, a + (size_t)r * lda + pc + 4 * g, 4);
+            else memset(q, 0, 4);
+        }
+}
+
+int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
+                 int32_t *c, long ldc) {
+    if (!rcnn_i8_isa_supported(isa)) return -1;
+    kernel_fn kernel = kernel_c;
+    int mr = 4;
+#if defined(__x86_64__)
+    if (isa == RCNN_I8_AVX2) kernel = kernel_avx2;
+    else if (isa == RCNN_I8_AVX512VNNI) { kernel = kernel_avx512vnni; mr = 6; }
+    else if (isa == RCNN_I8_AVXVNNI) { kernel = kernel_avxvnni; mr = 6; }
+#endif
+    if (m <= 0 || n <= 0) return 0;
+    const int kp = (k + 3) & ~3, np = (n + NR - 1) / NR * NR;
+    const int blocks = (kp + KC - 1) / KC;
+    const int kcb = ((kp + blocks - 1) / blocks + 3) & ~3;
+    uint8_t tile[MR_MAX * KC];
+    for (int pc = 0; pc < kp; pc += kcb) {
+        const int kc = imin(kcb, kp - pc);
+        for (int ic = 0; ic < m; ic += MC) {
+            const int mc = imin(MC, m - ic);
+            const int full = mc / mr * mr;
+            if (full < mc) pack_tile(tile, a + (size_t)(ic + full) * lda, lda, mc - full, pc, kc, mr);
+            for (int jr = 0; jr < np; jr += NR) {
+                const int8_t *bp = packed + (size_t)jr * kp + (size_t)pc * NR;
+                const int nr = imin(NR, n - jr);
+                int32_t *cj = c + (size_t)ic * ldc + jr;
+                for (int ir = 0; ir < full; ir += mr)
+                    kernel(kc / 4, a + (size_t)(ic + ir) * lda + pc, lda, 4, bp, cj + (size_t)ir * ldc, ldc,
+                           pc > 0, mr, nr);
+                if (full < mc)
+                    kernel(kc / 4, tile, 4, 4 * mr, bp, cj + (size_t)full * ldc, ldc, pc > 0, mc - full, nr);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ around the multiply -- */
+
+static inline uint8_t quantize(float x, float inv_scale, float zero_point) {
+    float v = x * inv_scale + zero_point;
+    v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 */
+    v = v < (float)RCNN_I8_MAX_ACTIVATION ? v : (float)RCNN_I8_MAX_ACTIVATION;
+    /* Round half to even without a library call (the baseline ISA has no rounding instruction):
+     * adding 1.5 * 2^23 leaves no fraction bits, so the float addition rounds v to an integer in
+     * the current (nearest-even) mode; exact for 0 <= v <= 127. */
+    const float magic = 12582912.0f;
+    return (uint8_t)(int)((v + magic) - magic);
+}
+
+void rcnn_i8_quantize_to_nhwc(const float *src, int channels, int plane, float inv_scale, int zero_point,
+                              int first, int count, uint8_t *dst) {
+    const float zp = (float)zero_point;
+    /* 64 x 64 tiles: 64 contiguous floats read per channel, 64 bytes (one cache line) written per
+     * pixel, so the transposition stays inside L1. */
+    enum { BLOCK = 64 };
+    for (int p0 = first; p0 < first + count; p0 += BLOCK) {
+        const int p1 = imin(first + count, p0 + BLOCK);
+        for (int c0 = 0; c0 < channels; c0 += BLOCK) {
+            const int c1 = imin(channels, c0 + BLOCK);
+            for (int ch = c0; ch < c1; ch++) {
+                const float *s = src + (size_t)ch * plane;
+                uint8_t *d = dst + ch;
+                for (int p = p0; p < p1; p++) d[(size_t)p * channels] = quantize(s[p], inv_scale, zp);
+            }
+        }
+    }
+}
+
+void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
+                           uint8_t *dst, long ldd) {
+    const float zp = (float)zero_point;
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * lds;
+        uint8_t *d = dst + (size_t)r * ldd;
+        int j = 0;
+        for (; j < cols; j++) d[j] = quantize(s[j], inv_scale, zp);
+        for (; j < ldd && j < ((cols + 3) & ~3); j++) d[j] = 0;
+    }
+}
+
+void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
+                   int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
+                   long first, int rows, uint8_t *dst, long ldd) {
+    const long plane = (long)oh * ow;
+    const int k = kh * kw * channels, kp = (k + 3) & ~3;
+    for (int r = 0; r < rows; r++) {
+        const long p = first + r;
+        const long b = p / plane;
+        const int oy = (int)(p % plane) / ow, ox = (int)(p % plane) % ow;
+        const uint8_t *image = src + (size_t)b * h * w * channels;
+        uint8_t *d = dst + (size_t)r * ldd;
+        for (int ki = 0; ki < kh; ki++) {
+            const int iy = oy * stride_h - pad_h + ki * dil_h;
+            for (int kj = 0; kj < kw; kj++) {
+                const int ix = ox * stride_w - pad_w + kj * dil_w;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) memset(d, zero_point, (size_t)channels);
+                else memcpy(d, image + ((size_t)iy * w + ix) * channels, (size_t)channels);
+                d += channels;
+            }
+        }
+        if (kp > k) memset(d, 0, (size_t)(kp - k));
+    }
+}
+
+void rcnn_i8_store_nchw(const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long plane) {
+    for (int o = 0; o < n; o++) {
+        const int32_t off = offset[o];
+        const float s = scale[o], b = bias ? bias[o] : 0.0f;
+        long p = first;
+        int r = 0;
+        while (r < rows) {
+            /* A run of rows inside one image: contiguous in the output channel plane. */
+            const long image = p / plane, pix = p % plane;
+            const int run = (int)(plane - pix < rows - r ? plane - pix : rows - r);
+            float *out = dst + ((size_t)image * n + o) * plane + pix;
+            const int32_t *a = acc + (size_t)r * ldacc + o;
+            for (int i = 0; i < run; i++) {
+                float v = (float)(a[(size_t)i * ldacc] - off) * s + b;
+                out[i] = (relu && v < 0.0f) ? 0.0f : v;
+            }
+            r += run;
+            p += run;
+        }
+    }
+}
+
+void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long ldd) {
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (size_t)r * ldacc;
+        float *out = dst + (size_t)r * ldd;
+        for (int o = 0; o < n; o++) {
+            float v = (float)(a[o] - offset[o]) * scale[o] + (bias ? bias[o] : 0.0f);
+            out[o] = (relu && v < 0.0f) ? 0.0f : v;
+        }
+    }
+}

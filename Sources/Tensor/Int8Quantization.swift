@@ -1,0 +1,146 @@
+import CKernels
+import Foundation
+
+/// Per-tensor affine quantization of an activation: `q = clamp(round(x / scale) + zeroPoint, 0,
+/// maxLevel)` with 7-bit levels, so that the AVX2 multiply is exact and every instruction-set path
+/// computes the same integers (see `CKernels.h`). A value of exactly 0 is representable (the zero
+/// point), which convolution padding needs.
+public struct ActivationQuantization: Sendable, Equatable, Codable {
+    public let scale: Float
+    public let zeroPoint: Int
+
+    /// The largest quantized level (127).
+    public static let maxLevel = Int(RCNN_I8_MAX_ACTIVATION)
+
+    /// Checked construction from stored values: a positive finite scale and a zero point in
+    /// `0...maxLevel`, else nil.
+    public init?(scale: Float, zeroPoint: Int) {
+        guard scale.isFinite, scale > 0, (0...ActivationQuantization.maxLevel).contains(zeroPoint) else { return nil }
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// The quantization covering `[lower, upper]` widened to include 0 (a degenerate or non-finite
+    /// range gets the unit range).
+    public init(lower: Float, upper: Float) {
+        var lo = min(lower, 0), hi = max(upper, 0)
+        if !lo.isFinite || !hi.isFinite || hi - lo <= Float.leastNormalMagnitude { lo = 0; hi = 1 }
+        let levels = Float(ActivationQuantization.maxLevel)
+        let s = (hi - lo) / levels
+        scale = s
+        zeroPoint = min(ActivationQuantization.maxLevel, max(0, Int((-lo / s).rounded())))
+    }
+
+    /// The real value of level `q`.
+    public func value(_ q: Int) -> Float { Float(q - zeroPoint) * scale }
+
+    /// The level of `x`, exactly as the kernels compute it.
+    public func level(_ x: Float) -> Int {
+        var v = x * (1 / scale) + Float(zeroPoint)
+        v = v > 0 ? v : 0
+        v = min(v, Float(ActivationQuantization.maxLevel))
+        return Int(v.rounded(.toNearestOrEven))
+    }
+}
+
+/// The int8 kernels' instruction-set paths and the one in use.
+public enum Int8Kernels {
+    public enum Path: Int32, CaseIterable, Sendable, CustomStringConvertible {
+        case baseline = 0, avx2 = 1, avxVNNI = 2, avx512VNNI = 3
+
+        public var description: String {
+            switch self {
+            case .baseline: return "baseline"
+            case .avx2: return "avx2"
+            case .avxVNNI: return "avx-vnni"
+            case .avx512VNNI: return "avx512-vnni"
+            }
+        }
+
+        public var isSupported: Bool { rcnn_i8_isa_supported(rawValue) != 0 }
+    }
+
+    /// The path every int8 layer uses: the fastest this CPU has, or `RCNN_INT8_PATH` (baseline,
+    /// avx2, avx-vnni, avx512-vnni) where this CPU supports it. Tests set it to compare paths; every
+    /// path gives identical results.
+    nonisolated(unsafe) public static var path: Path = {
+        if let name = ProcessInfo.processInfo.environment["RCNN_INT8_PATH"],
+           let p = Path.allCases.first(where: { $0.description == name }), p.isSupported {
+            return p
+        }
+        return Path(rawValue: rcnn_i8_best_isa()) ?? .baseline
+    }()
+}
+
+/// Weights quantized per output channel to signed 8 bits (symmetric, levels -127...127) and packed
+/// for the int8 multiply, with the constants that turn its integer sums back into real values for
+/// one input quantization: `y[o] = (acc[o] - offset[o]) * scale[o] + bias[o]`, where `offset[o]` is
+/// the input zero point times the sum of channel o's weight levels and `scale[o]` is the input scale
+/// times the channel's weight scale. Immutable and shared by every request.
+public final class PackedInt8Weights: @unchecked Sendable {
+    /// Inputs per output (before padding to 4) and outputs.
+    public let k: Int, n: Int
+    public let offset: [Int32]
+    public let scale: [Float]
+    /// Per-channel weight scales (max |w| / 127).
+    public let weightScale: [Float]
+    public let input: ActivationQuantization
+    let packed: UnsafeMutablePointer<Int8>
+
+    /// `rows(o, dst)` writes output channel o's k float weights into dst.
+    public init(n: Int, k: Int, input: ActivationQuantization,
+                rows: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        self.n = n
+        self.k = k
+        self.input = input
+        var levels = [Int8](repeating: 0, count: n * k)
+        var ws = [Float](repeating: 1, count: n)
+        var offs = [Int32](repeating: 0, count: n)
+        var sc = [Float](repeating: 0, count: n)
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k))
+        defer { row.deallocate() }
+        for o in 0..<n {
+            rows(o, row)
+            var amax: Float = 0
+            for i in 0..<k where row[i].isFinite { amax = max(amax, abs(row[i])) }
+            let s = amax > 0 ? amax / 127 : 1
+            var sum: Int32 = 0
+            for i in 0..<k {
+                let q = row[i].isFinite ? Int8(max(-127, min(127, (row[i] / s).rounded(.toNearestOrEven)))) : 0
+                levels[o * k + i] = q
+                sum += Int32(q)
+            }
+            ws[o] = s
+            offs[o] = Int32(input.zeroPoint) * sum
+            sc[o] = input.scale * s
+        }
+        weightScale = ws
+        offset = offs
+        scale = sc
+        packed = .allocate(capacity: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
+        levels.withUnsafeBufferPointer { rcnn_i8_pack($0.baseAddress!, Int32(n), Int32(k), k, packed) }
+    }
+
+    deinit { packed.deallocate() }
+
+    /// Bytes of the packed weights.
+    public var packedBytes: Int { rcnn_i8_packed_bytes(Int32(k), Int32(n)) }
+
+    /// Row stride of the u8 input matrix: k rounded up to 4.
+    public var paddedK: Int { (k + 3) & ~3 }
+
+    /// `acc[i][j] = sum a[i][kk] * w[j][kk]` for `m` rows of `a` (`paddedK` bytes each, padding 0).
+    func multiply(m: Int, a: UnsafePointer<UInt8>, lda: Int, into acc: UnsafeMutablePointer<Int32>, ldc: Int) {
+        let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), acc, ldc)
+        precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+    }
+
+    /// Rows per task for `m` rows over the workers: even shares, multiples of 12 (every tile
+    /// height), at most 192 (the multiply's row block), so a task's operands stay in cache.
+    static func rowsPerTask(_ m: Int) -> Int {
+        let workers = max(1, Parallelism.workers)
+        let tasks = workers * max(1, (m + workers * 192 - 1) / (workers * 192))
+        let rows = (m + tasks - 1) / tasks
+        return max(12, (rows + 11) / 12 * 12)
+    }
+}

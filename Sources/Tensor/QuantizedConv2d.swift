@@ -1,0 +1,125 @@
+import CKernels
+import Foundation
+
+/// The int8 precision of a dense convolution (`groups == 1`): the input is quantized per tensor
+/// (`ActivationQuantization`), the weights per output channel, the products summed exactly in
+/// 32-bit integers, and the sums turned back into floats with the bias and ReLU in one pass.
+///
+/// The input is quantized once into pixel-major (NHWC) bytes; tasks of output pixels then lower
+/// their rows in (tap, channel) order (1x1 stride-1 convolutions read the quantized input as it
+/// is), multiply, and store straight into the NCHW output. Results are identical on every
+/// instruction-set path. Immutable; thread-safe.
+public struct QuantizedConv2d: Sendable {
+    public let weights: PackedInt8Weights
+    public let bias: [Float]?
+    public let kernel: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    public let padding: (h: Int, w: Int)
+    public let dilation: (h: Int, w: Int)
+    public var inChannels: Int { weights.k / (kernel.h * kernel.w) }
+    public var outChannels: Int { weights.n }
+    public var input: ActivationQuantization { weights.input }
+
+    /// Quantizes `conv`'s weights for inputs quantized as `input`. `conv.groups` must be 1.
+    public init(_ conv: Conv2d, input: ActivationQuantization) {
+        precondition(conv.groups == 1, "int8 convolutions are dense (groups 1), got groups \(conv.groups)")
+        let (kh, kw) = conv.kernel
+        let c = conv.inChannels, o = conv.outChannels
+        kernel = (kh, kw)
+        stride = conv.stride
+        padding = conv.padding
+        dilation = conv.dilation
+        bias = conv.bias
+        // Weights [o][c][ki][kj] reordered to the lowering's (ki, kj, c) order.
+        weights = conv.weight.data.withUnsafeBufferPointer { wb in
+            PackedInt8Weights(n: o, k: c * kh * kw, input: input) { j, row in
+                let src = wb.baseAddress! + j * c * kh * kw
+                for ch in 0..<c {
+                    for t in 0..<(kh * kw) { row[t * c + ch] = src[ch * kh * kw + t] }
+                }
+            }
+        }
+    }
+
+    /// Output spatial size for an input of `h` x `w`.
+    public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
+        ((h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1,
+         (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1)
+    }
+
+    /// Convolves an NCHW float input, applying `activation` to the output.
+    public func callAsFunction(_ x: Tensor, activation: Activation) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == inChannels, "int8 conv expects [N, \(inChannels), H, W], got \(x.shape)")
+        let n = x.shape[0], c = inChannels, h = x.shape[2], w = x.shape[3]
+        let (oh, ow) = outputSize(h: h, w: w)
+        precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
+        let o = outChannels
+        var y = Tensor.uninitialized([n, o, oh, ow])
+        FLOPCounter.add(2 * n * o * oh * ow * weights.k)
+        let plane = h * w
+        let quantized = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, n * plane * c))
+        defer { quantized.deallocate() }
+        let q = input
+        let inverse = 1 / q.scale, zp = Int32(q.zeroPoint)
+        x.data.withUnsafeBufferPointer { xs in
+            let block = 2048
+            let blocks = (plane + block - 1) / block
+            parallelFor(n * blocks) { t in
+                let b = t / blocks, first = (t % blocks) * block
+                rcnn_i8_quantize_to_nhwc(xs.baseAddress! + b * c * plane, Int32(c), Int32(plane), inverse, zp,
+                                         Int32(first), Int32(min(block, plane - first)), quantized + b * plane * c)
+            }
+        }
+        let direct = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && c % 4 == 0
+        let m = n * oh * ow, kp = weights.paddedK
+        let rows = PackedInt8Weights.rowsPerTask(m)
+        let tasks = (m + rows - 1) / rows
+        let relu: Int32 = activation == .relu ? 1 : 0
+        y.data.withUnsafeMutableBufferPointer { ys in
+            let dst = ys.baseAddress!
+            parallelFor(tasks) { t in
+                let first = t * rows, count = min(rows, m - first)
+                let loweredBytes = direct ? 0 : count * kp
+                Scratch.with(count * o + (loweredBytes + 3) / 4) { buf in
+                    let raw = UnsafeMutableRawPointer(buf)
+                    let acc = raw.bindMemory(to: Int32.self, capacity: count * o)
+                    let a: UnsafePointer<UInt8>
+                    let lda: Int
+                    if direct {
+                        a = UnsafePointer(quantized + first * c)
+                        lda = c
+                    } else {
+                        let lowered = (raw + 4 * count * o).bindMemory(to: UInt8.self, capacity: loweredBytes)
+                        rcnn_i8_lower(quantized, Int32(c), Int32(h), Int32(w), Int32(kernel.h), Int32(kernel.w),
+                                      Int32(stride.h), Int32(stride.w), Int32(padding.h), Int32(padding.w),
+                                      Int32(dilation.h), Int32(dilation.w), Int32(oh), Int32(ow), zp,
+                                      first, Int32(count), lowered, kp)
+                        a = UnsafePointer(lowered)
+                        lda = kp
+                    }
+                    weights.multiply(m: count, a: a, lda: lda, into: acc, ldc: o)
+                    weights.offset.withUnsafeBufferPointer { off in
+                        weights.scale.withUnsafeBufferPointer { sc in
+                            if let bias {
+                                bias.withUnsafeBufferPointer { bb in
+                                    rcnn_i8_store_nchw(acc, o, first, Int32(count), Int32(o), off.baseAddress!, sc.baseAddress!,
+                                                       bb.baseAddress!, relu, dst, oh * ow)
+                                }
+                            } else {
+                                rcnn_i8_store_nchw(acc, o, first, Int32(count), Int32(o), off.baseAddress!, sc.baseAddress!,
+                                                   nil, relu, dst, oh * ow)
+                            }
+                        }
+                    }
+                }
+            }
+            if activation != .identity && activation != .relu {
+                let count = ys.count, chunk = 1 << 16
+                parallelFor((count + chunk - 1) / chunk) { i in
+                    activation.apply(dst + i * chunk, count: min(chunk, count - i * chunk))
+                }
+            }
+        }
+        return y
+    }
+}

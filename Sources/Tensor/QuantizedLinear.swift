@@ -1,0 +1,65 @@
+import CKernels
+import Foundation
+
+/// The int8 precision of a fully connected layer: each input row quantized per tensor, the weights per
+/// output feature, products summed exactly in 32-bit integers and turned back into floats with the
+/// bias and ReLU in one pass. Identical results on every instruction-set path. Immutable; thread-safe.
+public struct QuantizedLinear: Sendable {
+    public let weights: PackedInt8Weights
+    public let bias: [Float]?
+    public var input: ActivationQuantization { weights.input }
+
+    public init(_ linear: Linear, input: ActivationQuantization) {
+        let k = linear.inFeatures
+        bias = linear.bias
+        weights = linear.weight.data.withUnsafeBufferPointer { wb in
+            PackedInt8Weights(n: linear.outFeatures, k: k, input: input) { j, row in
+                row.update(from: wb.baseAddress! + j * k, count: k)
+            }
+        }
+    }
+
+    /// `x` is `[rows, ...]` with `weights.k` elements per row; returns `[rows, weights.n]`.
+    public func callAsFunction(_ x: Tensor, activation: Activation) -> Tensor {
+        let rows = x.rank == 0 ? 1 : x.shape[0], k = weights.k, n = weights.n
+        precondition(rows == 0 || x.count / rows == k, "linear expects \(k) features per row, got \(x.shape)")
+        var y = Tensor.uninitialized([rows, n])
+        if rows == 0 { return y }
+        FLOPCounter.add(2 * rows * k * n)
+        let kp = weights.paddedK
+        let per = PackedInt8Weights.rowsPerTask(rows)
+        let tasks = (rows + per - 1) / per
+        let inverse = 1 / input.scale, zp = Int32(input.zeroPoint)
+        let relu: Int32 = activation == .relu ? 1 : 0
+        x.data.withUnsafeBufferPointer { xs in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                parallelFor(tasks) { t in
+                    let first = t * per, count = min(per, rows - first)
+                    Scratch.with(count * n + (count * kp + 3) / 4) { buf in
+                        let raw = UnsafeMutableRawPointer(buf)
+                        let acc = raw.bindMemory(to: Int32.self, capacity: count * n)
+                        let a = (raw + 4 * count * n).bindMemory(to: UInt8.self, capacity: count * kp)
+                        rcnn_i8_quantize_rows(xs.baseAddress! + first * k, k, Int32(count), Int32(k), inverse, zp, a, kp)
+                        weights.multiply(m: count, a: a, lda: kp, into: acc, ldc: n)
+                        let out = ys.baseAddress! + first * n
+                        weights.offset.withUnsafeBufferPointer { off in
+                            weights.scale.withUnsafeBufferPointer { sc in
+                                if let bias {
+                                    bias.withUnsafeBufferPointer { bb in
+                                        rcnn_i8_store_rows(acc, n, Int32(count), Int32(n), off.baseAddress!, sc.baseAddress!,
+                                                           bb.baseAddress!, relu, out, n)
+                                    }
+                                } else {
+                                    rcnn_i8_store_rows(acc, n, Int32(count), Int32(n), off.baseAddress!, sc.baseAddress!,
+                                                       nil, relu, out, n)
+                                }
+                            }
+                        }
+                        if activation != .identity && activation != .relu { activation.apply(out, count: count * n) }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,237 @@
+import CKernels
+import Tensor
+import TestSupport
+import XCTest
+
+/// The int8 multiply and convolution against a naive integer reference (exact, on every
+/// instruction-set path this CPU runs) and against the float convolution (within a bound derived
+/// from the quantization steps, per output element).
+final class Int8Tests: XCTestCase {
+    var rng = SplitMix64(seed: 18)
+
+    var paths: [Int8Kernels.Path] { Int8Kernels.Path.allCases.filter(\.isSupported) }
+
+    override func tearDown() {
+        Int8Kernels.path = Int8Kernels.Path(rawValue: rcnn_i8_best_isa()) ?? .baseline
+    }
+
+    /// The packed multiply equals the integer sum for shapes that cross every block edge: rows not a
+    /// multiple of any tile height and above the 192-row block, k not a multiple of 4 and above the
+    /// 1152-byte block, n not a multiple of 16, lda wider than k.
+    func testMultiplyIsExactOnEveryPath() {
+        let shapes: [(m: Int, k: Int, n: Int)] = [(1, 1, 1), (5, 7, 3), (13, 36, 17), (24, 64, 32),
+                                                  (200, 300, 40), (37, 2400, 33), (6, 1153, 16), (401, 96, 70)]
+        print("int8 paths run on this CPU: \(paths.map(\.description).joined(separator: ", "))")
+        XCTAssertTrue(paths.contains(.baseline))
+        for path in paths {
+            // Full u8 on the paths that take it; AVX2 is exact for 7-bit activations (its contract).
+            let top: UInt8 = path == .avx2 ? 127 : 255
+            for (m, k, n) in shapes {
+                let kp = (k + 3) & ~3, lda = kp + 4
+                var a = [UInt8](repeating: 0, count: m * lda)
+                for i in 0..<m { for j in 0..<k { a[i * lda + j] = UInt8.random(in: 0...top, using: &rng) } }
+                var w = [Int8](repeating: 0, count: n * k)
+                for i in w.indices { w[i] = Int8.random(in: -128...127, using: &rng) }
+                // Extreme corners: the largest products must not saturate.
+                a[0] = top; w[0] = -128
+                var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
+                rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
+                var c = [Int32](repeating: -1, count: m * (n + 3))
+                XCTAssertEqual(rcnn_i8_gemm(path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), &c, n + 3), 0)
+                var wrong = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s: Int32 = 0
+                        for kk in 0..<k { s += Int32(a[i * lda + kk]) * Int32(w[j * k + kk]) }
+                        if c[i * (n + 3) + j] != s { wrong += 1 }
+                    }
+                    for j in n..<(n + 3) where c[i * (n + 3) + j] != -1 { wrong += 1 }
+                }
+                XCTAssertEqual(wrong, 0, "\(path) m \(m) k \(k) n \(n)")
+            }
+        }
+    }
+
+    /// The AVX2 contract is real: 8-bit activations saturate its pair sums, which the exactness test
+    /// above would catch if the engine ever fed them (the test is not vacuous on AVX2).
+    func testAVX2SaturatesAbove7Bits() throws {
+        try XCTSkipUnless(Int8Kernels.Path.avx2.isSupported, "no AVX2 on this CPU")
+        let k = 4, n = 16
+        let a = [UInt8](repeating: 255, count: k)
+        let w = [Int8](repeating: 127, count: n * k)
+        var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
+        rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
+        var c = [Int32](repeating: 0, count: n)
+        rcnn_i8_gemm(Int8Kernels.Path.avx2.rawValue, 1, a, 4, packed, Int32(k), Int32(n), &c, Int(n))
+        XCTAssertNotEqual(c[0], 4 * 255 * 127)
+        rcnn_i8_gemm(Int8Kernels.Path.baseline.rawValue, 1, a, 4, packed, Int32(k), Int32(n), &c, Int(n))
+        XCTAssertEqual(c[0], 4 * 255 * 127)
+    }
+
+    func testActivationQuantization() {
+        let q = ActivationQuantization(lower: -1.5, upper: 3)
+        XCTAssertEqual(q.scale, 4.5 / 127, accuracy: 1e-9)
+        XCTAssertEqual(q.value(q.zeroPoint), 0)
+        XCTAssertEqual(q.level(-1.5), 0)
+        XCTAssertEqual(q.level(3), 127)
+        XCTAssertEqual(q.level(100), 127)
+        XCTAssertEqual(q.level(-100), 0)
+        XCTAssertEqual(q.level(.nan), 0)
+        XCTAssertEqual(q.level(0), q.zeroPoint)
+        let relu = ActivationQuantization(lower: 0.5, upper: 6)
+        XCTAssertEqual(relu.zeroPoint, 0, "a non-negative range keeps 0 at level 0")
+        let flat = ActivationQuantization(lower: 0, upper: 0)
+        XCTAssertEqual(flat.scale, 1 / 127, accuracy: 1e-9)
+        XCTAssertNil(ActivationQuantization(scale: .nan, zeroPoint: 0))
+        XCTAssertNil(ActivationQuantization(scale: 0, zeroPoint: 0))
+        XCTAssertNil(ActivationQuantization(scale: -1, zeroPoint: 0))
+        XCTAssertNil(ActivationQuantization(scale: .infinity, zeroPoint: 0))
+        XCTAssertNil(ActivationQuantization(scale: 1, zeroPoint: 128))
+        XCTAssertNil(ActivationQuantization(scale: 1, zeroPoint: -1))
+        XCTAssertNotNil(ActivationQuantization(scale: 1, zeroPoint: 127))
+    }
+
+    struct Geometry {
+        var n: Int, c: Int, o: Int, h: Int, w: Int, kh: Int, kw: Int
+        var stride: (h: Int, w: Int) = (1, 1), padding: (h: Int, w: Int) = (0, 0), dilation: (h: Int, w: Int) = (1, 1)
+    }
+
+    let geometries: [Geometry] = [
+        Geometry(n: 1, c: 16, o: 24, h: 9, w: 11, kh: 1, kw: 1),                            // read in place
+        Geometry(n: 2, c: 6, o: 5, h: 7, w: 5, kh: 1, kw: 1),                               // c % 4 != 0: lowered
+        Geometry(n: 3, c: 8, o: 20, h: 10, w: 9, kh: 3, kw: 3, padding: (1, 1)),
+        Geometry(n: 1, c: 12, o: 17, h: 13, w: 12, kh: 3, kw: 3, stride: (2, 2), padding: (1, 1)),
+        Geometry(n: 2, c: 16, o: 32, h: 8, w: 8, kh: 1, kw: 1, stride: (2, 2)),
+        Geometry(n: 1, c: 3, o: 8, h: 15, w: 14, kh: 7, kw: 7, stride: (2, 2), padding: (3, 3)),
+        Geometry(n: 1, c: 4, o: 9, h: 12, w: 12, kh: 3, kw: 3, padding: (2, 2), dilation: (2, 2)),
+        Geometry(n: 1, c: 5, o: 7, h: 6, w: 9, kh: 1, kw: 3, stride: (1, 2), padding: (0, 1)),
+        Geometry(n: 1, c: 64, o: 40, h: 30, w: 27, kh: 3, kw: 3, padding: (1, 1)),          // many tasks
+    ]
+
+    func makeConv(_ g: Geometry, activation: Activation = .identity, bias: Bool = true) -> Conv2d {
+        let fan = Float(g.c * g.kh * g.kw)
+        let w = Tensor(shape: [g.o, g.c, g.kh, g.kw],
+                       data: (0..<(g.o * g.c * g.kh * g.kw)).map { _ in Float.random(in: -1...1, using: &rng) / fan.squareRoot() })
+        let b: [Float]? = bias ? (0..<g.o).map { _ in Float.random(in: -0.5...0.5, using: &rng) } : nil
+        return Conv2d(weight: w, bias: b, stride: g.stride, padding: g.padding, dilation: g.dilation, groups: 1,
+                      activation: activation)
+    }
+
+    func input(_ g: Geometry, _ range: ClosedRange<Float>) -> Tensor {
+        Tensor(shape: [g.n, g.c, g.h, g.w], data: (0..<(g.n * g.c * g.h * g.w)).map { _ in Float.random(in: range, using: &rng) })
+    }
+
+    /// The weight levels and scales as the int8 convolution defines them (per output channel,
+    /// symmetric, max |w| / 127), in the float weight's [o][c][ki][kj] order.
+    func weightLevels(_ conv: Conv2d) -> (levels: [Int32], scale: [Float]) {
+        let per = conv.weight.count / conv.outChannels
+        var levels = [Int32](), scales = [Float]()
+        for o in 0..<conv.outChannels {
+            let row = conv.weight.data[(o * per)..<((o + 1) * per)]
+            let amax = row.map(abs).max() ?? 0
+            let s = amax > 0 ? amax / 127 : 1
+            scales.append(s)
+            levels += row.map { Int32(max(-127, min(127, ($0 / s).rounded(.toNearestOrEven)))) }
+        }
+        return (levels, scales)
+    }
+
+    /// The int8 convolution computed naively: levels summed in integers over the valid taps with
+    /// padding at the zero point, then (sum - zp * sum of levels) * (input scale * weight scale) + bias.
+    func reference(_ conv: Conv2d, _ q: ActivationQuantization, _ x: Tensor, _ act: Activation) -> Tensor {
+        let (levels, wscale) = weightLevels(conv)
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let (kh, kw) = conv.kernel
+        let (oh, ow) = conv.outputSize(h: h, w: w)
+        var y = Tensor(shape: [n, conv.outChannels, oh, ow])
+        let xq = x.data.map { Int32(q.level($0)) }
+        let zp = Int32(q.zeroPoint)
+        for b in 0..<n {
+            for o in 0..<conv.outChannels {
+                let lsum = levels[(o * c * kh * kw)..<((o + 1) * c * kh * kw)].reduce(0, +)
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var acc: Int32 = 0
+                        for ch in 0..<c {
+                            for ki in 0..<kh {
+                                for kj in 0..<kw {
+                                    let iy = oy * conv.stride.h - conv.padding.h + ki * conv.dilation.h
+                                    let ix = ox * conv.stride.w - conv.padding.w + kj * conv.dilation.w
+                                    let v = (iy < 0 || iy >= h || ix < 0 || ix >= w) ? zp : xq[((b * c + ch) * h + iy) * w + ix]
+                                    acc += v * levels[((o * c + ch) * kh + ki) * kw + kj]
+                                }
+                            }
+                        }
+                        var v = Float(acc - zp * lsum) * (q.scale * wscale[o]) + (conv.bias?[o] ?? 0)
+                        if act == .relu && v < 0 { v = 0 }
+                        y.data[((b * conv.outChannels + o) * oh + oy) * ow + ox] = v
+                    }
+                }
+            }
+        }
+        if act != .relu { y = act(y) }
+        return y
+    }
+
+    /// Bit for bit the naive integer reference, on every path, for every geometry and activation.
+    func testConvolutionMatchesIntegerReferenceOnEveryPath() {
+        for (i, g) in geometries.enumerated() {
+            let act: Activation = [.identity, .relu, .hardswish][i % 3]
+            let conv = makeConv(g, activation: act, bias: i != 4)
+            let x = input(g, i % 2 == 0 ? -2...3 : 0...4)
+            let q = ActivationQuantization(lower: x.data.min()!, upper: x.data.max()!)
+            let int8 = conv.quantized(input: q)
+            XCTAssertNil(int8.winograd)
+            let expected = reference(conv, q, x, act)
+            for path in paths {
+                Int8Kernels.path = path
+                let y = int8(x)
+                XCTAssertEqual(y.shape, expected.shape)
+                let wrong = zip(y.data, expected.data).filter { $0 != $1 }.count
+                XCTAssertEqual(wrong, 0, "geometry \(i) on \(path): \(wrong) of \(y.count) differ")
+            }
+        }
+    }
+
+    /// Against the float convolution: each output's error is at most what the two rounding steps
+    /// allow, sum over taps of |x| * weight step / 2 + |w level * weight step| * input step / 2 (inputs
+    /// inside the calibrated range), and on a realistic layer the error is a small share of the
+    /// output's spread. A wrong zero point, tap order or channel scale breaks the bound by orders of
+    /// magnitude.
+    func testConvolutionWithinQuantizationErrorOfFloat() {
+        for (i, g) in geometries.enumerated() {
+            let conv = makeConv(g)
+            let x = input(g, i % 2 == 0 ? -1...2 : 0...3)
+            let q = ActivationQuantization(lower: x.data.min()!, upper: x.data.max()!)
+            let y = conv.quantized(input: q)(x)
+            let f = conv(x)
+            let (_, wscale) = weightLevels(conv)
+            // The bound, per output, from |x| and |w| summed over the taps the float convolution uses.
+            let absConv = Conv2d(weight: Tensor(shape: conv.weight.shape, data: conv.weight.data.map(abs)), bias: nil,
+                                 stride: g.stride, padding: g.padding, dilation: g.dilation, groups: 1, activation: .identity)
+            let absX = Tensor(shape: x.shape, data: x.data.map(abs))
+            let ones = Tensor(shape: x.shape, repeating: 1)
+            let per = conv.weight.count / conv.outChannels
+            let halfSteps: [Float] = conv.weight.data.indices.map { wscale[$0 / per] / 2 }
+            let stepConv = Conv2d(weight: Tensor(shape: conv.weight.shape, data: halfSteps), bias: nil,
+                                  stride: g.stride, padding: g.padding, dilation: g.dilation, groups: 1, activation: .identity)
+            let wStepTerm = stepConv(absX)
+            let xStepTerm = absConv(ones)
+            let plane = y.shape[2] * y.shape[3]
+            var worstShare: Float = 0
+            for j in 0..<y.count {
+                let o = (j / plane) % conv.outChannels
+                // |w level| * step <= |w| + step / 2: take the looser |w| + step/2 form.
+                let taps = Float(per)
+                let wAbsSum: Float = xStepTerm.data[j] + wscale[o] / 2 * taps
+                let bound: Float = wStepTerm.data[j] + wAbsSum * q.scale / 2
+                let err = abs(y.data[j] - f.data[j])
+                worstShare = max(worstShare, err / bound)
+                XCTAssertLessThanOrEqual(err, bound * 1.001 + 1e-5, "geometry \(i) output \(j)")
+            }
+            let spread = f.data.map(abs).max()!
+            XCTAssertLessThan(y.maxAbsDifference(f), 0.05 * spread, "geometry \(i)")
+            print("int8 conv geometry \(i): worst error \(worstShare) of its bound, max error \(y.maxAbsDifference(f) / spread) of max |y|")
+        }
+    }
+}
