@@ -12,6 +12,11 @@ struct ModelInfo: Encodable {
     var weights: String
     var weightsSha256: String?
     var ready: Bool
+    /// "float32", or "int8" for a calibrated variant.
+    var precision: String
+    /// Int8 variants: the layers in int8 and in float32.
+    var int8Layers: Int?
+    var floatLayers: Int?
     /// The box head's truncated SVD, one entry per fully connected layer (absent: full weights).
     var boxHeadSVD: [SVDLayer]?
     /// Keypoint models: the keypoints' names in the order detections list them, and the skeleton
@@ -35,6 +40,11 @@ struct ModelInfo: Encodable {
         weights = m.weightsURL.lastPathComponent
         weightsSha256 = m.config.weightsSha256
         self.ready = ready
+        precision = m.config.precision
+        if let q = m.config.quantization {
+            int8Layers = q.layers.count
+            floatLayers = q.floatLayers?.count ?? 0
+        }
         if m.hasKeypoints {
             let count = m.config.keypointPredictor?.numKeypoints ?? 0
             keypoints = m.config.keypointNames ?? (0..<count).map { "keypoint_\($0)" }
@@ -45,7 +55,8 @@ struct ModelInfo: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton
+        case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton, precision
+        case int8Layers = "int8_layers", floatLayers = "float_layers"
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

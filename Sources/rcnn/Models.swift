@@ -13,6 +13,12 @@ struct Models: ParsableCommand {
         do { c = try ModelConfig.load(url) } catch { throw ValidationError("\(error)") }
         print("\(c.name): \(c.architecture), \(c.task), \(c.classes.count) classes, min_size \(c.transform.minSize), max_size \(c.transform.maxSize)")
         print("weights: \(c.weights) sha256 \(c.weightsSha256 ?? "-")")
+        if let q = c.quantization {
+            let source = q.calibration.map { " calibrated from \($0.source) on \($0.images) images (\($0.method))" } ?? ""
+            print("precision: int8, \(q.layers.count) int8 layers, \(q.floatLayers?.count ?? 0) float32 layers\(source)")
+        } else {
+            print("precision: float32")
+        }
         if let k = c.keypointPredictor {
             let names = c.keypointNames ?? (0..<k.numKeypoints).map { "keypoint_\($0)" }
             print("keypoints (\(names.count)): \(names.joined(separator: ", "))")

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import HTTP
+import Imaging
 @testable import Service
 import TestSupport
 import XCTest
@@ -192,5 +193,52 @@ final class RepositoryTests: XCTestCase {
         let file = directory.appendingPathComponent("server.json")
         try Data(#"{"models": [{"config": "m.json"}], "model_repository": "repo"}"#.utf8).write(to: file)
         XCTAssertEqual(try ServerConfig.load(file).modelRepository, directory.appendingPathComponent("repo").standardizedFileURL.path)
+    }
+}
+
+extension RepositoryTests {
+    /// An int8 variant calibrated in-process on the sample, loaded from the repository and served:
+    /// `/v1/models` reports its precision and layer counts, and its detections follow the float32
+    /// model's (same classes, boxes within IoU 0.9 for nearly all).
+    func testAnInt8VariantIsServedWithItsPrecision() throws {
+        let float = try DetectionModel(configURL: ServiceFixture.modelConfig)
+        let image = try ImageDecoder.decode(try ServiceFixture.sampleBytes())
+        let calibrator = ActivationCalibrator(chooseBySpeed: false)
+        calibrator.recording { _ = float.detect(image) }
+        let table = calibrator.configuration(source: float.name, images: 1)
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: ServiceFixture.modelConfig)) as? [String: Any])
+        config["name"] = "int8"
+        config["weights"] = Repository.url("Weights/shapes_mask_rcnn.safetensors").path
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        config["quantization"] = try JSONSerialization.jsonObject(with: encoder.encode(table))
+        try JSONSerialization.data(withJSONObject: config).write(to: directory.appendingPathComponent("int8.json"))
+
+        let s = try service()
+        let load = post(s, "/v2/repository/models/int8/load")
+        XCTAssertEqual(load.status, 200, message(load))
+        let info = try XCTUnwrap(ServiceFixture.json(s.handle(ServiceFixture.request("GET", "/v1/models/int8"))))
+        XCTAssertEqual(info["precision"] as? String, "int8")
+        XCTAssertEqual(info["int8_layers"] as? Int, table.layers.count)
+        XCTAssertEqual(info["float_layers"] as? Int, table.floatLayers?.count)
+        XCTAssertGreaterThan(table.layers.count, 40)
+        let jpeg = try ServiceFixture.sampleBytes()
+        let detect = { (name: String) -> Detections in
+            let r = s.handle(ServiceFixture.request("POST", "/v1/models/\(name)/detect?score_threshold=0.05&masks=none", contentType: "image/jpeg", body: jpeg))
+            XCTAssertEqual(r.status, 200)
+            var d = Detections()
+            for det in (ServiceFixture.json(r)?["detections"] as? [[String: Any]]) ?? [] {
+                let b = (det["box"] as? [Double] ?? []).map(Float.init)
+                guard b.count == 4 else { continue }
+                d.boxes.append(Box(b[0], b[1], b[2], b[3]))
+                d.scores.append(Float(det["score"] as? Double ?? 0))
+                d.labels.append(det["class_id"] as? Int ?? -1)
+            }
+            return d
+        }
+        var agreement = DetectionAgreement()
+        agreement.add(reference: detect("shapes_mask_rcnn"), other: detect("int8"))
+        XCTAssertGreaterThan(agreement.reference, 10)
+        XCTAssertGreaterThanOrEqual(agreement.share, 0.85, "\(agreement)")
     }
 }

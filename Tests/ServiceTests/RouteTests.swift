@@ -25,6 +25,8 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual((one?["classes"] as? [String])?.count, 9)
         XCTAssertEqual(one?["weights_sha256"] as? String, "989d2594b29d0b926b958855e7c94fbe4856d616476d5dae7bc70b57c072ff7a",
                        "the checksum in Config/models/shapes_mask_rcnn.json")
+        XCTAssertEqual(one?["precision"] as? String, "float32")
+        XCTAssertNil(one?["int8_layers"], "a float32 model lists no int8 layers")
         let missing = get("/v1/models/nope")
         XCTAssertEqual(missing.status, 404)
         XCTAssertEqual((ServiceFixture.json(missing)?["error"] as? [String: Any])?["code"] as? String, "not_found")

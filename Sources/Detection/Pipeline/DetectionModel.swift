@@ -32,7 +32,9 @@ public final class DetectionModel: Sendable {
                 throw WeightsError.checksumMismatch(file: weightsURL.path, expected: expected, found: found)
             }
         }
-        let loader = LayerLoader(file: file)
+        var loader = LayerLoader(file: file)
+        let plan = try config.quantization.map { QuantizationPlan(inputs: try $0.inputs(file: configURL.path), file: configURL.path) }
+        loader.quantization = plan
         self.config = config
         self.configURL = configURL
         self.weightsURL = weightsURL
@@ -40,6 +42,7 @@ public final class DetectionModel: Sendable {
         backbone = try Backbone(loader: loader, config: config)
         rpn = try RegionProposalNetwork(loader: loader, channels: backbone.outChannels, config: config)
         roiHeads = try RoIHeads(loader: loader, config: config, channels: backbone.outChannels, boxHeadSVD: boxHeadSVD)
+        try plan?.checkAllUsed()
     }
 
     public var name: String { config.name }

@@ -7,6 +7,8 @@ struct LayerLoader {
     let file: SafeTensorsFile
     /// Batch-norm eps for the part of the network being built (from the config's `norm_eps`).
     var eps: Float = 1e-5
+    /// The int8 layers' input quantization (an int8 model variant), nil for float32.
+    var quantization: QuantizationPlan?
 
     /// The same loader with another batch-norm eps (nil keeps torchvision's default 1e-5).
     func with(eps: Double?) -> LayerLoader {
@@ -40,8 +42,13 @@ struct LayerLoader {
             w = folded.weight
             bias = folded.bias
         }
-        return Conv2d(weight: w, bias: bias, stride: stride, padding: padding ?? (kernel - 1) / 2 * dilation,
-                      dilation: dilation, groups: groups, activation: activation)
+        let conv = Conv2d(weight: w, bias: bias, stride: stride, padding: padding ?? (kernel - 1) / 2 * dilation,
+                          dilation: dilation, groups: groups, activation: activation, name: prefix)
+        guard let q = quantization?.take(prefix) else { return conv }
+        guard conv.quantizable else {
+            throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a grouped convolution, which has no int8 precision")
+        }
+        return conv.quantized(input: q)
     }
 
     func batchNorm(_ prefix: String, channels: Int) throws -> BatchNorm {
@@ -79,7 +86,9 @@ struct LayerLoader {
         let o = fout ?? entry.shape.first ?? 0
         let w = try tensor(wname, shape: [o, fin])
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: o) : nil
-        return Linear(weight: w, bias: b, activation: activation)
+        let layer = Linear(weight: w, bias: b, activation: activation, name: prefix)
+        guard let q = quantization?.take(prefix) else { return layer }
+        return layer.quantized(input: q)
     }
 
     func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int, padding: Int = 0,

@@ -40,6 +40,11 @@ public struct ModelConfig: Codable, Sendable {
     public var keypointSkeleton: [[Int]]?
     /// Per-keypoint OKS sigmas for COCO keypoint evaluation (COCO's person sigmas for its 17).
     public var keypointSigmas: [Double]?
+    /// The int8 precision (`rcnn calibrate`); absent: float32.
+    public var quantization: QuantizationConfig?
+
+    /// "int8" for a calibrated variant, else "float32".
+    public var precision: String { quantization == nil ? "float32" : "int8" }
 
     public var hasMasks: Bool { task == "instance_segmentation" }
     public var hasKeypoints: Bool { keypointPredictor != nil }
@@ -248,6 +253,7 @@ extension ModelConfig {
             try check(maskRoiPool != nil && maskHead != nil && maskPredictor != nil, "instance_segmentation needs mask_roi_pool, mask_head and mask_predictor")
         }
         try validateKeypoints(check)
+        if let quantization { _ = try quantization.inputs(file: file) }
     }
 
     private func validateKeypoints(_ check: (Bool, @autoclosure () -> String) throws -> Void) throws {

@@ -1,0 +1,202 @@
+import Foundation
+import Tensor
+
+/// Post-training calibration of an int8 variant: while a float32 model runs on calibration images,
+/// records the range of every named convolution's and linear layer's input, then chooses each
+/// int8 layer's input quantization and which layers stay float32.
+///
+/// Ranges: `percentile` (default) averages, over the layer's calls, the given percentile of each
+/// side of its input (from an even sample of at most 65536 values per call), so that rare outliers
+/// do not spend the 127 levels; `minmax` takes the extremes seen.
+///
+/// With `chooseBySpeed`, each int8-capable layer is also timed once in float32 and in int8 on its
+/// first input (best of two runs each, on this CPU with the current thread count), and a layer whose
+/// int8 run is not faster stays float32: on CPUs whose int8 multiply is barely faster than float32
+/// FMA (AVX2 without VNNI on 128-bit units), Winograd 3x3 layers and small layers win in float.
+public final class ActivationCalibrator: @unchecked Sendable {
+    public enum Method: String, Sendable, CaseIterable { case percentile, minmax }
+
+    public let method: Method
+    /// Percentile of each side for `.percentile`, in (50, 100].
+    public let percentile: Double
+    /// Layer names kept float32 on request.
+    public let keepFloat: Set<String>
+    /// Whether layers whose int8 run is not faster than float32 stay float32.
+    public let chooseBySpeed: Bool
+
+    struct Stats {
+        var calls = 0
+        var lowSum = 0.0, highSum = 0.0
+        var minimum = Float.infinity, maximum = -Float.infinity
+        var multiplyAdds = 0.0
+        var floatReason: String?
+        /// Seconds of the timed float32 and int8 runs (chooseBySpeed).
+        var floatSeconds = 0.0, int8Seconds = 0.0
+    }
+
+    private let lock = NSLock()
+    private var stats: [String: Stats] = [:]
+    private var order: [String] = []
+    /// Set while a layer is being timed, so the timing runs are not observed themselves.
+    private var timing = false
+
+    public init(method: Method = .percentile, percentile: Double = 99.99, keepFloat: Set<String> = [],
+                chooseBySpeed: Bool = true) {
+        self.method = method
+        self.percentile = min(100, max(50, percentile))
+        self.keepFloat = keepFloat
+        self.chooseBySpeed = chooseBySpeed
+    }
+
+    /// Best of two runs of `body`, in seconds, after one untimed run.
+    static func time(_ body: () -> Tensor) -> Double {
+        _ = body()
+        var best = Double.infinity
+        for _ in 0..<2 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+
+    /// Times a layer's float32 and int8 runs on its first input (chooseBySpeed).
+    private func timeFirstCall(_ name: String, float: () -> Tensor, int8: () -> Tensor) {
+        guard chooseBySpeed, !keepFloat.contains(name) else { return }
+        let first = lock.withLock { stats[name] == nil || stats[name]!.floatSeconds == 0 }
+        guard first else { return }
+        timing = true
+        defer { timing = false }
+        let f = Self.time(float), q = Self.time(int8)
+        lock.withLock {
+            var st = stats[name, default: Stats()]
+            st.floatSeconds += f
+            st.int8Seconds += q
+            stats[name] = st
+        }
+    }
+
+    /// Records the inputs of every named layer until `body` returns.
+    public func recording<R>(_ body: () throws -> R) rethrows -> R {
+        Conv2d.inputObserver = { [self] conv, x in
+            if timing { return }
+            let (oh, ow) = conv.outputSize(h: x.shape[2], w: x.shape[3])
+            let macs = Double(x.shape[0] * conv.outChannels * oh * ow) * Double(conv.inChannels / conv.groups * conv.kernel.h * conv.kernel.w)
+            var reason: String?
+            if !conv.quantizable { reason = "grouped convolution (no int8 kernel)" }
+            else if conv.inChannels <= 4 { reason = "first layer: its input is the normalized image" }
+            observe(conv.name, x, macs: macs, floatReason: reason)
+            if reason == nil {
+                let q = ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1)
+                let probe = conv.quantized(input: q)
+                timeFirstCall(conv.name, float: { conv(x) }, int8: { probe(x) })
+            }
+        }
+        Linear.inputObserver = { [self] layer, x in
+            if timing { return }
+            observe(layer.name, x, macs: Double(x.shape[0]) * Double(layer.inFeatures * layer.outFeatures), floatReason: nil)
+            let q = ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1)
+            let probe = layer.quantized(input: q)
+            timeFirstCall(layer.name, float: { layer(x) }, int8: { probe(x) })
+        }
+        defer {
+            Conv2d.inputObserver = nil
+            Linear.inputObserver = nil
+        }
+        return try body()
+    }
+
+    func observe(_ name: String, _ x: Tensor, macs: Double, floatReason: String?) {
+        guard x.count > 0 else { return }
+        let (lo, hi, mn, mx) = Self.range(x.data, percentile: percentile)
+        lock.lock()
+        defer { lock.unlock() }
+        if stats[name] == nil { order.append(name) }
+        var s = stats[name, default: Stats()]
+        s.calls += 1
+        s.lowSum += Double(lo)
+        s.highSum += Double(hi)
+        s.minimum = min(s.minimum, mn)
+        s.maximum = max(s.maximum, mx)
+        s.multiplyAdds += macs
+        s.floatReason = s.floatReason ?? floatReason
+        stats[name] = s
+    }
+
+    /// The percentile of each side (from an even sample) and the extremes of the finite values.
+    static func range(_ values: [Float], percentile: Double) -> (Float, Float, Float, Float) {
+        let step = max(1, values.count / 65536)
+        var sample: [Float] = []
+        sample.reserveCapacity(values.count / step + 1)
+        var mn = Float.infinity, mx = -Float.infinity
+        for (i, v) in values.enumerated() where v.isFinite {
+            mn = min(mn, v)
+            mx = max(mx, v)
+            if i % step == 0 { sample.append(v) }
+        }
+        guard !sample.isEmpty else { return (0, 0, 0, 0) }
+        sample.sort()
+        let last = Double(sample.count - 1)
+        let hiIndex = Int((last * percentile / 100).rounded(.up))
+        let loIndex = Int((last * (100 - percentile) / 100).rounded(.down))
+        return (sample[max(0, loIndex)], sample[min(sample.count - 1, hiIndex)], mn, mx)
+    }
+
+    /// Layers seen, in first-call order.
+    public var layerNames: [String] { lock.withLock { order } }
+
+    /// The quantization table: int8 for every layer seen that has a kernel and was not kept float.
+    public func configuration(source: String, images: Int) -> QuantizationConfig {
+        lock.lock()
+        defer { lock.unlock() }
+        var layers: [QuantizationConfig.Layer] = []
+        var floats: [QuantizationConfig.FloatLayer] = []
+        for name in order {
+            let s = stats[name]!
+            if let reason = s.floatReason {
+                floats.append(.init(name: name, reason: reason))
+                continue
+            }
+            if keepFloat.contains(name) {
+                floats.append(.init(name: name, reason: "kept float32 by request"))
+                continue
+            }
+            if chooseBySpeed && s.floatSeconds > 0 && s.int8Seconds >= s.floatSeconds {
+                floats.append(.init(name: name, reason: String(format: "float32 is faster on the calibrating CPU (%.2f ms float32, %.2f ms int8)",
+                                                              1000 * s.floatSeconds, 1000 * s.int8Seconds)))
+                continue
+            }
+            let lo: Float, hi: Float
+            switch method {
+            case .percentile: (lo, hi) = (Float(s.lowSum / Double(s.calls)), Float(s.highSum / Double(s.calls)))
+            case .minmax: (lo, hi) = (s.minimum, s.maximum)
+            }
+            let q = ActivationQuantization(lower: lo, upper: hi)
+            layers.append(.init(name: name, scale: Double(q.scale), zeroPoint: q.zeroPoint))
+        }
+        return QuantizationConfig(layers: layers, floatLayers: floats,
+                                  calibration: .init(source: source, images: images, method: method.rawValue,
+                                                     percentile: method == .percentile ? percentile : nil))
+    }
+
+    /// Total seconds of the timed float32 and int8 runs over the layers the table runs in int8 and
+    /// over all timed layers: (int8 layers' float32, int8 layers' int8, all layers' float32).
+    public func timedSeconds(of table: QuantizationConfig) -> (Double, Double, Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        let int8 = Set(table.layers.map(\.name))
+        let chosen = stats.filter { int8.contains($0.key) }.values
+        return (chosen.reduce(0) { $0 + $1.floatSeconds }, chosen.reduce(0) { $0 + $1.int8Seconds },
+                stats.values.reduce(0) { $0 + $1.floatSeconds })
+    }
+
+    /// The share of the recorded multiply-adds in layers the table runs in int8.
+    public func int8Share(of table: QuantizationConfig) -> Double {
+        lock.lock()
+        defer { lock.unlock() }
+        let int8 = Set(table.layers.map(\.name))
+        let total = stats.values.reduce(0) { $0 + $1.multiplyAdds }
+        let quantized = stats.filter { int8.contains($0.key) }.values.reduce(0) { $0 + $1.multiplyAdds }
+        return total > 0 ? quantized / total : 0
+    }
+}

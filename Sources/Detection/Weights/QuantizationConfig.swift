@@ -1,0 +1,105 @@
+import Foundation
+import Tensor
+
+/// The int8 precision of a model (`rcnn calibrate` writes it): the input quantization of every layer
+/// that runs in int8, by the layer's name in the weights file, and the layers left in float32 with
+/// the reason. Weights are quantized per output channel when the model loads, from the same
+/// float32 weights file, so an int8 variant adds no weights to the model directory.
+public struct QuantizationConfig: Codable, Sendable {
+    /// "int8".
+    public var precision: String
+    public var layers: [Layer]
+    /// Layers calibration saw and left in float32, with the reason.
+    public var floatLayers: [FloatLayer]?
+    /// How the ranges were found.
+    public var calibration: Calibration?
+
+    public struct Layer: Codable, Sendable, Equatable {
+        public var name: String
+        public var scale: Double
+        public var zeroPoint: Int
+        public init(name: String, scale: Double, zeroPoint: Int) {
+            self.name = name
+            self.scale = scale
+            self.zeroPoint = zeroPoint
+        }
+    }
+
+    public struct FloatLayer: Codable, Sendable, Equatable {
+        public var name: String
+        public var reason: String
+        public init(name: String, reason: String) {
+            self.name = name
+            self.reason = reason
+        }
+    }
+
+    public struct Calibration: Codable, Sendable {
+        /// The float32 model calibrated.
+        public var source: String
+        public var images: Int
+        /// "percentile" or "minmax".
+        public var method: String
+        /// The percentile of each side of the range (percentile method).
+        public var percentile: Double?
+        public init(source: String, images: Int, method: String, percentile: Double?) {
+            self.source = source
+            self.images = images
+            self.method = method
+            self.percentile = percentile
+        }
+    }
+
+    public init(precision: String = "int8", layers: [Layer], floatLayers: [FloatLayer]?, calibration: Calibration?) {
+        self.precision = precision
+        self.layers = layers
+        self.floatLayers = floatLayers
+        self.calibration = calibration
+    }
+
+    /// Each layer's input quantization by name, checked: a known precision, unique names, positive
+    /// finite scales that float32 keeps positive, zero points in 0...127.
+    func inputs(file: String) throws -> [String: ActivationQuantization] {
+        func fail(_ reason: String) -> WeightsError { .invalidConfig(file: file, reason: "quantization: " + reason) }
+        guard precision == "int8" else { throw fail("precision '\(precision)' is not int8") }
+        var table: [String: ActivationQuantization] = [:]
+        for layer in layers {
+            guard !layer.name.isEmpty else { throw fail("a layer has an empty name") }
+            guard table[layer.name] == nil else { throw fail("layer '\(layer.name)' is listed twice") }
+            guard layer.scale.isFinite, layer.scale > 0, layer.scale < 1e30,
+                  let q = ActivationQuantization(scale: Float(layer.scale), zeroPoint: layer.zeroPoint) else {
+                throw fail("layer '\(layer.name)' needs a positive finite scale and a zero point in 0...\(ActivationQuantization.maxLevel) (got \(layer.scale), \(layer.zeroPoint))")
+            }
+            table[layer.name] = q
+        }
+        return table
+    }
+}
+
+/// Which of a quantization table's layers a model load used, so that a table naming a layer the
+/// model does not have is an error rather than silently float32.
+final class QuantizationPlan: @unchecked Sendable {
+    let inputs: [String: ActivationQuantization]
+    let file: String
+    private(set) var used: Set<String> = []
+
+    init(inputs: [String: ActivationQuantization], file: String) {
+        self.inputs = inputs
+        self.file = file
+    }
+
+    func take(_ name: String) -> ActivationQuantization? {
+        guard let q = inputs[name] else { return nil }
+        used.insert(name)
+        return q
+    }
+
+    /// Throws when a listed layer was never built.
+    func checkAllUsed() throws {
+        let unused = Set(inputs.keys).subtracting(used).sorted()
+        if let first = unused.first {
+            throw WeightsError.invalidConfig(file: file, reason: "quantization: layer '\(first)' is not an int8-capable layer of this model"
+                                             + (unused.count > 1 ? " (and \(unused.count - 1) more)" : ""))
+        }
+    }
+}

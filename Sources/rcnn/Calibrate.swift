@@ -1,0 +1,123 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Imaging
+import Tensor
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an int8 variant of a model, calibrated on your images.",
+        discussion: """
+        Runs the float32 model on up to --count images from --images (JPEG or PNG, in name order), \
+        records the input range of every convolution and fully connected layer, and writes \
+        NAME.json next to the source config: the same weights file, with a quantization table that \
+        runs every dense layer in int8 (weights per output channel, inputs per tensor) except the \
+        first layer, grouped convolutions and the layers given with --float. The variant is an \
+        ordinary model: list it with `rcnn models`, serve it from the model directory, compare it \
+        with `rcnn eval`.
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Folder of calibration images (JPEG or PNG).")
+    var images: String
+
+    @Option(name: .long, help: "Images to use at most.")
+    var count: Int = 64
+
+    @Option(name: .long, help: "Name of the int8 variant; written as NAME.json beside the source config.")
+    var out: String
+
+    @Option(name: .long, help: "Range of each input: percentile or minmax.")
+    var method: String = "percentile"
+
+    @Option(name: .long, help: "Percentile of each side of a range (percentile method), in (50, 100].")
+    var percentile: Double = 99.99
+
+    @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
+    var floatLayers: [String] = []
+
+    @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and the faster precision kept; calibrate with the --threads you serve with).")
+    var allInt8 = false
+
+    @Flag(name: .long, help: "Replace NAME.json when it exists.")
+    var force = false
+
+    func run() throws {
+        guard let method = ActivationCalibrator.Method(rawValue: method) else {
+            throw ValidationError("--method must be percentile or minmax")
+        }
+        guard count > 0 else { throw ValidationError("--count must be positive") }
+        guard percentile > 50 && percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
+        guard !out.isEmpty, out.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) != nil, !out.hasPrefix(".") else {
+            throw ValidationError("--out must be a model name (letters, digits, '_', '-', '.')")
+        }
+        let sourceURL = try model.configURL()
+        let detector = try model.loadModel()
+        guard detector.config.quantization == nil else {
+            throw ValidationError("\(detector.name) is already int8; calibrate its float32 model")
+        }
+        let files = try Self.imageFiles(in: images).prefix(count)
+        guard !files.isEmpty else { throw ValidationError("\(images): no .jpg, .jpeg or .png files") }
+        let outURL = sourceURL.deletingLastPathComponent().appendingPathComponent(out + ".json")
+        if FileManager.default.fileExists(atPath: outURL.path) && !force {
+            throw ValidationError("\(outURL.path) exists (--force replaces it)")
+        }
+        let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers), chooseBySpeed: !allInt8)
+        let start = Date()
+        try calibrator.recording {
+            for (i, file) in files.enumerated() {
+                let image: RGBImage
+                do { image = try ImageDecoder.decode(try Data(contentsOf: file)) } catch {
+                    throw ValidationError("\(file.path): \(error)")
+                }
+                _ = detector.detect(image)
+                FileHandle.standardError.write(Data("\rcalibrating: \(i + 1)/\(files.count) images".utf8))
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
+        if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
+        let table = calibrator.configuration(source: detector.name, images: files.count)
+        try Self.writeVariant(of: sourceURL, name: out, quantization: table, to: outURL)
+        // The variant must load as written.
+        let variant: DetectionModel
+        do { variant = try DetectionModel(configURL: outURL) } catch {
+            try? FileManager.default.removeItem(at: outURL)
+            throw ValidationError("the written variant does not load: \(error)")
+        }
+        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers, \(table.floatLayers?.count ?? 0) float32 layers; "
+              + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
+        for f in table.floatLayers ?? [] { print("  float32: \(f.name) (\(f.reason))") }
+        if !allInt8 {
+            let (f, q, all) = calibrator.timedSeconds(of: table)
+            print(String(format: "timed on the first image: the int8 layers take %.0f ms against %.0f ms in float32 (%.2fx); all timed layers %.0f ms in float32",
+                         1000 * q, 1000 * f, q / max(1e-9, f), 1000 * all))
+        }
+        print("wrote \(outURL.path)")
+    }
+
+    /// JPEG and PNG files directly in `folder`, by name.
+    static func imageFiles(in folder: String) throws -> [URL] {
+        let url = URL(fileURLWithPath: folder)
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            throw ValidationError("\(folder): \(error.localizedDescription)")
+        }
+        return names.filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
+            .sorted().map { url.appendingPathComponent($0) }
+    }
+
+    /// The source config with a new name and the quantization table; every other key as it was.
+    static func writeVariant(of source: URL, name: String, quantization: QuantizationConfig, to url: URL) throws {
+        guard var dict = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] else {
+            throw ValidationError("\(source.path) is not a JSON object")
+        }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        dict["name"] = name
+        dict["quantization"] = try JSONSerialization.jsonObject(with: encoder.encode(quantization))
+        let data = try JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: url, options: .atomic)
+    }
+}
