@@ -199,7 +199,7 @@ final class RepositoryTests: XCTestCase {
 extension RepositoryTests {
     /// An int8 variant calibrated in-process on the sample, loaded from the repository and served:
     /// `/v1/models` reports its precision and layer counts, and its detections follow the float32
-    /// model's (same classes, boxes within IoU 0.9 for nearly all).
+    /// model's (same classes, boxes within IoU 0.9 for most).
     func testAnInt8VariantIsServedWithItsPrecision() throws {
         let float = try DetectionModel(configURL: ServiceFixture.modelConfig)
         let image = try ImageDecoder.decode(try ServiceFixture.sampleBytes())
@@ -239,6 +239,9 @@ extension RepositoryTests {
         var agreement = DetectionAgreement()
         agreement.add(reference: detect("shapes_mask_rcnn"), other: detect("int8"))
         XCTAssertGreaterThan(agreement.reference, 10)
-        XCTAssertGreaterThanOrEqual(agreement.share, 0.85, "\(agreement)")
+        // 19 of 21 here (0.90) with a mean |score difference| of 0.036: detections near the 0.05
+        // threshold come and go with quantization; a broken int8 layer reproduces almost none.
+        XCTAssertGreaterThanOrEqual(agreement.share, 0.75, "\(agreement)")
+        XCTAssertGreaterThanOrEqual(agreement.meanIoU, 0.95, "\(agreement)")
     }
 }
