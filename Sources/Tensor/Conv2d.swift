@@ -95,9 +95,14 @@ public struct Conv2d: Sendable {
 
     /// Output spatial size for an input of `h` x `w`.
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
-        let oh = (h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1
-        let ow = (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1
-        return (oh, ow)
+        Conv2d.outputSize(h: h, w: w, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+    }
+
+    /// Output spatial size of a convolution with this geometry (PyTorch's formula, floor division).
+    static func outputSize(h: Int, w: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int),
+                           padding: (h: Int, w: Int), dilation: (h: Int, w: Int)) -> (h: Int, w: Int) {
+        ((h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1,
+         (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1)
     }
 
     /// Convolves an NCHW input.

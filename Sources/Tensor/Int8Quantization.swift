@@ -74,7 +74,7 @@ public enum Int8Kernels {
 
 /// Weights quantized per output channel to signed 8 bits (symmetric, levels -127...127) and packed
 /// for the int8 multiply, with the constants that turn its integer sums back into real values for
-/// one input quantization: `y[o] = (acc[o] - offset[o]) * scale[o] + bias[o]`, where `offset[o]` is
+/// one input quantization and the layer's bias: `y[o] = (acc[o] - offset[o]) * scale[o] + bias[o]`, where `offset[o]` is
 /// the input zero point times the sum of channel o's weight levels and `scale[o]` is the input scale
 /// times the channel's weight scale. Immutable and shared by every request.
 public final class PackedInt8Weights: @unchecked Sendable {
@@ -82,19 +82,20 @@ public final class PackedInt8Weights: @unchecked Sendable {
     public let k: Int, n: Int
     public let offset: [Int32]
     public let scale: [Float]
-    /// Per-channel weight scales (max |w| / 127).
-    public let weightScale: [Float]
+    /// The layer's bias (zeros for a layer without one, which adds nothing).
+    public let bias: [Float]
     public let input: ActivationQuantization
     let packed: UnsafeMutablePointer<Int8>
 
     /// `rows(o, dst)` writes output channel o's k float weights into dst.
-    public init(n: Int, k: Int, input: ActivationQuantization,
+    public init(n: Int, k: Int, input: ActivationQuantization, bias: [Float]?,
                 rows: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        precondition(bias == nil || bias!.count == n, "bias has \(bias!.count) values for \(n) outputs")
         self.n = n
         self.k = k
         self.input = input
+        self.bias = bias ?? [Float](repeating: 0, count: n)
         var levels = [Int8](repeating: 0, count: n * k)
-        var ws = [Float](repeating: 1, count: n)
         var offs = [Int32](repeating: 0, count: n)
         var sc = [Float](repeating: 0, count: n)
         let row = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k))
@@ -110,11 +111,9 @@ public final class PackedInt8Weights: @unchecked Sendable {
                 levels[o * k + i] = q
                 sum += Int32(q)
             }
-            ws[o] = s
             offs[o] = Int32(input.zeroPoint) * sum
             sc[o] = input.scale * s
         }
-        weightScale = ws
         offset = offs
         scale = sc
         packed = .allocate(capacity: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
@@ -123,9 +122,6 @@ public final class PackedInt8Weights: @unchecked Sendable {
 
     deinit { packed.deallocate() }
 
-    /// Bytes of the packed weights.
-    public var packedBytes: Int { rcnn_i8_packed_bytes(Int32(k), Int32(n)) }
-
     /// Row stride of the u8 input matrix: k rounded up to 4.
     public var paddedK: Int { (k + 3) & ~3 }
 
@@ -133,6 +129,30 @@ public final class PackedInt8Weights: @unchecked Sendable {
     func multiply(m: Int, a: UnsafePointer<UInt8>, lda: Int, into acc: UnsafeMutablePointer<Int32>, ldc: Int) {
         let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), acc, ldc)
         precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+    }
+
+    /// Dequantizes `rows` rows of sums (`acc`, `n` per row), output pixels `first...` numbered over
+    /// images, into the planes of an NCHW output of `plane` pixels per channel.
+    func storeNCHW(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, relu: Bool,
+                   into dst: UnsafeMutablePointer<Float>, plane: Int) {
+        withConstants { off, sc, b in
+            rcnn_i8_store_nchw(acc, n, first, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, plane)
+        }
+    }
+
+    /// Dequantizes `rows` rows of sums into row-major `dst` (`n` per row).
+    func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
+        withConstants { off, sc, b in
+            rcnn_i8_store_rows(acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, n)
+        }
+    }
+
+    private func withConstants(_ body: (UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+        offset.withUnsafeBufferPointer { off in
+            scale.withUnsafeBufferPointer { sc in
+                bias.withUnsafeBufferPointer { b in body(off.baseAddress!, sc.baseAddress!, b.baseAddress!) }
+            }
+        }
     }
 
     /// Rows per task for `m` rows over the workers: even shares, multiples of 12 (every tile

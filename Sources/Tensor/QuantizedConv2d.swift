@@ -11,7 +11,6 @@ import Foundation
 /// instruction-set path. Immutable; thread-safe.
 public struct QuantizedConv2d: Sendable {
     public let weights: PackedInt8Weights
-    public let bias: [Float]?
     public let kernel: (h: Int, w: Int)
     public let stride: (h: Int, w: Int)
     public let padding: (h: Int, w: Int)
@@ -29,10 +28,9 @@ public struct QuantizedConv2d: Sendable {
         stride = conv.stride
         padding = conv.padding
         dilation = conv.dilation
-        bias = conv.bias
         // Weights [o][c][ki][kj] reordered to the lowering's (ki, kj, c) order.
         weights = conv.weight.data.withUnsafeBufferPointer { wb in
-            PackedInt8Weights(n: o, k: c * kh * kw, input: input) { j, row in
+            PackedInt8Weights(n: o, k: c * kh * kw, input: input, bias: conv.bias) { j, row in
                 let src = wb.baseAddress! + j * c * kh * kw
                 for ch in 0..<c {
                     for t in 0..<(kh * kw) { row[t * c + ch] = src[ch * kh * kw + t] }
@@ -43,8 +41,7 @@ public struct QuantizedConv2d: Sendable {
 
     /// Output spatial size for an input of `h` x `w`.
     public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
-        ((h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1,
-         (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1)
+        Conv2d.outputSize(h: h, w: w, kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     }
 
     /// Convolves an NCHW float input, applying `activation` to the output.
@@ -74,7 +71,6 @@ public struct QuantizedConv2d: Sendable {
         let m = n * oh * ow, kp = weights.paddedK
         let rows = PackedInt8Weights.rowsPerTask(m)
         let tasks = (m + rows - 1) / rows
-        let relu: Int32 = activation == .relu ? 1 : 0
         y.data.withUnsafeMutableBufferPointer { ys in
             let dst = ys.baseAddress!
             parallelFor(tasks) { t in
@@ -98,19 +94,7 @@ public struct QuantizedConv2d: Sendable {
                         lda = kp
                     }
                     weights.multiply(m: count, a: a, lda: lda, into: acc, ldc: o)
-                    weights.offset.withUnsafeBufferPointer { off in
-                        weights.scale.withUnsafeBufferPointer { sc in
-                            if let bias {
-                                bias.withUnsafeBufferPointer { bb in
-                                    rcnn_i8_store_nchw(acc, o, first, Int32(count), Int32(o), off.baseAddress!, sc.baseAddress!,
-                                                       bb.baseAddress!, relu, dst, oh * ow)
-                                }
-                            } else {
-                                rcnn_i8_store_nchw(acc, o, first, Int32(count), Int32(o), off.baseAddress!, sc.baseAddress!,
-                                                   nil, relu, dst, oh * ow)
-                            }
-                        }
-                    }
+                    weights.storeNCHW(acc, first: first, rows: count, relu: activation == .relu, into: dst, plane: oh * ow)
                 }
             }
             if activation != .identity && activation != .relu {

@@ -6,14 +6,12 @@ import Foundation
 /// bias and ReLU in one pass. Identical results on every instruction-set path. Immutable; thread-safe.
 public struct QuantizedLinear: Sendable {
     public let weights: PackedInt8Weights
-    public let bias: [Float]?
     public var input: ActivationQuantization { weights.input }
 
     public init(_ linear: Linear, input: ActivationQuantization) {
         let k = linear.inFeatures
-        bias = linear.bias
         weights = linear.weight.data.withUnsafeBufferPointer { wb in
-            PackedInt8Weights(n: linear.outFeatures, k: k, input: input) { j, row in
+            PackedInt8Weights(n: linear.outFeatures, k: k, input: input, bias: linear.bias) { j, row in
                 row.update(from: wb.baseAddress! + j * k, count: k)
             }
         }
@@ -30,7 +28,6 @@ public struct QuantizedLinear: Sendable {
         let per = PackedInt8Weights.rowsPerTask(rows)
         let tasks = (rows + per - 1) / per
         let inverse = 1 / input.scale, zp = Int32(input.zeroPoint)
-        let relu: Int32 = activation == .relu ? 1 : 0
         x.data.withUnsafeBufferPointer { xs in
             y.data.withUnsafeMutableBufferPointer { ys in
                 parallelFor(tasks) { t in
@@ -42,19 +39,7 @@ public struct QuantizedLinear: Sendable {
                         rcnn_i8_quantize_rows(xs.baseAddress! + first * k, k, Int32(count), Int32(k), inverse, zp, a, kp)
                         weights.multiply(m: count, a: a, lda: kp, into: acc, ldc: n)
                         let out = ys.baseAddress! + first * n
-                        weights.offset.withUnsafeBufferPointer { off in
-                            weights.scale.withUnsafeBufferPointer { sc in
-                                if let bias {
-                                    bias.withUnsafeBufferPointer { bb in
-                                        rcnn_i8_store_rows(acc, n, Int32(count), Int32(n), off.baseAddress!, sc.baseAddress!,
-                                                           bb.baseAddress!, relu, out, n)
-                                    }
-                                } else {
-                                    rcnn_i8_store_rows(acc, n, Int32(count), Int32(n), off.baseAddress!, sc.baseAddress!,
-                                                       nil, relu, out, n)
-                                }
-                            }
-                        }
+                        weights.storeRows(acc, rows: count, relu: activation == .relu, into: out)
                         if activation != .identity && activation != .relu { activation.apply(out, count: count * n) }
                     }
                 }

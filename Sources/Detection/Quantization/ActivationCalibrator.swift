@@ -60,14 +60,17 @@ public final class ActivationCalibrator: @unchecked Sendable {
         return best
     }
 
-    /// Times a layer's float32 and int8 runs on its first input (chooseBySpeed).
-    private func timeFirstCall(_ name: String, float: () -> Tensor, int8: () -> Tensor) {
+    /// Times a layer's float32 and int8 runs on its first input (chooseBySpeed); the int8 layer is
+    /// built only then, from the input's range.
+    private func timeFirstCall(_ name: String, _ x: Tensor, float: () -> Tensor,
+                               int8: (ActivationQuantization) -> (Tensor) -> Tensor) {
         guard chooseBySpeed, !keepFloat.contains(name) else { return }
-        let first = lock.withLock { stats[name] == nil || stats[name]!.floatSeconds == 0 }
+        let first = lock.withLock { (stats[name]?.floatSeconds ?? 0) == 0 }
         guard first else { return }
         timing = true
         defer { timing = false }
-        let f = Self.time(float), q = Self.time(int8)
+        let probe = int8(ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1))
+        let f = Self.time(float), q = Self.time { probe(x) }
         lock.withLock {
             var st = stats[name, default: Stats()]
             st.floatSeconds += f
@@ -87,17 +90,13 @@ public final class ActivationCalibrator: @unchecked Sendable {
             else if conv.inChannels <= 4 { reason = "first layer: its input is the normalized image" }
             observe(conv.name, x, macs: macs, floatReason: reason)
             if reason == nil {
-                let q = ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1)
-                let probe = conv.quantized(input: q)
-                timeFirstCall(conv.name, float: { conv(x) }, int8: { probe(x) })
+                timeFirstCall(conv.name, x, float: { conv(x) }, int8: { q in conv.quantized(input: q).callAsFunction })
             }
         }
         Linear.inputObserver = { [self] layer, x in
             if timing { return }
             observe(layer.name, x, macs: Double(x.shape[0]) * Double(layer.inFeatures * layer.outFeatures), floatReason: nil)
-            let q = ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1)
-            let probe = layer.quantized(input: q)
-            timeFirstCall(layer.name, float: { layer(x) }, int8: { probe(x) })
+            timeFirstCall(layer.name, x, float: { layer(x) }, int8: { q in layer.quantized(input: q).callAsFunction })
         }
         defer {
             Conv2d.inputObserver = nil
