@@ -37,7 +37,7 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
     var floatLayers: [String] = []
 
-    @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and the faster precision kept; calibrate with the --threads you serve with).")
+    @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and kept float32 unless int8 is at least 10% faster; calibrate with the --threads you serve with).")
     var allInt8 = false
 
     @Flag(name: .long, help: "Replace NAME.json when it exists.")
