@@ -54,18 +54,34 @@ extension CLITests {
         // a score moved by quantization (mean 0.02-0.03 here) drops or adds detections, so the share
         // at 0.05 is 0.84 on these 6 images (0.97 at 0.2); a wrong scale, zero point or tap order
         // reproduces almost nothing. The accuracy that matters, COCO AP, is measured in the README.
-        let cmp = try run(binary, ["compare", "--config", source, "--with", variant, "--images", "Samples", "--score-threshold", "0.05", "--json"])
+        let cmp = try run(binary, ["compare", "--config", source, "--with", variant, "--images", "Samples", "--score-threshold", "0.05", "--features", "--json"])
         XCTAssertEqual(cmp.status, 0, cmp.errors)
         let agreement = try XCTUnwrap(try JSONSerialization.jsonObject(with: cmp.stdout) as? [String: Any])
         XCTAssertGreaterThan(agreement["reference_detections"] as? Int ?? 0, 100)
         XCTAssertGreaterThanOrEqual(agreement["share"] as? Double ?? 0, 0.75, "\(agreement)")
         XCTAssertGreaterThanOrEqual(agreement["mean_iou"] as? Double ?? 0, 0.95, "\(agreement)")
         XCTAssertLessThanOrEqual(agreement["mean_score_difference"] as? Double ?? 1, 0.05, "\(agreement)")
+        // --features: every pyramid level differs (int8 ran) by the few percent that 7-bit inputs
+        // through ~50 layers give (0.07-0.10 measured with a 64-image calibration); a wrong scale,
+        // zero point or tap order gives errors near 1. On the float model's own proposals the
+        // variant's heads reproduce more (0.95 measured) than end to end, where RPN ranking and NMS
+        // near-ties add their own changes.
+        let levels = try XCTUnwrap(agreement["feature_levels"] as? [[String: Any]])
+        XCTAssertEqual(levels.map { $0["name"] as? String }, ["0", "1", "2", "pool"])
+        for level in levels {
+            let e = level["relative_error"] as? Double ?? -1
+            XCTAssertTrue(e > 0.001 && e < 0.25, "\(level)")
+        }
+        let onProposals = try XCTUnwrap(agreement["same_proposals"] as? [String: Any])
+        XCTAssertGreaterThan(onProposals["reference_detections"] as? Int ?? 0, 100)
+        XCTAssertGreaterThanOrEqual(onProposals["share"] as? Double ?? 0, 0.85, "\(onProposals)")
         // A model compared with itself reproduces everything exactly.
-        let same = try run(binary, ["compare", "--config", source, "--with", source, "--images", "Samples", "--score-threshold", "0.05", "--json"])
+        let same = try run(binary, ["compare", "--config", source, "--with", source, "--images", "Samples", "--score-threshold", "0.05", "--features", "--json"])
         let self_ = try XCTUnwrap(try JSONSerialization.jsonObject(with: same.stdout) as? [String: Any])
         XCTAssertEqual(self_["share"] as? Double, 1)
         XCTAssertEqual(self_["mean_score_difference"] as? Double, 0)
+        XCTAssertEqual((self_["feature_levels"] as? [[String: Any]])?.map { $0["relative_error"] as? Double }, [0, 0, 0, 0])
+        XCTAssertEqual((self_["same_proposals"] as? [String: Any])?["share"] as? Double, 1)
 
         // The variant is not replaced without --force; names and options are checked.
         let again = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "shapes_int8"])
