@@ -3,11 +3,16 @@
 Reproduces the check behind the README's note on the ResNet-50 parity-fixture weights: quantizing a
 single convolution as an int8 variant does (per-tensor input levels from the variant's table,
 per-channel symmetric weights) or multiplying its input by (1 + r * noise) for small r, then counting
-the float32 detections reproduced (same class, box IoU >= 0.9). Random-weight fixtures lose most of
-their detections at r = 1e-3, so detection agreement on them says nothing about int8 kernels.
+the float32 detections reproduced (same class, box IoU >= 0.9) and each FPN level's relative L2
+error. Random-weight fixtures lose most of their detections at r = 1e-3 and amplify the relative
+error of one layer's input 50-100 times by the FPN outputs, so neither detection agreement nor
+feature error on them says much about int8 kernels.
 
     .venv/bin/python Benchmarks/int8/sensitivity.py --config M.json --variant M_int8.json \
-        --arch fasterrcnn_resnet50_fpn_v2 --image photo.png --layer backbone.body.layer1.0.conv1
+        --arch fasterrcnn_resnet50_fpn_v2 --image photo.png --layer backbone.body.layer1.0.conv1 [--all]
+
+With --all every layer of the variant's table is quantized at once (torch's simulation of the whole
+variant); its FPN error can be set beside `rcnn compare --features` on the same image.
 """
 import argparse
 import json
@@ -42,6 +47,8 @@ def main():
     ap.add_argument("--arch", required=True, help="torchvision builder, e.g. fasterrcnn_resnet50_fpn_v2")
     ap.add_argument("--image", required=True)
     ap.add_argument("--layer", required=True)
+    ap.add_argument("--all", action="store_true",
+                    help="also quantize every layer of the variant's table at once, as the variant runs")
     ap.add_argument("--score-threshold", type=float, default=0.05)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -57,6 +64,9 @@ def main():
     layer = dict(model.named_modules())[args.layer]
     table = {l["name"]: l for l in json.load(open(args.variant))["quantization"]["layers"]}
 
+    features = {}
+    model.backbone.register_forward_hook(lambda m, inp, out: features.update({k: v.clone() for k, v in out.items()}))
+
     def run(pre=None, weight=None):
         handle = layer.register_forward_pre_hook(pre) if pre else None
         saved = layer.weight.data.clone()
@@ -67,21 +77,46 @@ def main():
         layer.weight.data = saved
         if handle:
             handle.remove()
-        return out
+        return out, dict(features)
 
-    reference = run()
+    def feature_error(f):
+        return ", ".join(f"{k} {((f[k] - ref_features[k]).norm() / ref_features[k].norm()).item():.4f}" for k in f)
+
+    reference, ref_features = run()
     q = table[args.layer]
     s, z = q["scale"], q["zero_point"]
     w = layer.weight.data
     step = w.abs().flatten(1).max(1).values.clamp_min(1e-30) / 127
     shape = (-1,) + (1,) * (w.dim() - 1)
     wq = torch.round(w / step.view(shape)).clamp(-127, 127) * step.view(shape)
-    quantized = run(lambda m, inp: (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s, wq)
-    print(f"{args.layer} quantized alone: {agreement(reference, quantized)[0]} of {len(reference['boxes'])} reproduced")
+    quantized, f = run(lambda m, inp: (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s, wq)
+    print(f"{args.layer} quantized alone: {agreement(reference, quantized)[0]} of {len(reference['boxes'])} reproduced; "
+          f"FPN relative error {feature_error(f)}")
+    if args.all:
+        modules = dict(model.named_modules())
+        handles, saved = [], {}
+        for name, entry in table.items():
+            m = modules[name]
+            saved[name] = m.weight.data.clone()
+            ws = m.weight.data
+            st = ws.abs().flatten(1).max(1).values.clamp_min(1e-30) / 127
+            sh = (-1,) + (1,) * (ws.dim() - 1)
+            m.weight.data = torch.round(ws / st.view(sh)).clamp(-127, 127) * st.view(sh)
+            handles.append(m.register_forward_pre_hook(
+                lambda mod, inp, s=entry["scale"], z=entry["zero_point"]:
+                    (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s))
+        everything, f = run()
+        for h in handles:
+            h.remove()
+        for name, w0 in saved.items():
+            modules[name].weight.data = w0
+        print(f"all {len(table)} layers of the table quantized: {agreement(reference, everything)[0]} of "
+              f"{len(reference['boxes'])} reproduced; FPN relative error {feature_error(f)}")
     for r in (1e-4, 1e-3, 1e-2):
         g = torch.Generator().manual_seed(0)
-        noisy = run(lambda m, inp: inp[0] * (1 + r * torch.randn(inp[0].shape, generator=g)))
-        print(f"{args.layer} input x (1 + {r:g} noise): {agreement(reference, noisy)[0]} of {len(reference['boxes'])} reproduced")
+        noisy, f = run(lambda m, inp: inp[0] * (1 + r * torch.randn(inp[0].shape, generator=g)))
+        print(f"{args.layer} input x (1 + {r:g} noise): {agreement(reference, noisy)[0]} of {len(reference['boxes'])} "
+              f"reproduced; FPN relative error {feature_error(f)}")
 
 
 if __name__ == "__main__":
