@@ -2,6 +2,7 @@
 """Side-by-side latency of the rcnn engine and its CPU peers, in one run, on the same weights and input.
 
     .venv/bin/python Benchmarks/compare_peers.py [--models a,b] [--threads 2] [--runs 7] [--install]
+    .venv/bin/python Benchmarks/compare_peers.py --int8 [--calib DIR] [--calib-count 16] [--accuracy VAL_DIR] ...
 
 Peers: torch eager (NCHW), torch with the backbone in channels_last, ONNX Runtime and OpenVINO
 (f32 inference precision: its default bf16 on AVX-512 CPUs changes the boxes), each at --threads
@@ -19,6 +20,13 @@ What it measures: wall-clock time of one image through the whole model (preproce
 RPN, heads, postprocessing, masks pasted to image size where the model has them), in-process, no
 HTTP. What it does not: model load or compile time, batching, concurrency, or accuracy (the
 parity tests cover ours; a peer that fails to convert or run is reported as failed).
+
+--int8 prints the int8 table instead (Benchmarks/int8/peers_int8.py): our int8 variant (`rcnn
+calibrate`), ONNX Runtime static int8 (QDQ) and OpenVINO int8 (NNCF), each calibrated on the first
+--calib-count images of --calib (default: the shapes generator's calibration split, seed 31, made
+under .cache/bench), each beside its own float32 time on the same export. With --accuracy VAL_DIR
+(a make_shapes_dataset.py split) the default model's float32 and int8 of every runtime are run over
+the split and scored by pycocotools (bbox, segm, keypoint AP). `--install` adds nncf.
 """
 import argparse
 import json
@@ -108,10 +116,15 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--install", action="store_true")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--int8", action="store_true", help="the int8 table: ours, ONNX Runtime and OpenVINO int8")
+    ap.add_argument("--calib", help="calibration images for --int8 (default: a generated shapes split)")
+    ap.add_argument("--calib-count", type=int, default=16, help="calibration images per runtime (default 16)")
+    ap.add_argument("--accuracy", metavar="VAL_DIR",
+                    help="with --int8: score the default model's f32 and int8 on this split (instances.json, images/)")
     args = ap.parse_args()
     if args.install:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "numpy<2", "onnx<1.17", "onnxruntime", "openvino"], check=True)
+                        "numpy<2", "onnx<1.17", "onnxruntime", "openvino", "nncf"], check=True)
     import numpy as np
     import torch
     from PIL import Image
@@ -119,6 +132,8 @@ def main():
     image = input_image(os.path.join(ROOT, ".cache/bench/input_640x480.png"))
     x = torch.from_numpy(np.asarray(Image.open(image).convert("RGB")).copy()).permute(2, 0, 1).float() / 255
 
+    if args.int8:
+        return main_int8(args, x, image)
     rows = []
     for name in [m for m in args.models.split(",") if m]:
         log(f"{name}:")
@@ -183,6 +198,30 @@ def main():
             else:
                 cells.append("failed")
         print(f"| {r['model']} | {r['ours']:.0f} | " + " | ".join(cells) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+def main_int8(args, x, image):
+    sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "int8"))
+    import peers_int8
+    args.image, args.image_desc = image, "640x480"
+    calib = args.calib or peers_int8.default_calibration_dir()
+    rows, accuracy = [], {}
+    for name in [m for m in args.models.split(",") if m]:
+        log(f"{name}:")
+        model, cfg = load_torch_model(name)
+        row = peers_int8.int8_columns(name, model, x, cfg, os.path.join(ROOT, ".build/release/rcnn"), bench_ours,
+                                      time_calls, args, calib)
+        rows.append(row)
+        if args.accuracy and name == "shapes_mask_rcnn":
+            accuracy = peers_int8.accuracy(row, cfg, os.path.join(ROOT, ".build/release/rcnn"), args.accuracy,
+                                           args.threads)
+            row["accuracy"] = accuracy
+    peers_int8.print_int8_table(rows, args)
+    if accuracy:
+        peers_int8.print_accuracy_table("shapes_mask_rcnn", accuracy, args.accuracy)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
