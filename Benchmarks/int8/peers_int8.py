@@ -163,28 +163,23 @@ def ours_variant(rcnn, cfg, images_dir, count, workdir, threads):
 
 
 def quantize_peers(model, x, workdir, images, threads):
-    """Exports once and quantizes with each peer; returns {runtime: (f32 path, int8 path or error)}."""
+    """Exports once and quantizes with each peer. Returns {runtime: {"f32": path, "int8": path}},
+    with "int8" None and "error" set where the peer's quantization failed."""
     onnx_path = os.path.join(workdir, "model.onnx")
     export_dynamic(model, x, onnx_path)
     peers = {}
-    t0 = time.perf_counter()
-    try:
-        ort_int8 = os.path.join(workdir, "model_ort_int8.onnx")
-        ort_quantize(onnx_path, ort_int8, images)
-        peers["onnxruntime"] = (onnx_path, ort_int8)
-        log(f"  onnxruntime static int8 quantized in {time.perf_counter() - t0:.0f} s")
-    except Exception as e:  # noqa: BLE001  (reported in the table)
-        peers["onnxruntime"] = (onnx_path, f"{type(e).__name__}: {e}"[:200])
-        log(f"  onnxruntime quantization failed: {peers['onnxruntime'][1]}")
-    t0 = time.perf_counter()
-    try:
-        ov_int8 = os.path.join(workdir, "model_ov_int8.xml")
-        nncf_quantize(onnx_path, ov_int8, images, threads)
-        peers["openvino"] = (onnx_path, ov_int8)
-        log(f"  openvino NNCF int8 quantized in {time.perf_counter() - t0:.0f} s")
-    except Exception as e:  # noqa: BLE001
-        peers["openvino"] = (onnx_path, f"{type(e).__name__}: {e}"[:200])
-        log(f"  openvino quantization failed: {peers['openvino'][1]}")
+    for peer, title, out, quantize in (
+            ("onnxruntime", "onnxruntime static int8", "model_ort_int8.onnx", lambda i, o: ort_quantize(i, o, images)),
+            ("openvino", "openvino NNCF int8", "model_ov_int8.xml", lambda i, o: nncf_quantize(i, o, images, threads))):
+        t0 = time.perf_counter()
+        int8_path = os.path.join(workdir, out)
+        try:
+            quantize(onnx_path, int8_path)
+            peers[peer] = {"f32": onnx_path, "int8": int8_path}
+            log(f"  {title} quantized in {time.perf_counter() - t0:.0f} s")
+        except Exception as e:  # noqa: BLE001  (reported in the table)
+            peers[peer] = {"f32": onnx_path, "int8": None, "error": f"{type(e).__name__}: {e}"[:200]}
+            log(f"  {title} quantization failed: {peers[peer]['error']}")
     return peers
 
 
@@ -210,21 +205,20 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
         f"({row['ours_int8_layers']} int8 layers, {row['ours_float_layers']} float)")
     peers = quantize_peers(model, x, workdir, images, args.threads)
     a = x.numpy()
-    for peer, (f32_path, int8_path) in peers.items():
-        try:
-            row[f"{peer}_f32"] = time_calls(lambda r=RUNNERS[peer](f32_path, args.threads): r(a), args.runs)
-        except Exception as e:  # noqa: BLE001
-            row[f"{peer}_f32_error"] = f"{type(e).__name__}: {e}"[:200]
-        if not os.path.exists(int8_path):
-            row[f"{peer}_int8_error"] = int8_path
-            continue
-        try:
-            row[f"{peer}_int8"] = time_calls(lambda r=RUNNERS[peer](int8_path, args.threads): r(a), args.runs)
-        except Exception as e:  # noqa: BLE001
-            row[f"{peer}_int8_error"] = f"{type(e).__name__}: {e}"[:200]
+    for peer, files in peers.items():
+        if "error" in files:
+            row[f"{peer}_int8_error"] = files["error"]
+        for precision in ("f32", "int8"):
+            if files[precision] is None:
+                continue
+            try:
+                row[f"{peer}_{precision}"] = time_calls(lambda r=RUNNERS[peer](files[precision], args.threads): r(a),
+                                                        args.runs)
+            except Exception as e:  # noqa: BLE001
+                row[f"{peer}_{precision}_error"] = f"{type(e).__name__}: {e}"[:200]
         log(f"  {peer} f32 {row.get(f'{peer}_f32', float('nan')):.0f} ms, "
             f"int8 {row.get(f'{peer}_int8', float('nan')):.0f} ms")
-    row["peer_files"] = {p: v[1] for p, v in peers.items()}
+    row["peer_files"] = peers
     return row
 
 
@@ -335,10 +329,10 @@ def accuracy(row, cfg, rcnn, val_dir, threads):
         out[label] = score_results(annotations, results, cfg)
         records[label] = json.load(open(results))
         log(f"  {label}: {out[label]}")
-    for peer, int8_path in row["peer_files"].items():
-        f32_path = os.path.join(os.path.dirname(int8_path), "model.onnx")
-        for label, path in ((f"{peer}_f32", f32_path), (f"{peer}_int8", int8_path)):
-            if not os.path.exists(path):
+    for peer, files in row["peer_files"].items():
+        for precision in ("f32", "int8"):
+            label, path = f"{peer}_{precision}", files[precision]
+            if path is None:
                 continue
             run = RUNNERS[peer](path, threads)
             recs = []

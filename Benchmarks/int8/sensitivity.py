@@ -40,6 +40,19 @@ def agreement(ref, other, min_iou=0.9):
     return reproduced, len(ref["boxes"])
 
 
+def quantize_weight(w):
+    """A weight as the variant runs it: symmetric per output channel, levels -127...127."""
+    step = w.abs().flatten(1).max(1).values.clamp_min(1e-30) / 127
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    return torch.round(w / step.view(shape)).clamp(-127, 127) * step.view(shape)
+
+
+def fake_quant_input(entry):
+    """A forward pre-hook that rounds a layer's input to the table entry's 7-bit levels."""
+    s, z = entry["scale"], entry["zero_point"]
+    return lambda m, inp: (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -83,13 +96,7 @@ def main():
         return ", ".join(f"{k} {((f[k] - ref_features[k]).norm() / ref_features[k].norm()).item():.4f}" for k in f)
 
     reference, ref_features = run()
-    q = table[args.layer]
-    s, z = q["scale"], q["zero_point"]
-    w = layer.weight.data
-    step = w.abs().flatten(1).max(1).values.clamp_min(1e-30) / 127
-    shape = (-1,) + (1,) * (w.dim() - 1)
-    wq = torch.round(w / step.view(shape)).clamp(-127, 127) * step.view(shape)
-    quantized, f = run(lambda m, inp: (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s, wq)
+    quantized, f = run(fake_quant_input(table[args.layer]), quantize_weight(layer.weight.data))
     print(f"{args.layer} quantized alone: {agreement(reference, quantized)[0]} of {len(reference['boxes'])} reproduced; "
           f"FPN relative error {feature_error(f)}")
     if args.all:
@@ -98,13 +105,8 @@ def main():
         for name, entry in table.items():
             m = modules[name]
             saved[name] = m.weight.data.clone()
-            ws = m.weight.data
-            st = ws.abs().flatten(1).max(1).values.clamp_min(1e-30) / 127
-            sh = (-1,) + (1,) * (ws.dim() - 1)
-            m.weight.data = torch.round(ws / st.view(sh)).clamp(-127, 127) * st.view(sh)
-            handles.append(m.register_forward_pre_hook(
-                lambda mod, inp, s=entry["scale"], z=entry["zero_point"]:
-                    (torch.clamp(torch.round(inp[0] / s) + z, 0, 127) - z) * s))
+            m.weight.data = quantize_weight(m.weight.data)
+            handles.append(m.register_forward_pre_hook(fake_quant_input(entry)))
         everything, f = run()
         for h in handles:
             h.remove()
