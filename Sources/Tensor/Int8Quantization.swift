@@ -136,7 +136,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
     func storeNCHW(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, relu: Bool,
                    into dst: UnsafeMutablePointer<Float>, plane: Int) {
         withConstants { off, sc, b in
-            rcnn_i8_store_nchw(acc, n, first, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, plane)
+            rcnn_i8_store_nchw(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, plane)
         }
     }
 

@@ -63,7 +63,7 @@ public struct QuantizedConv2d: Sendable {
             let blocks = (plane + block - 1) / block
             parallelFor(n * blocks) { t in
                 let b = t / blocks, first = (t % blocks) * block
-                rcnn_i8_quantize_to_nhwc(xs.baseAddress! + b * c * plane, Int32(c), Int32(plane), inverse, zp,
+                rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c), Int32(plane), inverse, zp,
                                          Int32(first), Int32(min(block, plane - first)), quantized + b * plane * c)
             }
         }

@@ -68,6 +68,60 @@ final class Int8Tests: XCTestCase {
         XCTAssertEqual(c[0], 4 * 255 * 127)
     }
 
+    /// The steps around the multiply, NCHW float to NHWC levels and sums back to NCHW floats, give
+    /// the baseline's bits on every path: on channel and pixel counts that leave partial vector
+    /// tiles, several images per call, and NaN, infinities, -0, values outside the range and exact
+    /// half-level ties in the input.
+    func testQuantizeAndStoreMatchTheBaselineOnEveryPath() {
+        let special: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 1e30, -1e30, 0.5, 1.5, 2.5, 126.5, 127.5]
+        for (c, plane, first, count) in [(16, 40, 0, 40), (48, 300, 7, 260), (37, 129, 0, 129), (3, 50, 5, 33),
+                                         (64, 16, 0, 16), (80, 1000, 13, 900)] {
+            let src = (0..<(c * plane)).map { i -> Float in
+                i % 17 == 0 ? special[(i / 17) % special.count] : Float.random(in: -40...200, using: &rng)
+            }
+            var expected = [UInt8](repeating: 0xAB, count: c * plane)
+            rcnn_i8_quantize_to_nhwc(Int8Kernels.Path.baseline.rawValue, src, Int32(c), Int32(plane), 1, 0,
+                                     Int32(first), Int32(count), &expected)
+            if first == 0 { XCTAssertEqual(expected[0], 0, "NaN (the first input) goes to level 0") }
+            for path in paths {
+                var got = [UInt8](repeating: 0xAB, count: c * plane)
+                rcnn_i8_quantize_to_nhwc(path.rawValue, src, Int32(c), Int32(plane), 1, 0, Int32(first),
+                                         Int32(count), &got)
+                XCTAssertEqual(got, expected, "quantize \(c) x \(plane) on \(path)")
+            }
+            // A scale and zero point that make ties: x * 0.5 + 3 lands on k + 0.5 for odd x.
+            rcnn_i8_quantize_to_nhwc(Int8Kernels.Path.baseline.rawValue, src.map { $0.rounded() }, Int32(c),
+                                     Int32(plane), 0.5, 3, Int32(first), Int32(count), &expected)
+            for path in paths {
+                var got = [UInt8](repeating: 0xAB, count: c * plane)
+                rcnn_i8_quantize_to_nhwc(path.rawValue, src.map { $0.rounded() }, Int32(c), Int32(plane), 0.5, 3,
+                                         Int32(first), Int32(count), &got)
+                XCTAssertEqual(got, expected, "quantize ties \(c) x \(plane) on \(path)")
+            }
+        }
+        for (rows, n, plane, first, relu) in [(24, 16, 24, 0, true), (45, 40, 20, 5, false), (100, 13, 7, 3, true),
+                                              (192, 256, 1000, 100, true), (9, 8, 4, 2, false)] {
+            let ld = n + 3
+            let acc = (0..<(rows * ld)).map { _ in Int32.random(in: -40000...40000, using: &rng) }
+            let offset = (0..<n).map { _ in Int32.random(in: -5000...5000, using: &rng) }
+            let scale = (0..<n).map { _ in Float.random(in: 1e-5...1e-3, using: &rng) }
+            let bias = (0..<n).map { i -> Float in i % 5 == 0 ? -0.0 : Float.random(in: -2...2, using: &rng) }
+            let images = (first + rows + plane - 1) / plane
+            for withBias in [true, false] {
+                var expected = [Float](repeating: .nan, count: images * n * plane)
+                rcnn_i8_store_nchw(Int8Kernels.Path.baseline.rawValue, acc, ld, first, Int32(rows), Int32(n), offset,
+                                   scale, withBias ? bias : nil, relu ? 1 : 0, &expected, plane)
+                for path in paths {
+                    var got = [Float](repeating: .nan, count: images * n * plane)
+                    rcnn_i8_store_nchw(path.rawValue, acc, ld, first, Int32(rows), Int32(n), offset, scale,
+                                       withBias ? bias : nil, relu ? 1 : 0, &got, plane)
+                    XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern),
+                                   "store \(rows) rows x \(n) into planes of \(plane) on \(path)")
+                }
+            }
+        }
+    }
+
     func testActivationQuantization() {
         let q = ActivationQuantization(lower: -1.5, upper: 3)
         XCTAssertEqual(q.scale, 4.5 / 127, accuracy: 1e-9)

@@ -92,8 +92,9 @@ int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packe
 
 /* q = clamp(rint(x * inv_scale + zero_point), 0, RCNN_I8_MAX_ACTIVATION), NaN to 0. */
 
-/* Quantizes pixels [first, first + count) of planar src [channels][plane] into dst [plane][channels]. */
-void rcnn_i8_quantize_to_nhwc(const float *src, int channels, int plane, float inv_scale, int zero_point,
+/* Quantizes pixels [first, first + count) of planar src [channels][plane] into dst [plane][channels].
+ * `isa` as for the multiply: the baseline runs scalar code, every other path AVX2 code; same bits. */
+void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane, float inv_scale, int zero_point,
                               int first, int count, uint8_t *dst);
 /* Quantizes a rows x cols matrix, zeroing dst's columns up to cols rounded up to 4. */
 void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
@@ -105,8 +106,8 @@ void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int k
                    int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
                    long first, int rows, uint8_t *dst, long ldd);
 /* Dequantizes rows of acc (output pixels first..., n channels) into dst [images][n][plane]:
- * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). */
-void rcnn_i8_store_nchw(const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
+ * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). `isa` as above. */
+void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long plane);
 /* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
 void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,

@@ -1,0 +1,248 @@
+/* Around the int8 multiply (int8_gemm.c): quantizing float activations into its u8 operand, lowering
+ * convolutions to rows, and turning its int32 sums back into floats.
+ *
+ * The two transposing steps, NCHW float -> NHWC u8 before a convolution and pixel-major int32 ->
+ * NCHW float after it, touch every activation once and ran at a third of a layer's time in scalar
+ * code once VNNI made the multiply four times faster than float32. Their AVX2 versions (used by the
+ * AVX2 and VNNI paths; `isa` picks, as for the multiply) quantize or dequantize a channel vector at a
+ * time and transpose in registers: 16 channels x 16 pixels of bytes, 8 x 8 of floats. They compute
+ * exactly what the scalar code does (multiply, then add, rounded once each; round half to even;
+ * the same clamps and NaN rules), so every path gives the same bits. */
+#include "CKernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* No fused multiply-adds: the vector and scalar versions must round identically. */
+#pragma STDC FP_CONTRACT OFF
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+static inline uint8_t quantize(float x, float inv_scale, float zero_point) {
+    float v = x * inv_scale + zero_point;
+    v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 */
+    v = v < (float)RCNN_I8_MAX_ACTIVATION ? v : (float)RCNN_I8_MAX_ACTIVATION;
+    /* Round half to even without a library call (the baseline ISA has no rounding instruction):
+     * adding 1.5 * 2^23 leaves no fraction bits, so the float addition rounds v to an integer in
+     * the current (nearest-even) mode; exact for 0 <= v <= 127. */
+    const float magic = 12582912.0f;
+    return (uint8_t)(int)((v + magic) - magic);
+}
+
+/* Pixels [p0, p1) x channels [c0, c1), one scalar at a time. */
+static void quantize_block(const float *src, int channels, int plane, float inv_scale, float zp, int p0, int p1,
+                           int c0, int c1, uint8_t *dst) {
+    for (int ch = c0; ch < c1; ch++) {
+        const float *s = src + (size_t)ch * plane;
+        uint8_t *d = dst + ch;
+        for (int p = p0; p < p1; p++) d[(size_t)p * channels] = quantize(s[p], inv_scale, zp);
+    }
+}
+
+#if defined(__x86_64__)
+/* 16 channel rows of 16 pixels each (r[ch], byte p) -> 16 pixel rows of 16 channels (r[p], byte ch):
+ * four rounds of interleaving, 8-, 16-, 32- and 64-bit units. */
+__attribute__((target("avx2"))) static inline void transpose_16x16_u8(__m128i r[16]) {
+    __m128i a[16], b[16];
+    for (int k = 0; k < 8; k++) { /* a[k]: pixels 0-7, a[k + 8]: pixels 8-15; channels 2k, 2k + 1 */
+        a[k] = _mm_unpacklo_epi8(r[2 * k], r[2 * k + 1]);
+        a[k + 8] = _mm_unpackhi_epi8(r[2 * k], r[2 * k + 1]);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++) { /* b[8h + k]: pixels 8h + 0-3, b[8h + 4 + k]: 8h + 4-7; channels 4k-4k+3 */
+            b[8 * h + k] = _mm_unpacklo_epi16(a[8 * h + 2 * k], a[8 * h + 2 * k + 1]);
+            b[8 * h + 4 + k] = _mm_unpackhi_epi16(a[8 * h + 2 * k], a[8 * h + 2 * k + 1]);
+        }
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < 2; k++) { /* a[4q + k]: pixels 4q + 0-1, a[4q + 2 + k]: 4q + 2-3; channels 8k-8k+7 */
+            a[4 * q + k] = _mm_unpacklo_epi32(b[4 * q + 2 * k], b[4 * q + 2 * k + 1]);
+            a[4 * q + 2 + k] = _mm_unpackhi_epi32(b[4 * q + 2 * k], b[4 * q + 2 * k + 1]);
+        }
+    for (int q = 0; q < 4; q++)
+        for (int g = 0; g < 2; g++) { /* pixel 4q + 2g and the next: channels 0-7 then 8-15 */
+            r[4 * q + 2 * g] = _mm_unpacklo_epi64(a[4 * q + 2 * g], a[4 * q + 2 * g + 1]);
+            r[4 * q + 2 * g + 1] = _mm_unpackhi_epi64(a[4 * q + 2 * g], a[4 * q + 2 * g + 1]);
+        }
+}
+
+/* Sixteen floats to sixteen levels, as quantize() does each. */
+__attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp) {
+    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+    __m256 x0 = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s), inv), zp);
+    __m256 x1 = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s + 8), inv), zp);
+    /* max_ps returns its second operand when the first is NaN: NaN goes to 0. */
+    x0 = _mm256_min_ps(_mm256_max_ps(x0, zero), top);
+    x1 = _mm256_min_ps(_mm256_max_ps(x1, zero), top);
+    /* cvtps rounds in the current mode (nearest even), as the scalar magic-number addition does. */
+    __m256i w = _mm256_packs_epi32(_mm256_cvtps_epi32(x0), _mm256_cvtps_epi32(x1));
+    w = _mm256_permute4x64_epi64(w, 0xD8); /* 16-bit levels 0-7, 8-15 in order */
+    return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+__attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *src, int channels, int plane,
+                                                                   float inv_scale, float zp, int first, int count,
+                                                                   uint8_t *dst) {
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    const int end = first + count, c16 = channels / 16 * 16;
+    int p0 = first;
+    for (; p0 + 16 <= end; p0 += 16) {
+        for (int c0 = 0; c0 < c16; c0 += 16) {
+            __m128i r[16];
+            for (int i = 0; i < 16; i++) r[i] = quantize16(src + (size_t)(c0 + i) * plane + p0, inv, zpv);
+            transpose_16x16_u8(r);
+            for (int i = 0; i < 16; i++) _mm_storeu_si128((__m128i *)(dst + (size_t)(p0 + i) * channels + c0), r[i]);
+        }
+        if (c16 < channels) quantize_block(src, channels, plane, inv_scale, zp, p0, p0 + 16, c16, channels, dst);
+    }
+    if (p0 < end) quantize_block(src, channels, plane, inv_scale, zp, p0, end, 0, channels, dst);
+}
+#endif
+
+void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane, float inv_scale, int zero_point,
+                              int first, int count, uint8_t *dst) {
+    const float zp = (float)zero_point;
+#if defined(__x86_64__)
+    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
+        quantize_to_nhwc_avx2(src, channels, plane, inv_scale, zp, first, count, dst);
+        return;
+    }
+#endif
+    (void)isa;
+    /* 64 x 64 tiles: 64 contiguous floats read per channel, 64 bytes (one cache line) written per
+     * pixel, so the transposition stays inside L1. */
+    enum { BLOCK = 64 };
+    for (int p0 = first; p0 < first + count; p0 += BLOCK)
+        for (int c0 = 0; c0 < channels; c0 += BLOCK)
+            quantize_block(src, channels, plane, inv_scale, zp, p0, imin(first + count, p0 + BLOCK), c0,
+                           imin(channels, c0 + BLOCK), dst);
+}
+
+void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
+                           uint8_t *dst, long ldd) {
+    const float zp = (float)zero_point;
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * lds;
+        uint8_t *d = dst + (size_t)r * ldd;
+        int j = 0;
+        for (; j < cols; j++) d[j] = quantize(s[j], inv_scale, zp);
+        for (; j < ldd && j < ((cols + 3) & ~3); j++) d[j] = 0;
+    }
+}
+
+void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
+                   int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
+                   long first, int rows, uint8_t *dst, long ldd) {
+    const long plane = (long)oh * ow;
+    const int k = kh * kw * channels, kp = (k + 3) & ~3;
+    for (int r = 0; r < rows; r++) {
+        const long p = first + r;
+        const long b = p / plane;
+        const int oy = (int)(p % plane) / ow, ox = (int)(p % plane) % ow;
+        const uint8_t *image = src + (size_t)b * h * w * channels;
+        uint8_t *d = dst + (size_t)r * ldd;
+        for (int ki = 0; ki < kh; ki++) {
+            const int iy = oy * stride_h - pad_h + ki * dil_h;
+            for (int kj = 0; kj < kw; kj++) {
+                const int ix = ox * stride_w - pad_w + kj * dil_w;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) memset(d, zero_point, (size_t)channels);
+                else memcpy(d, image + ((size_t)iy * w + ix) * channels, (size_t)channels);
+                d += channels;
+            }
+        }
+        if (kp > k) memset(d, 0, (size_t)(kp - k));
+    }
+}
+
+static inline float dequantize(int32_t a, int32_t off, float s, float b, int relu) {
+    float v = (float)(a - off) * s + b;
+    return (relu && v < 0.0f) ? 0.0f : v;
+}
+
+/* Rows [r0, r0 + count) of acc, all in one image, whose first pixel is `pix` of the plane at out
+ * (channel 0), channels [o0, o1). */
+static void store_block(const int32_t *acc, long ldacc, int r0, int count, int o0, int o1, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *out, long plane) {
+    for (int o = o0; o < o1; o++) {
+        const int32_t off = offset[o];
+        const float s = scale[o], b = bias ? bias[o] : 0.0f;
+        float *d = out + (size_t)o * plane;
+        const int32_t *a = acc + (size_t)r0 * ldacc + o;
+        for (int i = 0; i < count; i++) d[i] = dequantize(a[(size_t)i * ldacc], off, s, b, relu);
+    }
+}
+
+#if defined(__x86_64__)
+/* 8 pixels x 8 channels: dequantized along the channels, transposed in registers, stored as 8
+ * channel runs of 8 pixels. */
+__attribute__((target("avx2"))) static void store_run_avx2(const int32_t *acc, long ldacc, int r0, int count, int n,
+                                                           const int32_t *offset, const float *scale,
+                                                           const float *bias, int relu, float *out, long plane) {
+    const int n8 = n / 8 * 8, full = count / 8 * 8;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int o0 = 0; o0 < n8; o0 += 8) {
+        const __m256i off = _mm256_loadu_si256((const __m256i *)(offset + o0));
+        const __m256 s = _mm256_loadu_ps(scale + o0), b = bias ? _mm256_loadu_ps(bias + o0) : zero;
+        for (int i0 = 0; i0 < full; i0 += 8) {
+            __m256 v[8], t[8];
+            for (int i = 0; i < 8; i++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(acc + (size_t)(r0 + i0 + i) * ldacc + o0));
+                v[i] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a, off)), s), b);
+                /* Only values below zero become 0: NaN and -0 pass as in the scalar code. */
+                if (relu) v[i] = _mm256_andnot_ps(_mm256_cmp_ps(v[i], zero, _CMP_LT_OQ), v[i]);
+            }
+            for (int i = 0; i < 4; i++) {
+                t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+            }
+            for (int i = 0; i < 2; i++) {
+                v[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+                v[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+                v[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+                v[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+            }
+            for (int i = 0; i < 4; i++) {
+                t[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
+                t[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
+            }
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (size_t)(o0 + i) * plane + i0, t[i]);
+        }
+        if (full < count) store_block(acc, ldacc, r0 + full, count - full, o0, o0 + 8, offset, scale, bias, relu,
+                                      out + full, plane);
+    }
+    if (n8 < n) store_block(acc, ldacc, r0, count, n8, n, offset, scale, bias, relu, out, plane);
+}
+#endif
+
+void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long plane) {
+    int vector = 0;
+#if defined(__x86_64__)
+    vector = isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2);
+#endif
+    (void)isa;
+    long p = first;
+    int r = 0;
+    while (r < rows) {
+        /* A run of rows inside one image: contiguous in each output channel's plane. */
+        const long image = p / plane, pix = p % plane;
+        const int run = (int)(plane - pix < rows - r ? plane - pix : rows - r);
+        float *out = dst + (size_t)image * n * plane + pix;
+#if defined(__x86_64__)
+        if (vector) store_run_avx2(acc, ldacc, r, run, n, offset, scale, bias, relu, out, plane);
+        else
+#endif
+            store_block(acc, ldacc, r, run, 0, n, offset, scale, bias, relu, out, plane);
+        r += run;
+        p += run;
+    }
+}
+
+void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long ldd) {
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (size_t)r * ldacc;
+        float *out = dst + (size_t)r * ldd;
+        for (int o = 0; o < n; o++) out[o] = dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu);
+    }
+}
