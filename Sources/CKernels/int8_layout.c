@@ -7,7 +7,11 @@
  * AVX2 and VNNI paths; `isa` picks, as for the multiply) quantize or dequantize a channel vector at a
  * time and transpose in registers: 16 channels x 16 pixels of bytes, 8 x 8 of floats. They compute
  * exactly what the scalar code does (multiply, then add, rounded once each; round half to even;
- * the same clamps and NaN rules), so every path gives the same bits. */
+ * the same clamps and NaN rules), so every path gives the same bits.
+ *
+ * Between two int8 convolutions the float output need not exist: rcnn_i8_requantize_rows turns a
+ * layer's sums straight into the next layer's input levels, pixel-major as the multiply left them,
+ * computing the same float the store would have written and quantizing it as the next layer would. */
 #include "CKernels.h"
 #include <string.h>
 #if defined(__x86_64__)
@@ -85,17 +89,22 @@ __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *s
                                                                    uint8_t *dst) {
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
     const int end = first + count, c16 = channels / 16 * 16;
-    int p0 = first;
-    for (; p0 + 16 <= end; p0 += 16) {
-        for (int c0 = 0; c0 < c16; c0 += 16) {
-            __m128i r[16];
-            for (int i = 0; i < 16; i++) r[i] = quantize16(src + (size_t)(c0 + i) * plane + p0, inv, zpv);
-            transpose_16x16_u8(r);
-            for (int i = 0; i < 16; i++) _mm_storeu_si128((__m128i *)(dst + (size_t)(p0 + i) * channels + c0), r[i]);
-        }
-        if (c16 < channels) quantize_block(src, channels, plane, inv_scale, zp, p0, p0 + 16, c16, channels, dst);
+    /* Blocks of up to 64 pixels: each channel's 256 contiguous bytes are read in one go, which the
+     * hardware prefetcher follows better than one cache line from every channel in turn. */
+    const int full = first + count / 16 * 16;
+    for (int b0 = first; b0 < full; b0 += 64) {
+        const int b1 = imin(full, b0 + 64);
+        for (int c0 = 0; c0 < c16; c0 += 16)
+            for (int p0 = b0; p0 < b1; p0 += 16) {
+                __m128i r[16];
+                for (int i = 0; i < 16; i++) r[i] = quantize16(src + (size_t)(c0 + i) * plane + p0, inv, zpv);
+                transpose_16x16_u8(r);
+                for (int i = 0; i < 16; i++)
+                    _mm_storeu_si128((__m128i *)(dst + (size_t)(p0 + i) * channels + c0), r[i]);
+            }
+        if (c16 < channels) quantize_block(src, channels, plane, inv_scale, zp, b0, b1, c16, channels, dst);
     }
-    if (p0 < end) quantize_block(src, channels, plane, inv_scale, zp, p0, end, 0, channels, dst);
+    if (full < end) quantize_block(src, channels, plane, inv_scale, zp, full, end, 0, channels, dst);
 }
 #endif
 
@@ -235,6 +244,58 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
             store_block(acc, ldacc, r, run, 0, n, offset, scale, bias, relu, out, plane);
         r += run;
         p += run;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *acc, long ldacc, int rows, int n,
+                                                                  const int32_t *offset, const float *scale,
+                                                                  const float *bias, int relu, float inv_scale,
+                                                                  float zp, uint8_t *dst, long ldd) {
+    const int n16 = n / 16 * 16;
+    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (size_t)r * ldacc;
+        uint8_t *d = dst + (size_t)r * ldd;
+        for (int o = 0; o < n16; o += 16) {
+            __m256i level[2];
+            for (int h = 0; h < 2; h++) {
+                const int j = o + 8 * h;
+                const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(a + j)),
+                                                     _mm256_loadu_si256((const __m256i *)(offset + j)));
+                __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_loadu_ps(scale + j));
+                v = _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + j) : zero);
+                if (relu) v = _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), v);
+                v = _mm256_add_ps(_mm256_mul_ps(v, inv), zpv);
+                level[h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, zero), top));
+            }
+            const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(level[0], level[1]), 0xD8);
+            _mm_storeu_si128((__m128i *)(d + o),
+                             _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+        }
+        for (int o = n16; o < n; o++)
+            d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
+    }
+}
+#endif
+
+void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                             const float *scale, const float *bias, int relu, float inv_scale, int zero_point,
+                             uint8_t *dst, long ldd) {
+    const float zp = (float)zero_point;
+#if defined(__x86_64__)
+    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
+        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, relu, inv_scale, zp, dst, ldd);
+        return;
+    }
+#endif
+    (void)isa;
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (size_t)r * ldacc;
+        uint8_t *d = dst + (size_t)r * ldd;
+        for (int o = 0; o < n; o++)
+            d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
     }
 }
 

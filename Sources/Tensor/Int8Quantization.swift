@@ -140,6 +140,16 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
+    /// Dequantizes `rows` rows of sums and quantizes them as `next`'s input (`inverse` = 1 / its
+    /// scale, as the quantizing layer computes it) into row-major levels (`n` per row).
+    func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, for next: ActivationQuantization,
+                        inverse: Float, into dst: UnsafeMutablePointer<UInt8>) {
+        withConstants { off, sc, b in
+            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0,
+                                    inverse, Int32(next.zeroPoint), dst, n)
+        }
+    }
+
     /// Dequantizes `rows` rows of sums into row-major `dst` (`n` per row).
     func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
         withConstants { off, sc, b in

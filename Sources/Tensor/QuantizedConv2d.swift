@@ -46,33 +46,88 @@ public struct QuantizedConv2d: Sendable {
 
     /// Convolves an NCHW float input, applying `activation` to the output.
     public func callAsFunction(_ x: Tensor, activation: Activation) -> Tensor {
+        self(quantize(x), activation: activation)
+    }
+
+    /// Quantizes an NCHW float input as this layer's input, into pixel-major levels.
+    public func quantize(_ x: Tensor) -> QuantizedActivations {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "int8 conv expects [N, \(inChannels), H, W], got \(x.shape)")
         let n = x.shape[0], c = inChannels, h = x.shape[2], w = x.shape[3]
-        let (oh, ow) = outputSize(h: h, w: w)
-        precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.shape)")
-        let o = outChannels
-        var y = Tensor.uninitialized([n, o, oh, ow])
-        FLOPCounter.add(2 * n * o * oh * ow * weights.k)
         let plane = h * w
-        let quantized = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, n * plane * c))
-        defer { quantized.deallocate() }
         let q = input
         let inverse = 1 / q.scale, zp = Int32(q.zeroPoint)
-        x.data.withUnsafeBufferPointer { xs in
-            let block = 2048
-            let blocks = (plane + block - 1) / block
-            parallelFor(n * blocks) { t in
-                let b = t / blocks, first = (t % blocks) * block
-                rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c), Int32(plane), inverse, zp,
-                                         Int32(first), Int32(min(block, plane - first)), quantized + b * plane * c)
+        return QuantizedActivations(n: n, h: h, w: w, c: c, quantization: q) { levels in
+            x.data.withUnsafeBufferPointer { xs in
+                let block = 2048
+                let blocks = (plane + block - 1) / block
+                parallelFor(n * blocks) { t in
+                    let b = t / blocks, first = (t % blocks) * block
+                    rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c),
+                                             Int32(plane), inverse, zp, Int32(first), Int32(min(block, plane - first)),
+                                             levels + b * plane * c)
+                }
             }
         }
-        let direct = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && c % 4 == 0
-        let m = n * oh * ow, kp = weights.paddedK
-        let rows = PackedInt8Weights.rowsPerTask(m)
-        let tasks = (m + rows - 1) / rows
+    }
+
+    /// Convolves a quantized input into an NCHW float output, applying `activation`.
+    public func callAsFunction(_ x: QuantizedActivations, activation: Activation) -> Tensor {
+        let (oh, ow) = checkedOutputSize(x)
+        var y = Tensor.uninitialized([x.n, outChannels, oh, ow])
         y.data.withUnsafeMutableBufferPointer { ys in
             let dst = ys.baseAddress!
+            run(x) { acc, first, count in
+                weights.storeNCHW(acc, first: first, rows: count, relu: activation == .relu, into: dst, plane: oh * ow)
+            }
+            if activation != .identity && activation != .relu {
+                let count = ys.count, chunk = 1 << 16
+                parallelFor((count + chunk - 1) / chunk) { i in
+                    activation.apply(dst + i * chunk, count: min(chunk, count - i * chunk))
+                }
+            }
+        }
+        return y
+    }
+
+    /// Convolves a quantized input and quantizes the output, after `activation` (identity or ReLU),
+    /// as `next`'s input: the levels `next.quantize(self(x, activation:))` would give, without the
+    /// float tensor in between.
+    public func callAsFunction(_ x: QuantizedActivations, activation: Activation,
+                               quantizedFor next: ActivationQuantization) -> QuantizedActivations {
+        precondition(activation == .identity || activation == .relu, "requantizing applies identity or ReLU only")
+        let (oh, ow) = checkedOutputSize(x)
+        let o = outChannels
+        let inverse = 1 / next.scale
+        return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
+            run(x) { acc, first, count in
+                weights.requantizeRows(acc, rows: count, relu: activation == .relu, for: next, inverse: inverse,
+                                       into: levels + first * o)
+            }
+        }
+    }
+
+    private func checkedOutputSize(_ x: QuantizedActivations) -> (h: Int, w: Int) {
+        precondition(x.c == inChannels && x.quantization == input,
+                     "int8 conv expects \(inChannels) channels quantized as \(input), got \(x.c) as \(x.quantization)")
+        let (oh, ow) = outputSize(h: x.h, w: x.w)
+        precondition(oh > 0 && ow > 0, "conv output would be empty for input \(x.h) x \(x.w)")
+        return (oh, ow)
+    }
+
+    /// The integer sums of every output pixel, in tasks of rows: `store(acc, first, count)` gets
+    /// `count` rows of `outChannels` sums for output pixels `first...` (numbered over images).
+    private func run(_ x: QuantizedActivations,
+                     store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
+        let c = inChannels, h = x.h, w = x.w
+        let (oh, ow) = outputSize(h: h, w: w)
+        let o = outChannels
+        FLOPCounter.add(2 * x.n * o * oh * ow * weights.k)
+        let zp = Int32(x.quantization.zeroPoint)
+        let direct = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && c % 4 == 0
+        let m = x.n * oh * ow, kp = weights.paddedK
+        let rows = PackedInt8Weights.rowsPerTask(m)
+        let tasks = (m + rows - 1) / rows
+        x.withLevels { quantized in
             parallelFor(tasks) { t in
                 let first = t * rows, count = min(rows, m - first)
                 let loweredBytes = direct ? 0 : count * kp
@@ -82,7 +137,7 @@ public struct QuantizedConv2d: Sendable {
                     let a: UnsafePointer<UInt8>
                     let lda: Int
                     if direct {
-                        a = UnsafePointer(quantized + first * c)
+                        a = quantized + first * c
                         lda = c
                     } else {
                         let lowered = (raw + 4 * count * o).bindMemory(to: UInt8.self, capacity: loweredBytes)
@@ -94,16 +149,9 @@ public struct QuantizedConv2d: Sendable {
                         lda = kp
                     }
                     weights.multiply(m: count, a: a, lda: lda, into: acc, ldc: o)
-                    weights.storeNCHW(acc, first: first, rows: count, relu: activation == .relu, into: dst, plane: oh * ow)
-                }
-            }
-            if activation != .identity && activation != .relu {
-                let count = ys.count, chunk = 1 << 16
-                parallelFor((count + chunk - 1) / chunk) { i in
-                    activation.apply(dst + i * chunk, count: min(chunk, count - i * chunk))
+                    store(acc, first, count)
                 }
             }
         }
-        return y
     }
 }

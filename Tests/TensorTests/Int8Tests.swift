@@ -13,6 +13,7 @@ final class Int8Tests: XCTestCase {
 
     override func tearDown() {
         Int8Kernels.path = Int8Kernels.Path(rawValue: rcnn_i8_best_isa()) ?? .baseline
+        Conv2d.int8ChainsEnabled = true
     }
 
     /// The packed multiply equals the integer sum for shapes that cross every block edge: rows not a
@@ -119,6 +120,52 @@ final class Int8Tests: XCTestCase {
                                    "store \(rows) rows x \(n) into planes of \(plane) on \(path)")
                 }
             }
+        }
+    }
+
+    /// One int8 convolution handing its output to the next as levels gives the levels the next
+    /// layer would quantize from the float output, and `Conv2d.sequence` gives the bits of calling
+    /// each layer in turn (a bottleneck's 1x1 -> 3x3 stride 2 -> 1x1, and chains broken by a
+    /// hardswish or a float32 layer), on every path.
+    func testInt8ChainsGiveTheUnchainedBits() {
+        let shapes: [(c: Int, o: Int, k: Int, stride: Int, act: Activation)] = [
+            (64, 32, 1, 1, .relu), (32, 32, 3, 2, .relu), (32, 48, 1, 1, .identity), (48, 20, 3, 1, .hardswish),
+            (20, 36, 1, 1, .relu), (36, 16, 3, 1, .relu), (16, 24, 1, 1, .relu)]
+        let floats = shapes.map { s in
+            makeConv(Geometry(n: 1, c: s.c, o: s.o, h: 1, w: 1, kh: s.k, kw: s.k, stride: (s.stride, s.stride),
+                              padding: s.k == 3 ? (1, 1) : (0, 0)), activation: s.act)
+        }
+        let x = input(Geometry(n: 2, c: 64, o: 0, h: 23, w: 18, kh: 1, kw: 1), -1...2)
+        // Each layer's input range from a float run, as calibration records it, widened below 0 so
+        // that the zero points are not 0 and a ReLU matters after requantizing.
+        var ranges: [ActivationQuantization] = []
+        var t = x
+        for conv in floats {
+            ranges.append(ActivationQuantization(lower: min(t.data.min()!, -0.3), upper: t.data.max()!))
+            t = conv(t)
+        }
+        // Layer 5 stays float32: the chain breaks around it as well as at the hardswish.
+        let int8 = floats.enumerated().map { i, conv in i == 5 ? conv : conv.quantized(input: ranges[i]) }
+        for path in paths {
+            Int8Kernels.path = path
+            let a = int8[0].int8!, b = int8[1].int8!
+            let levels = a(a.quantize(x), activation: .relu, quantizedFor: b.input)
+            let expected = b.quantize(a(x, activation: .relu))
+            XCTAssertEqual([levels.n, levels.h, levels.w, levels.c], [expected.n, expected.h, expected.w, expected.c])
+            levels.withLevels { l in
+                expected.withLevels { e in
+                    let count = expected.n * expected.h * expected.w * expected.c
+                    let differ = (0..<count).filter { l[$0] != e[$0] }.count
+                    XCTAssertEqual(differ, 0, "requantized levels on \(path): \(differ) of \(count) differ")
+                    XCTAssertGreaterThan(Set((0..<count).map { e[$0] }).count, 60, "levels spread over the range")
+                }
+            }
+            Conv2d.int8ChainsEnabled = false
+            let oneByOne = Conv2d.sequence(int8, x)
+            Conv2d.int8ChainsEnabled = true
+            let chained = Conv2d.sequence(int8, x)
+            XCTAssertEqual(chained.shape, oneByOne.shape)
+            XCTAssertEqual(chained.data.map(\.bitPattern), oneByOne.data.map(\.bitPattern), "sequence on \(path)")
         }
     }
 

@@ -109,6 +109,12 @@ void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int k
  * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). `isa` as above. */
 void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long plane);
+/* Dequantizes rows of acc as rcnn_i8_store_nchw does, then quantizes each value for the next layer
+ * (as rcnn_i8_quantize_to_nhwc would) into row-major u8 dst (rows x n, leading dimension ldd): the
+ * same levels as storing and quantizing again, without the float tensor. */
+void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                             const float *scale, const float *bias, int relu, float inv_scale, int zero_point,
+                             uint8_t *dst, long ldd);
 /* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
 void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long ldd);

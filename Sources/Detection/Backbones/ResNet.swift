@@ -8,8 +8,7 @@ struct ResNet: FeatureExtractor {
         var downsample: Conv2d?
 
         func callAsFunction(_ x: Tensor) -> Tensor {
-            var y = x
-            for c in convs { y = c(y) }
+            var y = Conv2d.sequence(convs, x)
             y.addReLU(downsample.map { $0(x) } ?? x)
             return y
         }

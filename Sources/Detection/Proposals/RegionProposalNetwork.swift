@@ -35,8 +35,7 @@ public struct RegionProposalNetwork: Sendable {
     /// Runs the head on every level.
     public func head(_ features: [Tensor]) -> [LevelOutput] {
         features.map { f in
-            var t = f
-            for c in convs { t = c(t) }
+            let t = Conv2d.sequence(convs, f)
             return LevelOutput(objectness: objectness(t), deltas: deltas(t))
         }
     }

@@ -61,8 +61,7 @@ struct BoxHead: Sendable {
 
     /// Pooled features `[R, C, 7, 7]` to class logits `[R, K]` and deltas `[R, 4K]`.
     func callAsFunction(_ pooled: Tensor) -> (logits: Tensor, deltas: Tensor) {
-        var x = pooled
-        for c in convs { x = c(x) }
+        var x = Conv2d.sequence(convs, pooled)
         x.reshape([x.shape[0], x.count / max(1, x.shape[0])])
         for fc in fcs { x = fc(x) }
         return (clsScore(x), bboxPred(x))

@@ -24,9 +24,7 @@ struct KeypointHead: Sendable {
 
     /// Pooled `[R, C, S, S]` features to `[R, K, 4S, 4S]` keypoint heatmap logits.
     func callAsFunction(_ pooled: Tensor) -> Tensor {
-        var x = pooled
-        for c in convs { x = c(x) }
-        let low = upsample(x)
+        let low = upsample(Conv2d.sequence(convs, pooled))
         return Interpolation.bilinear(low, outH: 2 * low.shape[2], outW: 2 * low.shape[3])
     }
 }

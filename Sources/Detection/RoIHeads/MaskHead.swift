@@ -26,8 +26,7 @@ struct MaskHead: Sendable {
 
     /// Pooled `[R, C, 14, 14]` features to `[R, K, 28, 28]` mask logits.
     func callAsFunction(_ pooled: Tensor) -> Tensor {
-        var x = pooled
-        for c in convs { x = c(x) }
+        let x = Conv2d.sequence(convs, pooled)
         return logits(upsample(x))
     }
 }
