@@ -89,11 +89,11 @@ __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *s
                                                                    uint8_t *dst) {
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
     const int end = first + count, c16 = channels / 16 * 16;
-    /* Blocks of up to 64 pixels: each channel's 256 contiguous bytes are read in one go, which the
+    /* Blocks of up to 256 pixels: each channel's 1 KiB of them is read in one go, which the
      * hardware prefetcher follows better than one cache line from every channel in turn. */
     const int full = first + count / 16 * 16;
-    for (int b0 = first; b0 < full; b0 += 64) {
-        const int b1 = imin(full, b0 + 64);
+    for (int b0 = first; b0 < full; b0 += 256) {
+        const int b1 = imin(full, b0 + 256);
         for (int c0 = 0; c0 < c16; c0 += 16)
             for (int p0 = b0; p0 < b1; p0 += 16) {
                 __m128i r[16];
