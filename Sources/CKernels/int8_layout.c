@@ -182,6 +182,24 @@ static void store_block(const int32_t *acc, long ldacc, int r0, int count, int o
 }
 
 #if defined(__x86_64__)
+/* v: 8 rows of 8 floats -> t: its 8 columns (v is clobbered). */
+__attribute__((target("avx2"))) static inline void transpose_8x8_ps(__m256 v[8], __m256 t[8]) {
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        v[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        v[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        v[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        v[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
+    }
+}
+
 /* 8 pixels x 8 channels: dequantized along the channels, transposed in registers, stored as 8
  * channel runs of 8 pixels. */
 __attribute__((target("avx2"))) static void store_run_avx2(const int32_t *acc, long ldacc, int r0, int count, int n,
@@ -200,20 +218,7 @@ __attribute__((target("avx2"))) static void store_run_avx2(const int32_t *acc, l
                 /* Only values below zero become 0: NaN and -0 pass as in the scalar code. */
                 if (relu) v[i] = _mm256_andnot_ps(_mm256_cmp_ps(v[i], zero, _CMP_LT_OQ), v[i]);
             }
-            for (int i = 0; i < 4; i++) {
-                t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-                t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-            }
-            for (int i = 0; i < 2; i++) {
-                v[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-                v[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-                v[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-                v[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-            }
-            for (int i = 0; i < 4; i++) {
-                t[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
-                t[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
-            }
+            transpose_8x8_ps(v, t);
             for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (size_t)(o0 + i) * plane + i0, t[i]);
         }
         if (full < count) store_block(acc, ldacc, r0 + full, count - full, o0, o0 + 8, offset, scale, bias, relu,
@@ -296,6 +301,103 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
         uint8_t *d = dst + (size_t)r * ldd;
         for (int o = 0; o < n; o++)
             d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
+    }
+}
+
+/* A residual join after a convolution: v = max(dequantized + residual, 0) as the float32 add-ReLU
+ * computes it (v <= 0 gives +0, NaN passes), stored NCHW, and, when levels is not NULL, quantized
+ * for the next layer into pixel-major levels (row r at levels + r * n). */
+static void store_residual_block(const int32_t *acc, long ldacc, int r0, int count, int o0, int o1,
+                                 const int32_t *offset, const float *scale, const float *bias,
+                                 const float *residual, float *out, long plane, float inv_scale, float zp,
+                                 uint8_t *levels, int n) {
+    for (int o = o0; o < o1; o++) {
+        const int32_t off = offset[o];
+        const float s = scale[o], b = bias ? bias[o] : 0.0f;
+        float *d = out + (size_t)o * plane;
+        const float *res = residual + (size_t)o * plane;
+        const int32_t *a = acc + (size_t)r0 * ldacc + o;
+        for (int i = 0; i < count; i++) {
+            float v = dequantize(a[(size_t)i * ldacc], off, s, b, 0) + res[i];
+            v = v <= 0.0f ? 0.0f : v;
+            d[i] = v;
+            if (levels) levels[(size_t)(r0 + i) * n + o] = quantize(v, inv_scale, zp);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_t *acc, long ldacc, int r0,
+                                                                     int count, int n, const int32_t *offset,
+                                                                     const float *scale, const float *bias,
+                                                                     const float *residual, float *out, long plane,
+                                                                     float inv_scale, float zp, uint8_t *levels) {
+    const int n8 = n / 8 * 8, full = count / 8 * 8;
+    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    for (int o0 = 0; o0 < n8; o0 += 8) {
+        const __m256i off = _mm256_loadu_si256((const __m256i *)(offset + o0));
+        const __m256 s = _mm256_loadu_ps(scale + o0), b = bias ? _mm256_loadu_ps(bias + o0) : zero;
+        for (int i0 = 0; i0 < full; i0 += 8) {
+            __m256 v[8], t[8];
+            for (int i = 0; i < 8; i++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(acc + (size_t)(r0 + i0 + i) * ldacc + o0));
+                v[i] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a, off)), s), b);
+            }
+            transpose_8x8_ps(v, t);
+            for (int i = 0; i < 8; i++) {
+                const size_t at = (size_t)(o0 + i) * plane + i0;
+                __m256 x = _mm256_add_ps(t[i], _mm256_loadu_ps(residual + at));
+                x = _mm256_andnot_ps(_mm256_cmp_ps(x, zero, _CMP_LE_OQ), x);
+                _mm256_storeu_ps(out + at, x);
+                t[i] = x;
+            }
+            if (levels) {
+                transpose_8x8_ps(t, v); /* back to pixel rows */
+                for (int i = 0; i < 8; i++) {
+                    __m256 x = _mm256_add_ps(_mm256_mul_ps(v[i], inv), zpv);
+                    const __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(x, zero), top));
+                    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+                    _mm_storel_epi64((__m128i *)(levels + (size_t)(r0 + i0 + i) * n + o0), _mm_packus_epi16(w, w));
+                }
+            }
+        }
+        if (full < count)
+            store_residual_block(acc, ldacc, r0 + full, count - full, o0, o0 + 8, offset, scale, bias,
+                                 residual + full, out + full, plane, inv_scale, zp, levels, n);
+    }
+    if (n8 < n)
+        store_residual_block(acc, ldacc, r0, count, n8, n, offset, scale, bias, residual, out, plane, inv_scale, zp,
+                             levels, n);
+}
+#endif
+
+void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
+                                 const int32_t *offset, const float *scale, const float *bias, const float *residual,
+                                 float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels) {
+    int vector = 0;
+#if defined(__x86_64__)
+    vector = isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2);
+#endif
+    (void)isa;
+    const float zp = (float)zero_point;
+    long p = first;
+    int r = 0;
+    while (r < rows) {
+        const long image = p / plane, pix = p % plane;
+        const int run = (int)(plane - pix < rows - r ? plane - pix : rows - r);
+        const size_t at = (size_t)image * n * plane + pix;
+        /* Rows are indexed from this call's first row in acc and levels alike. */
+#if defined(__x86_64__)
+        if (vector)
+            store_residual_run_avx2(acc, ldacc, r, run, n, offset, scale, bias, residual + at, dst + at, plane,
+                                    inv_scale, zp, levels);
+        else
+#endif
+            store_residual_block(acc, ldacc, r, run, 0, n, offset, scale, bias, residual + at, dst + at, plane,
+                                 inv_scale, zp, levels, n);
+        r += run;
+        p += run;
     }
 }
 

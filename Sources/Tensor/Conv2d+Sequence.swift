@@ -6,26 +6,67 @@ extension Conv2d {
     nonisolated(unsafe) public static var int8ChainsEnabled =
         ProcessInfo.processInfo.environment["RCNN_INT8_CHAINS"] != "0"
 
+    /// Whether chains may run now: enabled, and no input observer (calibration) that must see every
+    /// layer's float input.
+    static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
+
     /// Runs `convs` one after another on `x`. Where an int8 convolution whose activation is
     /// identity or ReLU feeds another int8 convolution, its sums go straight to the next layer's
     /// input levels (`QuantizedConv2d.callAsFunction(_:activation:quantizedFor:)`): no float
     /// tensor is written and read back, and the result has the same bits as calling each layer in
     /// turn. While an input observer is set (calibration) every layer runs on its float input.
     public static func sequence(_ convs: [Conv2d], _ x: Tensor) -> Tensor {
-        guard int8ChainsEnabled, inputObserver == nil else { return convs.reduce(x) { y, conv in conv(y) } }
+        guard chaining else { return convs.reduce(x) { y, conv in conv(y) } }
+        switch chain(convs, x, levels: nil, endingIn: nil) {
+        case .float(let y): return y
+        case .levels: preconditionFailure("a chain without a consumer ends in float")
+        }
+    }
+
+    /// `sequence(convs, x)` followed by a residual join, `max(y + residual, 0)`, as a ResNet block
+    /// ends. `levels`, when given, are `x` already quantized for the first convolution (the previous
+    /// block's output). With int8 layers the join happens in the last convolution's store, and
+    /// when `next` is given the output's levels for that layer come back too; the float output has
+    /// the bits of the unfused path either way.
+    public static func sequenceAddingReLU(_ convs: [Conv2d], _ x: Tensor, levels: QuantizedActivations?,
+                                          residual: Tensor, next: QuantizedConv2d?) -> (Tensor, QuantizedActivations?) {
+        guard chaining, let last = convs.last, let lastInt8 = last.int8, last.activation == .identity else {
+            var y = chaining ? sequence(convs, x) : convs.reduce(x) { y, conv in conv(y) }
+            y.addReLU(residual)
+            return (y, nil)
+        }
+        let input: QuantizedActivations
+        switch chain(Array(convs.dropLast()), x, levels: levels, endingIn: lastInt8) {
+        case .levels(let l): input = l
+        case .float(let y): input = lastInt8.quantize(y)
+        }
+        return lastInt8(input, addingReLU: residual, quantizedFor: next?.input)
+    }
+
+    private enum ChainOutput {
+        case float(Tensor)
+        case levels(QuantizedActivations)
+    }
+
+    /// Runs `convs` on `x` (or on `levels`, `x` quantized for the first layer), ending in levels for
+    /// `consumer` where the last layer is int8 with identity or ReLU, else in floats.
+    private static func chain(_ convs: [Conv2d], _ x: Tensor, levels input: QuantizedActivations?,
+                              endingIn consumer: QuantizedConv2d?) -> ChainOutput {
+        if convs.isEmpty { return input.map { .levels($0) } ?? .float(x) }
         var float = x
-        var levels: QuantizedActivations?
+        var levels = input
         for (i, conv) in convs.enumerated() {
-            let next = i + 1 < convs.count ? convs[i + 1].int8 : nil
+            let next = i + 1 < convs.count ? convs[i + 1].int8 : consumer
             if let int8 = conv.int8, let next, conv.activation == .identity || conv.activation == .relu {
                 levels = int8(levels ?? int8.quantize(float), activation: conv.activation, quantizedFor: next.input)
-            } else if let int8 = conv.int8, let input = levels {
-                float = int8(input, activation: conv.activation)
+            } else if let int8 = conv.int8, let l = levels {
+                float = int8(l, activation: conv.activation)
                 levels = nil
             } else {
+                precondition(levels == nil, "levels handed to a float32 layer")
                 float = conv(float)
             }
         }
-        return float
+        return levels.map { .levels($0) } ?? .float(float)
     }
 }

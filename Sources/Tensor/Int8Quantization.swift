@@ -150,6 +150,18 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
+    /// Dequantizes `rows` rows of sums, adds `residual` (laid out as `dst`) and applies ReLU into the
+    /// NCHW `dst`; with `levels`, also quantizes the results for the next layer (`inverse` = 1 / its
+    /// scale) into pixel-major rows (`n` per row, this call's first row at `levels`).
+    func storeNCHWAddingReLU(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, residual: UnsafePointer<Float>,
+                             into dst: UnsafeMutablePointer<Float>, plane: Int, next: ActivationQuantization?,
+                             inverse: Float, levels: UnsafeMutablePointer<UInt8>?) {
+        withConstants { off, sc, b in
+            rcnn_i8_store_nchw_residual(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b,
+                                        residual, dst, plane, inverse, Int32(next?.zeroPoint ?? 0), levels)
+        }
+    }
+
     /// Dequantizes `rows` rows of sums into row-major `dst` (`n` per row).
     func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
         withConstants { off, sc, b in

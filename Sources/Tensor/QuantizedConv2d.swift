@@ -106,6 +106,38 @@ public struct QuantizedConv2d: Sendable {
         }
     }
 
+    /// Convolves a quantized input (the layer's activation must be identity) and joins a residual
+    /// branch: `max(conv + residual, 0)`, the float32 add-ReLU's bits, in one pass over the sums.
+    /// With `next`, the output's levels for that layer come with it (what `quantize` would make of
+    /// the float output).
+    public func callAsFunction(_ x: QuantizedActivations, addingReLU residual: Tensor,
+                               quantizedFor next: ActivationQuantization?) -> (Tensor, QuantizedActivations?) {
+        let (oh, ow) = checkedOutputSize(x)
+        let o = outChannels
+        precondition(residual.shape == [x.n, o, oh, ow], "residual \(residual.shape) for output [\(x.n), \(o), \(oh), \(ow)]")
+        var y = Tensor.uninitialized([x.n, o, oh, ow])
+        var levels: QuantizedActivations?
+        let inverse = next.map { 1 / $0.scale } ?? 1
+        residual.data.withUnsafeBufferPointer { rs in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                let res = rs.baseAddress!, dst = ys.baseAddress!
+                func store(_ lv: UnsafeMutablePointer<UInt8>?) {
+                    run(x) { acc, first, count in
+                        weights.storeNCHWAddingReLU(acc, first: first, rows: count, residual: res, into: dst,
+                                                    plane: oh * ow, next: next, inverse: inverse,
+                                                    levels: lv.map { $0 + first * o })
+                    }
+                }
+                if let next {
+                    levels = QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { store($0) }
+                } else {
+                    store(nil)
+                }
+            }
+        }
+        return (y, levels)
+    }
+
     private func checkedOutputSize(_ x: QuantizedActivations) -> (h: Int, w: Int) {
         precondition(x.c == inChannels && x.quantization == input,
                      "int8 conv expects \(inChannels) channels quantized as \(input), got \(x.c) as \(x.quantization)")

@@ -169,6 +169,60 @@ final class Int8Tests: XCTestCase {
         }
     }
 
+    /// A bottleneck ending in the fused residual join (`Conv2d.sequenceAddingReLU`) gives the bits of
+    /// the layers run one by one followed by the float32 add-ReLU, and the levels it hands the next
+    /// block are what that block would quantize; with and without levels coming in, on output
+    /// channel and pixel counts that leave partial 8 x 8 tiles, on every path.
+    func testResidualJoinGivesTheUnfusedBits() {
+        for (c, planes, h, w) in [(48, 16, 13, 11), (44, 12, 9, 7)] {
+            let floats = [
+                makeConv(Geometry(n: 1, c: c, o: planes, h: 1, w: 1, kh: 1, kw: 1), activation: .relu),
+                makeConv(Geometry(n: 1, c: planes, o: planes, h: 1, w: 1, kh: 3, kw: 3, padding: (1, 1)), activation: .relu),
+                makeConv(Geometry(n: 1, c: planes, o: c, h: 1, w: 1, kh: 1, kw: 1), activation: .identity),
+                makeConv(Geometry(n: 1, c: c, o: 20, h: 1, w: 1, kh: 1, kw: 1), activation: .relu),  // the next block's first
+            ]
+            let x = input(Geometry(n: 2, c: c, o: 0, h: h, w: w, kh: 1, kw: 1), -1...1.5)
+            var ranges: [ActivationQuantization] = []
+            var t = x
+            for (i, conv) in floats.enumerated() {
+                ranges.append(ActivationQuantization(lower: min(t.data.min()!, -0.3), upper: t.data.max()!))
+                t = conv(t)
+                if i == 2 { t.addReLU(x) }
+            }
+            let int8 = floats.enumerated().map { i, conv in conv.quantized(input: ranges[i]) }
+            let block = Array(int8[0..<3]), next = int8[3].int8!
+            for path in paths {
+                Int8Kernels.path = path
+                Conv2d.int8ChainsEnabled = false
+                var expected = Conv2d.sequence(block, x)
+                expected.addReLU(x)
+                let expectedLevels = next.quantize(expected)
+                XCTAssertGreaterThan(expected.data.filter { $0 == 0 }.count, expected.count / 10, "the ReLU clips")
+                let (unfused, none) = Conv2d.sequenceAddingReLU(block, x, levels: nil, residual: x, next: next)
+                XCTAssertNil(none, "no levels without chains")
+                XCTAssertEqual(unfused.data.map(\.bitPattern), expected.data.map(\.bitPattern))
+                Conv2d.int8ChainsEnabled = true
+                for given in [nil, block[0].int8!.quantize(x)] {
+                    let (y, levels) = Conv2d.sequenceAddingReLU(block, x, levels: given, residual: x, next: next)
+                    XCTAssertEqual(y.shape, expected.shape)
+                    XCTAssertEqual(y.data.map(\.bitPattern), expected.data.map(\.bitPattern),
+                                   "\(c) channels on \(path), levels given: \(given != nil)")
+                    guard let levels else { XCTFail("levels for the next block"); continue }
+                    XCTAssertEqual(levels.quantization, next.input)
+                    let count = levels.n * levels.h * levels.w * levels.c
+                    levels.withLevels { l in
+                        expectedLevels.withLevels { e in
+                            let differ = (0..<count).filter { l[$0] != e[$0] }.count
+                            XCTAssertEqual(differ, 0, "levels for the next block on \(path): \(differ) of \(count) differ")
+                        }
+                    }
+                }
+                let (_, noLevels) = Conv2d.sequenceAddingReLU(block, x, levels: nil, residual: x, next: nil)
+                XCTAssertNil(noLevels)
+            }
+        }
+    }
+
     func testActivationQuantization() {
         let q = ActivationQuantization(lower: -1.5, upper: 3)
         XCTAssertEqual(q.scale, 4.5 / 127, accuracy: 1e-9)

@@ -115,6 +115,13 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int relu, float inv_scale, int zero_point,
                              uint8_t *dst, long ldd);
+/* A convolution ending at a residual join: dst = max(dequantized + residual, 0) (residual laid out as
+ * dst, the add-ReLU of the float32 path: v <= 0 gives +0), and, when levels is not NULL, the same
+ * values quantized (inv_scale, zero_point) for the next layer into pixel-major levels, row r of
+ * this call at levels + r * n. `isa` as for rcnn_i8_store_nchw. */
+void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
+                                 const int32_t *offset, const float *scale, const float *bias, const float *residual,
+                                 float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels);
 /* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
 void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long ldd);

@@ -7,10 +7,12 @@ struct ResNet: FeatureExtractor {
         var convs: [Conv2d]          // the last one has no activation; the residual join applies ReLU
         var downsample: Conv2d?
 
-        func callAsFunction(_ x: Tensor) -> Tensor {
-            var y = Conv2d.sequence(convs, x)
-            y.addReLU(downsample.map { $0(x) } ?? x)
-            return y
+        /// The block's output, and with int8 layers and `next` (the next block's first int8
+        /// convolution) that output's levels for it; `levels` are `x`'s levels for this block's first
+        /// convolution when the previous block made them.
+        func callAsFunction(_ x: Tensor, levels: QuantizedActivations?, next: QuantizedConv2d?)
+            -> (Tensor, QuantizedActivations?) {
+            Conv2d.sequenceAddingReLU(convs, x, levels: levels, residual: downsample.map { $0(x) } ?? x, next: next)
         }
     }
 
@@ -78,8 +80,15 @@ struct ResNet: FeatureExtractor {
     func callAsFunction(_ x: Tensor) -> [Tensor] {
         var y = Pooling.maxPool2d(stem(x), kernel: 3, stride: 2, padding: 1)
         var outputs = [Tensor?](repeating: nil, count: stages.count)
+        // Each block hands the next its output's levels where both ends are int8 (Conv2d.sequenceAddingReLU).
+        let order = stages.flatMap { $0 }
+        var levels: QuantizedActivations?
+        var index = 0
         for (s, blocks) in stages.enumerated() {
-            for b in blocks { y = b(y) }
+            for b in blocks {
+                index += 1
+                (y, levels) = b(y, levels: levels, next: index < order.count ? order[index].convs.first?.int8 : nil)
+            }
             outputs[s] = y
         }
         return returned.map { outputs[$0]! }
