@@ -70,18 +70,36 @@ __attribute__((target("avx2"))) static inline void transpose_16x16_u8(__m128i r[
         }
 }
 
-/* Sixteen floats to sixteen levels, as quantize() does each. */
-__attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp) {
+/* Eight floats to eight levels (as int32), as quantize() does each. */
+__attribute__((target("avx2"))) static inline __m256i levels8(__m256 x, __m256 inv, __m256 zp) {
     const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
-    __m256 x0 = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s), inv), zp);
-    __m256 x1 = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s + 8), inv), zp);
+    x = _mm256_add_ps(_mm256_mul_ps(x, inv), zp);
     /* max_ps returns its second operand when the first is NaN: NaN goes to 0. */
-    x0 = _mm256_min_ps(_mm256_max_ps(x0, zero), top);
-    x1 = _mm256_min_ps(_mm256_max_ps(x1, zero), top);
+    x = _mm256_min_ps(_mm256_max_ps(x, zero), top);
     /* cvtps rounds in the current mode (nearest even), as the scalar magic-number addition does. */
-    __m256i w = _mm256_packs_epi32(_mm256_cvtps_epi32(x0), _mm256_cvtps_epi32(x1));
-    w = _mm256_permute4x64_epi64(w, 0xD8); /* 16-bit levels 0-7, 8-15 in order */
+    return _mm256_cvtps_epi32(x);
+}
+
+/* Two vectors of eight int32 levels (0...127) to sixteen bytes, in order. */
+__attribute__((target("avx2"))) static inline __m128i pack16(__m256i lo, __m256i hi) {
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8); /* 16-bit 0-7, 8-15 */
     return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+/* Sixteen floats to sixteen levels. */
+__attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp) {
+    return pack16(levels8(_mm256_loadu_ps(s), inv, zp), levels8(_mm256_loadu_ps(s + 8), inv, zp));
+}
+
+/* Eight sums to floats, (a - off) * s + b, as dequantize() does each (before any ReLU). */
+__attribute__((target("avx2"))) static inline __m256 dequantize8(const int32_t *a, __m256i off, __m256 s, __m256 b) {
+    const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)a), off);
+    return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sum), s), b);
+}
+
+/* The scalar ReLU (v < 0 ? 0 : v): only values below zero become 0, NaN and -0 pass. */
+__attribute__((target("avx2"))) static inline __m256 relu8(__m256 v) {
+    return _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ), v);
 }
 
 __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *src, int channels, int plane,
@@ -213,10 +231,8 @@ __attribute__((target("avx2"))) static void store_run_avx2(const int32_t *acc, l
         for (int i0 = 0; i0 < full; i0 += 8) {
             __m256 v[8], t[8];
             for (int i = 0; i < 8; i++) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(acc + (size_t)(r0 + i0 + i) * ldacc + o0));
-                v[i] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a, off)), s), b);
-                /* Only values below zero become 0: NaN and -0 pass as in the scalar code. */
-                if (relu) v[i] = _mm256_andnot_ps(_mm256_cmp_ps(v[i], zero, _CMP_LT_OQ), v[i]);
+                v[i] = dequantize8(acc + (size_t)(r0 + i0 + i) * ldacc + o0, off, s, b);
+                if (relu) v[i] = relu8(v[i]);
             }
             transpose_8x8_ps(v, t);
             for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (size_t)(o0 + i) * plane + i0, t[i]);
@@ -258,7 +274,7 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
                                                                   const float *bias, int relu, float inv_scale,
                                                                   float zp, uint8_t *dst, long ldd) {
     const int n16 = n / 16 * 16;
-    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+    const __m256 zero = _mm256_setzero_ps();
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (size_t)r * ldacc;
@@ -267,17 +283,12 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
             __m256i level[2];
             for (int h = 0; h < 2; h++) {
                 const int j = o + 8 * h;
-                const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(a + j)),
-                                                     _mm256_loadu_si256((const __m256i *)(offset + j)));
-                __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_loadu_ps(scale + j));
-                v = _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + j) : zero);
-                if (relu) v = _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), v);
-                v = _mm256_add_ps(_mm256_mul_ps(v, inv), zpv);
-                level[h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, zero), top));
+                __m256 v = dequantize8(a + j, _mm256_loadu_si256((const __m256i *)(offset + j)),
+                                       _mm256_loadu_ps(scale + j), bias ? _mm256_loadu_ps(bias + j) : zero);
+                if (relu) v = relu8(v);
+                level[h] = levels8(v, inv, zpv);
             }
-            const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(level[0], level[1]), 0xD8);
-            _mm_storeu_si128((__m128i *)(d + o),
-                             _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)));
+            _mm_storeu_si128((__m128i *)(d + o), pack16(level[0], level[1]));
         }
         for (int o = n16; o < n; o++)
             d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
@@ -333,17 +344,14 @@ __attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_
                                                                      const float *residual, float *out, long plane,
                                                                      float inv_scale, float zp, uint8_t *levels) {
     const int n8 = n / 8 * 8, full = count / 8 * 8;
-    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+    const __m256 zero = _mm256_setzero_ps();
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
     for (int o0 = 0; o0 < n8; o0 += 8) {
         const __m256i off = _mm256_loadu_si256((const __m256i *)(offset + o0));
         const __m256 s = _mm256_loadu_ps(scale + o0), b = bias ? _mm256_loadu_ps(bias + o0) : zero;
         for (int i0 = 0; i0 < full; i0 += 8) {
             __m256 v[8], t[8];
-            for (int i = 0; i < 8; i++) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(acc + (size_t)(r0 + i0 + i) * ldacc + o0));
-                v[i] = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a, off)), s), b);
-            }
+            for (int i = 0; i < 8; i++) v[i] = dequantize8(acc + (size_t)(r0 + i0 + i) * ldacc + o0, off, s, b);
             transpose_8x8_ps(v, t);
             for (int i = 0; i < 8; i++) {
                 const size_t at = (size_t)(o0 + i) * plane + i0;
@@ -355,10 +363,8 @@ __attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_
             if (levels) {
                 transpose_8x8_ps(t, v); /* back to pixel rows */
                 for (int i = 0; i < 8; i++) {
-                    __m256 x = _mm256_add_ps(_mm256_mul_ps(v[i], inv), zpv);
-                    const __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(x, zero), top));
-                    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-                    _mm_storel_epi64((__m128i *)(levels + (size_t)(r0 + i0 + i) * n + o0), _mm_packus_epi16(w, w));
+                    const __m256i q = levels8(v[i], inv, zpv);
+                    _mm_storel_epi64((__m128i *)(levels + (size_t)(r0 + i0 + i) * n + o0), pack16(q, q));
                 }
             }
         }

@@ -31,7 +31,7 @@ extension Conv2d {
     public static func sequenceAddingReLU(_ convs: [Conv2d], _ x: Tensor, levels: QuantizedActivations?,
                                           residual: Tensor, next: QuantizedConv2d?) -> (Tensor, QuantizedActivations?) {
         guard chaining, let last = convs.last, let lastInt8 = last.int8, last.activation == .identity else {
-            var y = chaining ? sequence(convs, x) : convs.reduce(x) { y, conv in conv(y) }
+            var y = sequence(convs, x)
             y.addReLU(residual)
             return (y, nil)
         }
