@@ -140,25 +140,26 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
-    /// Dequantizes `rows` rows of sums and quantizes them as `next`'s input (`inverse` = 1 / its
-    /// scale, as the quantizing layer computes it) into row-major levels (`n` per row).
+    /// Dequantizes `rows` rows of sums and quantizes them as `next`'s input (multiplying by 1 / its
+    /// scale, as the quantizing layer does) into row-major levels (`n` per row).
     func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, for next: ActivationQuantization,
-                        inverse: Float, into dst: UnsafeMutablePointer<UInt8>) {
+                        into dst: UnsafeMutablePointer<UInt8>) {
         withConstants { off, sc, b in
             rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0,
-                                    inverse, Int32(next.zeroPoint), dst, n)
+                                    1 / next.scale, Int32(next.zeroPoint), dst, n)
         }
     }
 
     /// Dequantizes `rows` rows of sums, adds `residual` (laid out as `dst`) and applies ReLU into the
-    /// NCHW `dst`; with `levels`, also quantizes the results for the next layer (`inverse` = 1 / its
-    /// scale) into pixel-major rows (`n` per row, this call's first row at `levels`).
+    /// NCHW `dst`; with `next` and `levels`, also quantizes the results for that layer into
+    /// pixel-major rows (`n` per row, this call's first row at `levels`).
     func storeNCHWAddingReLU(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, residual: UnsafePointer<Float>,
                              into dst: UnsafeMutablePointer<Float>, plane: Int, next: ActivationQuantization?,
-                             inverse: Float, levels: UnsafeMutablePointer<UInt8>?) {
+                             levels: UnsafeMutablePointer<UInt8>?) {
         withConstants { off, sc, b in
             rcnn_i8_store_nchw_residual(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b,
-                                        residual, dst, plane, inverse, Int32(next?.zeroPoint ?? 0), levels)
+                                        residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0),
+                                        levels)
         }
     }
 

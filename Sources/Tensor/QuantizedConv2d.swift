@@ -97,11 +97,9 @@ public struct QuantizedConv2d: Sendable {
         precondition(activation == .identity || activation == .relu, "requantizing applies identity or ReLU only")
         let (oh, ow) = checkedOutputSize(x)
         let o = outChannels
-        let inverse = 1 / next.scale
         return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
             run(x) { acc, first, count in
-                weights.requantizeRows(acc, rows: count, relu: activation == .relu, for: next, inverse: inverse,
-                                       into: levels + first * o)
+                weights.requantizeRows(acc, rows: count, relu: activation == .relu, for: next, into: levels + first * o)
             }
         }
     }
@@ -117,15 +115,13 @@ public struct QuantizedConv2d: Sendable {
         precondition(residual.shape == [x.n, o, oh, ow], "residual \(residual.shape) for output [\(x.n), \(o), \(oh), \(ow)]")
         var y = Tensor.uninitialized([x.n, o, oh, ow])
         var levels: QuantizedActivations?
-        let inverse = next.map { 1 / $0.scale } ?? 1
         residual.data.withUnsafeBufferPointer { rs in
             y.data.withUnsafeMutableBufferPointer { ys in
                 let res = rs.baseAddress!, dst = ys.baseAddress!
                 func store(_ lv: UnsafeMutablePointer<UInt8>?) {
                     run(x) { acc, first, count in
                         weights.storeNCHWAddingReLU(acc, first: first, rows: count, residual: res, into: dst,
-                                                    plane: oh * ow, next: next, inverse: inverse,
-                                                    levels: lv.map { $0 + first * o })
+                                                    plane: oh * ow, next: next, levels: lv.map { $0 + first * o })
                     }
                 }
                 if let next {
