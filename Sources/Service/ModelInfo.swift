@@ -17,6 +17,8 @@ struct ModelInfo: Encodable {
     /// Int8 variants: the layers in int8 and in float32.
     var int8Layers: Int?
     var floatLayers: Int?
+    /// Int8 variants: bits of the weight levels (8 or 7).
+    var weightBits: Int?
     /// The box head's truncated SVD, one entry per fully connected layer (absent: full weights).
     var boxHeadSVD: [SVDLayer]?
     /// Keypoint models: the keypoints' names in the order detections list them, and the skeleton
@@ -44,6 +46,7 @@ struct ModelInfo: Encodable {
         if let q = m.config.quantization {
             int8Layers = q.layers.count
             floatLayers = q.floatLayers?.count ?? 0
+            weightBits = q.effectiveWeightBits
         }
         if m.hasKeypoints {
             let count = m.config.keypointPredictor?.numKeypoints ?? 0
@@ -56,7 +59,7 @@ struct ModelInfo: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton, precision
-        case int8Layers = "int8_layers", floatLayers = "float_layers"
+        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits"
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

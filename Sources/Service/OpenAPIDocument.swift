@@ -245,6 +245,7 @@ enum OpenAPIDocument {
                                  "precision": ["type": "string", "enum": ["float32", "int8"], "description": "int8 for a variant written by rcnn calibrate."],
                                  "int8_layers": ["type": "integer", "description": "int8 variants: layers that run in int8."],
                                  "float_layers": ["type": "integer", "description": "int8 variants: layers left in float32."],
+                                 "weight_bits": ["type": "integer", "enum": [7, 8], "description": "int8 variants: bits of the int8 layers' weight levels."],
                                  "box_head_svd": ["type": "array", "description": "present when the box head runs its truncated SVD (svd_rank / svd_energy in the server config)",
                                                   "items": object(["out_features": int, "in_features": int, "rank": int, "energy": ["type": "number"]],
                                                                   required: ["out_features", "in_features", "rank", "energy"])],

@@ -87,10 +87,10 @@ public struct Conv2d: Sendable {
     /// Whether the convolution has an int8 precision (dense: groups 1).
     public var quantizable: Bool { groups == 1 }
 
-    /// The same convolution run in int8 for inputs quantized as `input` (float weights kept for
-    /// reference; the Winograd filters are dropped).
-    public func quantized(input: ActivationQuantization) -> Conv2d {
-        Conv2d(self, activation: activation, int8: QuantizedConv2d(self, input: input), winograd: nil)
+    /// The same convolution run in int8 for inputs quantized as `input`, weights to `weightBits` (8
+    /// or 7) (float weights kept for reference; the Winograd filters are dropped).
+    public func quantized(input: ActivationQuantization, weightBits: Int = 8) -> Conv2d {
+        Conv2d(self, activation: activation, int8: QuantizedConv2d(self, input: input, weightBits: weightBits), winograd: nil)
     }
 
     /// Output spatial size for an input of `h` x `w`.

@@ -30,9 +30,10 @@ public struct Linear: Sendable {
         self.int8 = int8
     }
 
-    /// The same layer run in int8 for inputs quantized as `input` (float weights kept for reference).
-    public func quantized(input: ActivationQuantization) -> Linear {
-        Linear(self, int8: QuantizedLinear(self, input: input))
+    /// The same layer run in int8 for inputs quantized as `input`, weights to `weightBits` (8 or 7)
+    /// (float weights kept for reference).
+    public func quantized(input: ActivationQuantization, weightBits: Int = 8) -> Linear {
+        Linear(self, int8: QuantizedLinear(self, input: input, weightBits: weightBits))
     }
 
     public var inFeatures: Int { weight.shape[1] }

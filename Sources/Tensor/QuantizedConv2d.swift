@@ -19,8 +19,9 @@ public struct QuantizedConv2d: Sendable {
     public var outChannels: Int { weights.n }
     public var input: ActivationQuantization { weights.input }
 
-    /// Quantizes `conv`'s weights for inputs quantized as `input`. `conv.groups` must be 1.
-    public init(_ conv: Conv2d, input: ActivationQuantization) {
+    /// Quantizes `conv`'s weights (to `weightBits`, 8 or 7) for inputs quantized as `input`.
+    /// `conv.groups` must be 1.
+    public init(_ conv: Conv2d, input: ActivationQuantization, weightBits: Int = 8) {
         precondition(conv.groups == 1, "int8 convolutions are dense (groups 1), got groups \(conv.groups)")
         let (kh, kw) = conv.kernel
         let c = conv.inChannels, o = conv.outChannels
@@ -30,7 +31,7 @@ public struct QuantizedConv2d: Sendable {
         dilation = conv.dilation
         // Weights [o][c][ki][kj] reordered to the lowering's (ki, kj, c) order.
         weights = conv.weight.data.withUnsafeBufferPointer { wb in
-            PackedInt8Weights(n: o, k: c * kh * kw, input: input, bias: conv.bias) { j, row in
+            PackedInt8Weights(n: o, k: c * kh * kw, input: input, bias: conv.bias, weightBits: weightBits) { j, row in
                 let src = wb.baseAddress! + j * c * kh * kw
                 for ch in 0..<c {
                     for t in 0..<(kh * kw) { row[t * c + ch] = src[ch * kh * kw + t] }

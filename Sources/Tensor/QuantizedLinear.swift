@@ -8,10 +8,10 @@ public struct QuantizedLinear: Sendable {
     public let weights: PackedInt8Weights
     public var input: ActivationQuantization { weights.input }
 
-    public init(_ linear: Linear, input: ActivationQuantization) {
+    public init(_ linear: Linear, input: ActivationQuantization, weightBits: Int = 8) {
         let k = linear.inFeatures
         weights = linear.weight.data.withUnsafeBufferPointer { wb in
-            PackedInt8Weights(n: linear.outFeatures, k: k, input: input, bias: linear.bias) { j, row in
+            PackedInt8Weights(n: linear.outFeatures, k: k, input: input, bias: linear.bias, weightBits: weightBits) { j, row in
                 row.update(from: wb.baseAddress! + j * k, count: k)
             }
         }

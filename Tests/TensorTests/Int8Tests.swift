@@ -35,38 +35,90 @@ final class Int8Tests: XCTestCase {
                 for i in w.indices { w[i] = Int8.random(in: -128...127, using: &rng) }
                 // Extreme corners: the largest products must not saturate.
                 a[0] = top; w[0] = -128
-                var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
-                rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
-                var c = [Int32](repeating: -1, count: m * (n + 3))
-                XCTAssertEqual(rcnn_i8_gemm(path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), &c, n + 3), 0)
-                var wrong = 0
-                for i in 0..<m {
-                    for j in 0..<n {
-                        var s: Int32 = 0
-                        for kk in 0..<k { s += Int32(a[i * lda + kk]) * Int32(w[j * k + kk]) }
-                        if c[i * (n + 3) + j] != s { wrong += 1 }
-                    }
-                    for j in n..<(n + 3) where c[i * (n + 3) + j] != -1 { wrong += 1 }
-                }
-                XCTAssertEqual(wrong, 0, "\(path) m \(m) k \(k) n \(n)")
+                XCTAssertEqual(wrongSums(path, m: m, k: k, n: n, a: a, lda: lda, w: w, narrow: false), 0, "\(path) m \(m) k \(k) n \(n)")
             }
         }
+    }
+
+    /// How many of the multiply's m x n sums on `path` differ from the integer sum of a (rows of
+    /// `lda` bytes) times w (n rows of k), counting any write past column n of the 3 padding columns.
+    func wrongSums(_ path: Int8Kernels.Path, m: Int, k: Int, n: Int, a: [UInt8], lda: Int, w: [Int8], narrow: Bool) -> Int {
+        var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
+        rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
+        var c = [Int32](repeating: -1, count: m * (n + 3))
+        XCTAssertEqual(rcnn_i8_gemm(path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), narrow ? 1 : 0, &c, n + 3), 0)
+        var wrong = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Int32 = 0
+                for kk in 0..<k { s += Int32(a[i * lda + kk]) * Int32(w[j * k + kk]) }
+                if c[i * (n + 3) + j] != s { wrong += 1 }
+            }
+            for j in n..<(n + 3) where c[i * (n + 3) + j] != -1 { wrong += 1 }
+        }
+        return wrong
     }
 
     /// The AVX2 contract is real: 8-bit activations saturate its pair sums, which the exactness test
     /// above would catch if the engine ever fed them (the test is not vacuous on AVX2).
     func testAVX2SaturatesAbove7Bits() throws {
         try XCTSkipUnless(Int8Kernels.Path.avx2.isSupported, "no AVX2 on this CPU")
-        let k = 4, n = 16
-        let a = [UInt8](repeating: 255, count: k)
-        let w = [Int8](repeating: 127, count: n * k)
+        XCTAssertNotEqual(constantSum(.avx2, a: 255, w: 127, k: 4, narrow: false), 4 * 255 * 127)
+        XCTAssertEqual(constantSum(.baseline, a: 255, w: 127, k: 4, narrow: false), 4 * 255 * 127)
+    }
+
+    /// The first sum of a one-row multiply whose k activations all equal `a` and weights `w`.
+    func constantSum(_ path: Int8Kernels.Path, a: UInt8, w: Int8, k: Int, narrow: Bool) -> Int32 {
+        let n = 16
+        let weights = [Int8](repeating: w, count: n * k)
         var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
-        rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
+        rcnn_i8_pack(weights, Int32(n), Int32(k), k, &packed)
         var c = [Int32](repeating: 0, count: n)
-        rcnn_i8_gemm(Int8Kernels.Path.avx2.rawValue, 1, a, 4, packed, Int32(k), Int32(n), &c, Int(n))
-        XCTAssertNotEqual(c[0], 4 * 255 * 127)
-        rcnn_i8_gemm(Int8Kernels.Path.baseline.rawValue, 1, a, 4, packed, Int32(k), Int32(n), &c, Int(n))
-        XCTAssertEqual(c[0], 4 * 255 * 127)
+        rcnn_i8_gemm(path.rawValue, 1, [UInt8](repeating: a, count: (k + 3) & ~3), (k + 3) & ~3, packed, Int32(k), Int32(n),
+                     narrow ? 1 : 0, &c, n)
+        return c[0]
+    }
+
+    /// With narrow (7-bit) weights the multiply is exact on every path, on shapes with odd and even
+    /// counts of 4-byte k-groups (the AVX2 narrow kernel pairs them), several k blocks, partial row
+    /// tiles and the extreme products; and the AVX2 narrow kernel really runs: fed weights outside
+    /// -64...63, its 16-bit sums of two pairs overflow where the baseline stays exact.
+    func testNarrowMultiplyIsExactOnEveryPath() throws {
+        let shapes: [(m: Int, k: Int, n: Int)] = [(1, 4, 1), (2, 8, 16), (5, 12, 17), (7, 36, 33), (200, 300, 40),
+                                                  (37, 2404, 33), (6, 1156, 16), (401, 96, 70), (4, 3, 5)]
+        for path in paths {
+            for (m, k, n) in shapes {
+                let kp = (k + 3) & ~3, lda = kp + 4
+                var a = [UInt8](repeating: 0, count: m * lda)
+                for i in 0..<m { for j in 0..<k { a[i * lda + j] = UInt8.random(in: 0...127, using: &rng) } }
+                var w = [Int8](repeating: 0, count: n * k)
+                for i in w.indices { w[i] = Int8.random(in: Int8(RCNN_I8_NARROW_MIN)...Int8(RCNN_I8_NARROW_MAX), using: &rng) }
+                // The largest sums of two pairs: 127 * -64 eight times over in row 0, column 0.
+                for kk in 0..<min(k, 8) { a[kk] = 127; w[kk] = Int8(RCNN_I8_NARROW_MIN) }
+                XCTAssertEqual(wrongSums(path, m: m, k: k, n: n, a: a, lda: lda, w: w, narrow: true), 0, "narrow, \(path) m \(m) k \(k) n \(n)")
+            }
+        }
+        try XCTSkipUnless(Int8Kernels.Path.avx2.isSupported, "no AVX2 on this CPU")
+        XCTAssertNotEqual(constantSum(.avx2, a: 127, w: 127, k: 8, narrow: true), 8 * 127 * 127, "the narrow kernel ran (wide weights overflow it)")
+        XCTAssertEqual(constantSum(.avx2, a: 127, w: 127, k: 8, narrow: false), 8 * 127 * 127)
+    }
+
+    /// 7-bit weights: levels in -63...63 (so `narrow`), each channel's largest weight at level
+    /// +-63; 8-bit weights use the full -127...127 and are not narrow.
+    func testSevenBitWeightLevels() {
+        let k = 40, n = 20
+        let w = (0..<(n * k)).map { _ in Float.random(in: -2...2, using: &rng) }
+        let q = ActivationQuantization(lower: -1, upper: 1)
+        for bits in [7, 8] {
+            let packed = PackedInt8Weights(n: n, k: k, input: q, bias: nil, weightBits: bits) { j, row in
+                for i in 0..<k { row[i] = w[j * k + i] }
+            }
+            XCTAssertEqual(packed.narrow, bits == 7)
+            for j in 0..<n {
+                let amax = w[(j * k)..<((j + 1) * k)].map(abs).max()!
+                XCTAssertEqual(packed.scale[j], q.scale * (amax / (bits == 7 ? 63 : 127)))
+            }
+        }
     }
 
     /// The steps around the multiply, NCHW float to NHWC levels and sums back to NCHW floats, give
@@ -277,24 +329,25 @@ final class Int8Tests: XCTestCase {
     }
 
     /// The weight levels and scales as the int8 convolution defines them (per output channel,
-    /// symmetric, max |w| / 127), in the float weight's [o][c][ki][kj] order.
-    func weightLevels(_ conv: Conv2d) -> (levels: [Int32], scale: [Float]) {
+    /// symmetric, max |w| / 127, or / 63 with 7-bit weights), in the float weight's [o][c][ki][kj] order.
+    func weightLevels(_ conv: Conv2d, bits: Int = 8) -> (levels: [Int32], scale: [Float]) {
         let per = conv.weight.count / conv.outChannels
+        let top: Float = bits == 7 ? 63 : 127
         var levels = [Int32](), scales = [Float]()
         for o in 0..<conv.outChannels {
             let row = conv.weight.data[(o * per)..<((o + 1) * per)]
             let amax = row.map(abs).max() ?? 0
-            let s = amax > 0 ? amax / 127 : 1
+            let s = amax > 0 ? amax / top : 1
             scales.append(s)
-            levels += row.map { Int32(max(-127, min(127, ($0 / s).rounded(.toNearestOrEven)))) }
+            levels += row.map { Int32(max(-top, min(top, ($0 / s).rounded(.toNearestOrEven)))) }
         }
         return (levels, scales)
     }
 
     /// The int8 convolution computed naively: levels summed in integers over the valid taps with
     /// padding at the zero point, then (sum - zp * sum of levels) * (input scale * weight scale) + bias.
-    func reference(_ conv: Conv2d, _ q: ActivationQuantization, _ x: Tensor, _ act: Activation) -> Tensor {
-        let (levels, wscale) = weightLevels(conv)
+    func reference(_ conv: Conv2d, _ q: ActivationQuantization, _ x: Tensor, _ act: Activation, bits: Int = 8) -> Tensor {
+        let (levels, wscale) = weightLevels(conv, bits: bits)
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (kh, kw) = conv.kernel
         let (oh, ow) = conv.outputSize(h: h, w: w)
@@ -328,22 +381,26 @@ final class Int8Tests: XCTestCase {
         return y
     }
 
-    /// Bit for bit the naive integer reference, on every path, for every geometry and activation.
+    /// Bit for bit the naive integer reference, on every path, for every geometry and activation,
+    /// with 8-bit and 7-bit weights (the AVX2 path's narrow kernel).
     func testConvolutionMatchesIntegerReferenceOnEveryPath() {
-        for (i, g) in geometries.enumerated() {
-            let act: Activation = [.identity, .relu, .hardswish][i % 3]
-            let conv = makeConv(g, activation: act, bias: i != 4)
-            let x = input(g, i % 2 == 0 ? -2...3 : 0...4)
-            let q = ActivationQuantization(lower: x.data.min()!, upper: x.data.max()!)
-            let int8 = conv.quantized(input: q)
-            XCTAssertNil(int8.winograd)
-            let expected = reference(conv, q, x, act)
-            for path in paths {
-                Int8Kernels.path = path
-                let y = int8(x)
-                XCTAssertEqual(y.shape, expected.shape)
-                let wrong = zip(y.data, expected.data).filter { $0 != $1 }.count
-                XCTAssertEqual(wrong, 0, "geometry \(i) on \(path): \(wrong) of \(y.count) differ")
+        for bits in [8, 7] {
+            for (i, g) in geometries.enumerated() {
+                let act: Activation = [.identity, .relu, .hardswish][i % 3]
+                let conv = makeConv(g, activation: act, bias: i != 4)
+                let x = input(g, i % 2 == 0 ? -2...3 : 0...4)
+                let q = ActivationQuantization(lower: x.data.min()!, upper: x.data.max()!)
+                let int8 = conv.quantized(input: q, weightBits: bits)
+                XCTAssertNil(int8.winograd)
+                XCTAssertEqual(int8.int8?.weights.narrow, bits == 7)
+                let expected = reference(conv, q, x, act, bits: bits)
+                for path in paths {
+                    Int8Kernels.path = path
+                    let y = int8(x)
+                    XCTAssertEqual(y.shape, expected.shape)
+                    let wrong = zip(y.data, expected.data).filter { $0 != $1 }.count
+                    XCTAssertEqual(wrong, 0, "\(bits)-bit weights, geometry \(i) on \(path): \(wrong) of \(y.count) differ")
+                }
             }
         }
     }
@@ -354,13 +411,14 @@ final class Int8Tests: XCTestCase {
     /// output's spread. A wrong zero point, tap order or channel scale breaks the bound by orders of
     /// magnitude.
     func testConvolutionWithinQuantizationErrorOfFloat() {
+        for bits in [8, 7] {
         for (i, g) in geometries.enumerated() {
             let conv = makeConv(g)
             let x = input(g, i % 2 == 0 ? -1...2 : 0...3)
             let q = ActivationQuantization(lower: x.data.min()!, upper: x.data.max()!)
-            let y = conv.quantized(input: q)(x)
+            let y = conv.quantized(input: q, weightBits: bits)(x)
             let f = conv(x)
-            let (_, wscale) = weightLevels(conv)
+            let (_, wscale) = weightLevels(conv, bits: bits)
             // The bound, per output, from |x| and |w| summed over the taps the float convolution uses.
             let absConv = Conv2d(weight: Tensor(shape: conv.weight.shape, data: conv.weight.data.map(abs)), bias: nil,
                                  stride: g.stride, padding: g.padding, dilation: g.dilation, groups: 1, activation: .identity)
@@ -382,11 +440,12 @@ final class Int8Tests: XCTestCase {
                 let bound: Float = wStepTerm.data[j] + wAbsSum * q.scale / 2
                 let err = abs(y.data[j] - f.data[j])
                 worstShare = max(worstShare, err / bound)
-                XCTAssertLessThanOrEqual(err, bound * 1.001 + 1e-5, "geometry \(i) output \(j)")
+                XCTAssertLessThanOrEqual(err, bound * 1.001 + 1e-5, "\(bits)-bit weights, geometry \(i) output \(j)")
             }
             let spread = f.data.map(abs).max()!
-            XCTAssertLessThan(y.maxAbsDifference(f), 0.05 * spread, "geometry \(i)")
-            print("int8 conv geometry \(i): worst error \(worstShare) of its bound, max error \(y.maxAbsDifference(f) / spread) of max |y|")
+            XCTAssertLessThan(y.maxAbsDifference(f), 0.05 * spread, "\(bits)-bit weights, geometry \(i)")
+            print("int8 conv (\(bits)-bit weights) geometry \(i): worst error \(worstShare) of its bound, max error \(y.maxAbsDifference(f) / spread) of max |y|")
+        }
         }
     }
 }

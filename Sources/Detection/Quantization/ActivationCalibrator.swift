@@ -24,6 +24,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
     public let keepFloat: Set<String>
     /// Whether layers whose int8 run is not faster than float32 stay float32.
     public let chooseBySpeed: Bool
+    /// Bits of the int8 layers' weights (8 or 7), used by the timing runs and written to the table.
+    public let weightBits: Int
 
     struct Stats {
         var calls = 0
@@ -42,7 +44,9 @@ public final class ActivationCalibrator: @unchecked Sendable {
     private var timing = false
 
     public init(method: Method = .percentile, percentile: Double = 99.99, keepFloat: Set<String> = [],
-                chooseBySpeed: Bool = true) {
+                chooseBySpeed: Bool = true, weightBits: Int = 8) {
+        precondition(PackedInt8Weights.weightBitChoices.contains(weightBits), "weight bits must be 7 or 8")
+        self.weightBits = weightBits
         self.method = method
         self.percentile = min(100, max(50, percentile))
         self.keepFloat = keepFloat
@@ -114,13 +118,13 @@ public final class ActivationCalibrator: @unchecked Sendable {
             else if conv.inChannels <= 4 { reason = "first layer: its input is the normalized image" }
             observe(conv.name, x, macs: macs, floatReason: reason)
             if reason == nil {
-                timeFirstCall(conv.name, x, float: { conv(x) }, int8: { q in conv.quantized(input: q).callAsFunction })
+                timeFirstCall(conv.name, x, float: { conv(x) }, int8: { q in conv.quantized(input: q, weightBits: weightBits).callAsFunction })
             }
         }
         Linear.inputObserver = { [self] layer, x in
             if timing { return }
             observe(layer.name, x, macs: Double(x.shape[0]) * Double(layer.inFeatures * layer.outFeatures), floatReason: nil)
-            timeFirstCall(layer.name, x, float: { layer(x) }, int8: { q in layer.quantized(input: q).callAsFunction })
+            timeFirstCall(layer.name, x, float: { layer(x) }, int8: { q in layer.quantized(input: q, weightBits: weightBits).callAsFunction })
         }
         defer {
             Conv2d.inputObserver = nil
@@ -199,7 +203,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
         }
         return QuantizationConfig(layers: layers, floatLayers: floats,
                                   calibration: .init(source: source, images: images, method: method.rawValue,
-                                                     percentile: method == .percentile ? percentile : nil))
+                                                     percentile: method == .percentile ? percentile : nil),
+                                  weightBits: weightBits == 8 ? nil : weightBits)
     }
 
     /// Total seconds of the timed float32 and int8 runs over the layers the table runs in int8 and

@@ -48,7 +48,7 @@ struct LayerLoader {
         guard conv.quantizable else {
             throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a grouped convolution, which has no int8 precision")
         }
-        return conv.quantized(input: q)
+        return conv.quantized(input: q, weightBits: quantization!.weightBits)
     }
 
     func batchNorm(_ prefix: String, channels: Int) throws -> BatchNorm {
@@ -88,7 +88,7 @@ struct LayerLoader {
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: o) : nil
         let layer = Linear(weight: w, bias: b, activation: activation, name: prefix)
         guard let q = quantization?.take(prefix) else { return layer }
-        return layer.quantized(input: q)
+        return layer.quantized(input: q, weightBits: quantization!.weightBits)
     }
 
     func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int, padding: Int = 0,

@@ -13,6 +13,10 @@ public struct QuantizationConfig: Codable, Sendable {
     public var floatLayers: [FloatLayer]?
     /// How the ranges were found.
     public var calibration: Calibration?
+    /// Bits of every int8 layer's weight levels: 8 (the default when absent) or 7. 7-bit weights
+    /// run about 1.2x faster on CPUs whose int8 multiply is AVX2 without VNNI, at a small cost in
+    /// accuracy; every path computes the same integers for either.
+    public var weightBits: Int?
 
     public struct Layer: Codable, Sendable, Equatable {
         public var name: String
@@ -50,18 +54,26 @@ public struct QuantizationConfig: Codable, Sendable {
         }
     }
 
-    public init(precision: String = "int8", layers: [Layer], floatLayers: [FloatLayer]?, calibration: Calibration?) {
+    public init(precision: String = "int8", layers: [Layer], floatLayers: [FloatLayer]?, calibration: Calibration?,
+                weightBits: Int? = nil) {
         self.precision = precision
         self.layers = layers
         self.floatLayers = floatLayers
         self.calibration = calibration
+        self.weightBits = weightBits
     }
+
+    /// The weight width the layers are quantized to (8 when the table does not say).
+    public var effectiveWeightBits: Int { weightBits ?? 8 }
 
     /// Each layer's input quantization by name, checked: a known precision, unique names, positive
     /// finite scales that float32 keeps positive, zero points in 0...127.
     func inputs(file: String) throws -> [String: ActivationQuantization] {
         func fail(_ reason: String) -> WeightsError { .invalidConfig(file: file, reason: "quantization: " + reason) }
         guard precision == "int8" else { throw fail("precision '\(precision)' is not int8") }
+        guard PackedInt8Weights.weightBitChoices.contains(effectiveWeightBits) else {
+            throw fail("weight_bits must be 7 or 8 (got \(effectiveWeightBits))")
+        }
         var table: [String: ActivationQuantization] = [:]
         for layer in layers {
             guard !layer.name.isEmpty else { throw fail("a layer has an empty name") }
@@ -81,11 +93,14 @@ public struct QuantizationConfig: Codable, Sendable {
 final class QuantizationPlan: @unchecked Sendable {
     let inputs: [String: ActivationQuantization]
     let file: String
+    /// Bits of the weight levels (8 or 7).
+    let weightBits: Int
     private(set) var used: Set<String> = []
 
-    init(inputs: [String: ActivationQuantization], file: String) {
+    init(inputs: [String: ActivationQuantization], file: String, weightBits: Int = 8) {
         self.inputs = inputs
         self.file = file
+        self.weightBits = weightBits
     }
 
     func take(_ name: String) -> ActivationQuantization? {
