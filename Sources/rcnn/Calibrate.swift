@@ -40,7 +40,7 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("weight-bits"), help: "Bits of the int8 layers' weight levels: 8, or 7, which the AVX2 kernel (CPUs without VNNI) multiplies about 1.2x faster at a small cost in accuracy; every CPU computes the same results for either.")
     var weightBits: Int = 8
 
-    @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and kept float32 unless int8 is at least 10% faster; calibrate with the --threads you serve with).")
+    @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and kept float32 unless int8 is at least 10% faster, then the whole model is timed on the first image with that choice and with every layer in int8, and every layer in int8 is kept when it is at least 10% faster, since a float32 layer also breaks a chain of int8 layers; calibrate with the --threads you serve with).")
     var allInt8 = false
 
     @Flag(name: .long, help: "Replace NAME.json when it exists.")
@@ -83,13 +83,37 @@ struct Calibrate: ParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
         if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
-        let table = calibrator.configuration(source: detector.name, images: files.count)
-        try Self.writeVariant(of: sourceURL, name: out, quantization: table, to: outURL)
+        var table = calibrator.configuration(source: detector.name, images: files.count)
         // The variant must load as written.
-        let variant: DetectionModel
-        do { variant = try DetectionModel(configURL: outURL) } catch {
-            try? FileManager.default.removeItem(at: outURL)
-            throw ValidationError("the written variant does not load: \(error)")
+        func written(_ table: QuantizationConfig) throws -> DetectionModel {
+            try Self.writeVariant(of: sourceURL, name: out, quantization: table, to: outURL)
+            do { return try DetectionModel(configURL: outURL) } catch {
+                try? FileManager.default.removeItem(at: outURL)
+                throw ValidationError("the written variant does not load: \(error)")
+            }
+        }
+        var variant = try written(table)
+        var wholeModel: String?
+        if !allInt8 {
+            // Each layer was timed alone, which cannot see that a float32 layer between int8 layers
+            // also breaks their chain (levels handed on without a float32 round trip): the whole
+            // model decides between the per-layer choice and every layer in int8.
+            let every = calibrator.configuration(source: detector.name, images: files.count, bySpeed: false)
+            if every.layers.count > table.layers.count {
+                let image = try ImageDecoder.decode(try Data(contentsOf: files[files.startIndex]))
+                let perLayer = variant
+                let allLayers = try written(every)
+                let (a, b) = ActivationCalibrator.compare({ Self.probe(perLayer, image) }, { Self.probe(allLayers, image) })
+                let keepAll = b < ActivationCalibrator.speedMargin * a
+                wholeModel = String(format: "whole model on the first image: %.0f ms with the per-layer choice, %.0f ms with every layer in int8; kept %@",
+                                    1000 * a, 1000 * b, keepAll ? "every layer in int8" : "the per-layer choice")
+                if keepAll {
+                    table = every
+                    variant = allLayers
+                } else {
+                    variant = try written(table)
+                }
+            }
         }
         print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights), \(table.floatLayers?.count ?? 0) float32 layers; "
               + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
@@ -99,7 +123,13 @@ struct Calibrate: ParsableCommand {
             print(String(format: "timed on the first image: the int8 layers take %.0f ms against %.0f ms in float32 (%.2fx); all timed layers %.0f ms in float32",
                          1000 * q, 1000 * f, q / max(1e-9, f), 1000 * all))
         }
+        if let wholeModel { print(wholeModel) }
         print("wrote \(outURL.path)")
+    }
+
+    /// One detection run, for `ActivationCalibrator.compare`: the number of detections.
+    static func probe(_ model: DetectionModel, _ image: RGBImage) -> Int {
+        model.detect(image).detections.count
     }
 
     /// JPEG and PNG files directly in `folder`, by name.

@@ -138,6 +138,16 @@ extension CLITests {
             + ((tq["float_layers"] as? [[String: Any]]) ?? []).map { $0["name"] as! String }
         XCTAssertEqual(Set(names).count, names.count)
         XCTAssertEqual(Set(names), Set(layers.map { $0["name"] as! String }).union(reasons.keys))
+        // Layers left float32 by their own timing survive only when the whole model, timed both
+        // ways, did not run at least 10% faster with every layer in int8.
+        let slower = ((tq["float_layers"] as? [[String: Any]]) ?? []).filter { ($0["reason"] as? String ?? "").hasPrefix("int8 is not 10% faster") }
+        if !slower.isEmpty {
+            XCTAssertTrue(timed.output.contains("with every layer in int8; kept the per-layer choice"), timed.output)
+        }
+        if timed.output.contains("kept every layer in int8") {
+            XCTAssertTrue(slower.isEmpty, "\(slower)")
+            XCTAssertEqual((tq["layers"] as? [[String: Any]])?.count, layers.count)
+        }
     }
 
     /// `--weight-bits 7` writes a variant whose weights are quantized to 7 bits: the table says so,

@@ -63,8 +63,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// each side has run at least 3 times and for at least 20 ms in all (at most 15 rounds).
     /// Returns each side's fastest run in seconds; the minimum is the estimate least moved by
     /// other work on the machine.
-    static func compare(_ a: () -> Tensor, _ b: () -> Tensor) -> (Double, Double) {
-        func once(_ body: () -> Tensor) -> Double {
+    public static func compare<T>(_ a: () -> T, _ b: () -> T) -> (Double, Double) {
+        func once(_ body: () -> T) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -172,8 +172,10 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// Layers seen, in first-call order.
     public var layerNames: [String] { lock.withLock { order } }
 
-    /// The quantization table: int8 for every layer seen that has a kernel and was not kept float.
-    public func configuration(source: String, images: Int) -> QuantizationConfig {
+    /// The quantization table: int8 for every layer seen that has a kernel and was not kept float
+    /// (nor, choosing by speed, slower in int8; `bySpeed: false` ignores the timings).
+    public func configuration(source: String, images: Int, bySpeed: Bool? = nil) -> QuantizationConfig {
+        let chooseBySpeed = bySpeed ?? self.chooseBySpeed
         lock.lock()
         defer { lock.unlock() }
         var layers: [QuantizationConfig.Layer] = []
