@@ -4,7 +4,8 @@ accuracy on the same COCO split.
 
 Each runtime quantizes the same way a user of it would, with its documented defaults:
 - ours: `rcnn calibrate --config M.json --images DIR --count N --out M_int8` (percentile ranges,
-  layers that time no faster in int8 stay float32);
+  layers that time no faster in int8 stay float32), with `--weight-bits 7` on CPUs without VNNI, as
+  the README advises for AVX2 (the counterpart of ONNX Runtime's reduce_range below);
 - ONNX Runtime: `quantize_static` in QDQ format on the exported model, Conv/MatMul/Gemm quantized,
   u8 activations with per-tensor MinMax ranges, s8 weights per channel, and `reduce_range` (7-bit
   weights) on CPUs without VNNI, as its documentation asks for AVX2 to avoid saturation;
@@ -154,11 +155,14 @@ def ours_variant(rcnn, cfg, images_dir, count, workdir, threads):
     with open(source, "w") as f:
         json.dump(conf, f, indent=1)
     name = f"{conf['name']}_int8"
+    bits = [] if cpu_has_vnni() else ["--weight-bits", "7"]
     res = subprocess.run([rcnn, "calibrate", "--config", source, "--images", images_dir, "--count", str(count),
-                          "--out", name, "--threads", str(threads), "--force"], capture_output=True, text=True)
+                          "--out", name, "--threads", str(threads), "--force"] + bits, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(res.stderr.strip()[-300:])
-    log("  " + (res.stdout.strip().splitlines() or [""])[-1])
+    for line in res.stdout.strip().splitlines():
+        if line.startswith((f"{name}:", "whole model", "wrote")):
+            log("  " + line)
     return os.path.join(workdir, f"{name}.json")
 
 

@@ -124,6 +124,9 @@ struct Calibrate: ParsableCommand {
                          1000 * q, 1000 * f, q / max(1e-9, f), 1000 * all))
         }
         if let wholeModel { print(wholeModel) }
+        if weightBits == 8 && Int8Kernels.path == .avx2 {
+            print("note: this CPU multiplies int8 with AVX2 (no VNNI), where --weight-bits 7 runs the int8 layers about 1.2x faster")
+        }
         print("wrote \(outURL.path)")
     }
 
