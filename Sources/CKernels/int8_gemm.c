@@ -83,6 +83,31 @@ static void kernel_c(int groups, const uint8_t *pa, long rs, long gs, const int8
 }
 
 #if defined(__x86_64__)
+/* Stores an accumulator tile of `rows` rows x NR columns into C (adding to C when accumulating):
+ * a whole tile straight from the registers, an mr x nr corner through store_tile. Inlined into
+ * every kernel, whose targets all include AVX2. */
+__attribute__((target("avx2"), always_inline)) static inline void store_acc(__m256i acc[][2], int rows, int32_t *c,
+                                                                           long ldc, int accumulate, int mr, int nr) {
+    if (mr == rows && nr == NR) {
+        for (int r = 0; r < rows; r++) {
+            __m256i *p0 = (__m256i *)(c + (size_t)r * ldc), *p1 = p0 + 1;
+            if (accumulate) {
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_loadu_si256(p0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_loadu_si256(p1));
+            }
+            _mm256_storeu_si256(p0, acc[r][0]);
+            _mm256_storeu_si256(p1, acc[r][1]);
+        }
+    } else {
+        int32_t t[MR_MAX * NR];
+        for (int r = 0; r < rows; r++) {
+            _mm256_storeu_si256((__m256i *)&t[r * NR], acc[r][0]);
+            _mm256_storeu_si256((__m256i *)&t[r * NR + 8], acc[r][1]);
+        }
+        store_tile(t, c, ldc, accumulate, mr, nr);
+    }
+}
+
 #define DEFINE_KERNEL(NAME, TARGET, MR_, STEP)                                                     \
     __attribute__((target(TARGET))) static void NAME(int groups, const uint8_t *pa, long rs,       \
                                                      long gs, const int8_t *pb, int32_t *c,         \
@@ -104,24 +129,7 @@ static void kernel_c(int groups, const uint8_t *pa, long rs, long gs, const int8
             pa += gs;                                                                              \
             pb += 4 * NR;                                                                          \
         }                                                                                          \
-        if (mr == MR_ && nr == NR) {                                                               \
-            for (int r = 0; r < MR_; r++) {                                                        \
-                __m256i *p0 = (__m256i *)(c + (size_t)r * ldc), *p1 = p0 + 1;                      \
-                if (accumulate) {                                                                  \
-                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_loadu_si256(p0));               \
-                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_loadu_si256(p1));               \
-                }                                                                                  \
-                _mm256_storeu_si256(p0, acc[r][0]);                                                \
-                _mm256_storeu_si256(p1, acc[r][1]);                                                \
-            }                                                                                      \
-        } else {                                                                                   \
-            int32_t t[MR_ * NR];                                                                   \
-            for (int r = 0; r < MR_; r++) {                                                        \
-                _mm256_storeu_si256((__m256i *)&t[r * NR], acc[r][0]);                             \
-                _mm256_storeu_si256((__m256i *)&t[r * NR + 8], acc[r][1]);                         \
-            }                                                                                      \
-            store_tile(t, c, ldc, accumulate, mr, nr);                                             \
-        }                                                                                          \
+        store_acc(acc, MR_, c, ldc, accumulate, mr, nr);                                           \
     }
 
 #define STEP_AVX2(ACC, A, B) ACC = _mm256_add_epi32(ACC, _mm256_madd_epi16(_mm256_maddubs_epi16(A, B), ones))
@@ -178,24 +186,7 @@ __attribute__((target("avx2"))) static void kernel_avx2_narrow(int groups, const
             STEP_AVX2(acc[r][1], a, b1);
         }
     }
-    if (mr == NARROW_MR && nr == NR) {
-        for (int r = 0; r < NARROW_MR; r++) {
-            __m256i *p0 = (__m256i *)(c + (size_t)r * ldc), *p1 = p0 + 1;
-            if (accumulate) {
-                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_loadu_si256(p0));
-                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_loadu_si256(p1));
-            }
-            _mm256_storeu_si256(p0, acc[r][0]);
-            _mm256_storeu_si256(p1, acc[r][1]);
-        }
-    } else {
-        int32_t t[NARROW_MR * NR];
-        for (int r = 0; r < NARROW_MR; r++) {
-            _mm256_storeu_si256((__m256i *)&t[r * NR], acc[r][0]);
-            _mm256_storeu_si256((__m256i *)&t[r * NR + 8], acc[r][1]);
-        }
-        store_tile(t, c, ldc, accumulate, mr, nr);
-    }
+    store_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr);
 }
 #endif
 
