@@ -111,7 +111,8 @@ struct Calibrate: ParsableCommand {
                     table = every
                     variant = allLayers
                 } else {
-                    variant = try written(table)
+                    // The per-layer table loaded above; write it back in place of the other.
+                    try Self.writeVariant(of: sourceURL, name: out, quantization: table, to: outURL)
                 }
             }
         }
