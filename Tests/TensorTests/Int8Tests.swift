@@ -62,7 +62,8 @@ final class Int8Tests: XCTestCase {
     /// The AVX2 contract is real: 8-bit activations saturate its pair sums, which the exactness test
     /// above would catch if the engine ever fed them (the test is not vacuous on AVX2).
     func testAVX2SaturatesAbove7Bits() throws {
-        try XCTSkipUnless(Int8Kernels.Path.avx2.isSupported, "no AVX2 on this CPU")
+        try Prerequisite.require(Int8Kernels.Path.avx2.isSupported, "an AVX2 CPU (this check runs the AVX2 kernel)",
+                                 provides: "CI runs on x86-64 machines with AVX2")
         XCTAssertNotEqual(constantSum(.avx2, a: 255, w: 127, k: 4, narrow: false), 4 * 255 * 127)
         XCTAssertEqual(constantSum(.baseline, a: 255, w: 127, k: 4, narrow: false), 4 * 255 * 127)
     }
@@ -98,7 +99,8 @@ final class Int8Tests: XCTestCase {
                 XCTAssertEqual(wrongSums(path, m: m, k: k, n: n, a: a, lda: lda, w: w, narrow: true), 0, "narrow, \(path) m \(m) k \(k) n \(n)")
             }
         }
-        try XCTSkipUnless(Int8Kernels.Path.avx2.isSupported, "no AVX2 on this CPU")
+        try Prerequisite.require(Int8Kernels.Path.avx2.isSupported, "an AVX2 CPU (this check runs the AVX2 kernel)",
+                                 provides: "CI runs on x86-64 machines with AVX2")
         XCTAssertNotEqual(constantSum(.avx2, a: 127, w: 127, k: 8, narrow: true), 8 * 127 * 127, "the narrow kernel ran (wide weights overflow it)")
         XCTAssertEqual(constantSum(.avx2, a: 127, w: 127, k: 8, narrow: false), 8 * 127 * 127)
     }
