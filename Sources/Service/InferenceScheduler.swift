@@ -43,7 +43,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         let body: (Int) -> Void
         var next = 0
         var finished = 0
-        var threads = Set<ObjectIdentifier>()
+        /// The threads that took parts, by pthread id (unique among live threads).
+        var threads = Set<UInt>()
         init(count: Int, body: @escaping (Int) -> Void) { self.count = count; self.body = body }
         var hasParts: Bool { next < count }
     }
@@ -164,7 +165,7 @@ public final class InferenceScheduler: @unchecked Sendable {
         while work.hasParts {
             let i = work.next
             work.next += 1
-            work.threads.insert(ObjectIdentifier(Thread.current))
+            work.threads.insert(UInt(pthread_self()))
             lock.unlock()
             body(i)
             lock.lock()
@@ -210,7 +211,7 @@ public final class InferenceScheduler: @unchecked Sendable {
                     // queue (which comes first).
                     let i = work.next
                     work.next += 1
-                    work.threads.insert(ObjectIdentifier(Thread.current))
+                    work.threads.insert(UInt(pthread_self()))
                     lock.unlock()
                     work.body(i)
                     lock.lock()
