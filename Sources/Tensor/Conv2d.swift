@@ -84,8 +84,9 @@ public struct Conv2d: Sendable {
         Conv2d(self, activation: activation, int8: int8, winograd: winograd)
     }
 
-    /// Whether the convolution has an int8 precision (dense: groups 1).
-    public var quantizable: Bool { groups == 1 }
+    /// Whether the convolution has an int8 precision: dense (groups 1) or depthwise (one filter per
+    /// channel).
+    public var quantizable: Bool { groups == 1 || (groups == inChannels && groups == outChannels) }
 
     /// The same convolution run in int8 for inputs quantized as `input`, weights to `weightBits` (8
     /// or 7) (float weights kept for reference; the Winograd filters are dropped).

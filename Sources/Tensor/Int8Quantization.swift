@@ -136,6 +136,17 @@ public final class PackedInt8Weights: @unchecked Sendable {
     /// Row stride of the u8 input matrix: k rounded up to 4.
     public var paddedK: Int { (k + 3) & ~3 }
 
+    /// The weight levels, read back from the packed panels: output j's k levels at `j * k`.
+    public func levels() -> [Int8] {
+        let nr = Int(RCNN_I8_NR), kp = paddedK
+        var out = [Int8](repeating: 0, count: n * k)
+        for j in 0..<n {
+            let panel = packed + (j / nr) * nr * kp + (j % nr) * 4
+            for i in 0..<k { out[j * k + i] = panel[(i >> 2) * 4 * nr + (i & 3)] }
+        }
+        return out
+    }
+
     /// `acc[i][j] = sum a[i][kk] * w[j][kk]` for `m` rows of `a` (`paddedK` bytes each, padding 0).
     func multiply(m: Int, a: UnsafePointer<UInt8>, lda: Int, into acc: UnsafeMutablePointer<Int32>, ldc: Int) {
         let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), narrow ? 1 : 0, acc, ldc)

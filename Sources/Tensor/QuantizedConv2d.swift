@@ -1,42 +1,64 @@
 import CKernels
 import Foundation
 
-/// The int8 precision of a dense convolution (`groups == 1`): the input is quantized per tensor
-/// (`ActivationQuantization`), the weights per output channel, the products summed exactly in
-/// 32-bit integers, and the sums turned back into floats with the bias and ReLU in one pass.
+/// The int8 precision of a dense convolution (`groups == 1`) or a depthwise one (one filter per
+/// channel): the input is quantized per tensor (`ActivationQuantization`), the weights per output
+/// channel, the products summed exactly in 32-bit integers, and the sums turned back into floats
+/// with the bias and ReLU in one pass.
 ///
 /// The input is quantized once into pixel-major (NHWC) bytes; tasks of output pixels then lower
 /// their rows in (tap, channel) order (1x1 stride-1 convolutions read the quantized input as it
-/// is), multiply, and store straight into the NCHW output. Results are identical on every
-/// instruction-set path. Immutable; thread-safe.
+/// is), multiply, and store straight into the NCHW output. A depthwise layer sums each channel's
+/// taps straight from the pixel-major levels (`rcnn_i8_depthwise`) into the same rows of sums, so
+/// the stores and chains are the dense layer's. Results are identical on every instruction-set
+/// path. Immutable; thread-safe.
 public struct QuantizedConv2d: Sendable {
     public let weights: PackedInt8Weights
     public let kernel: (h: Int, w: Int)
     public let stride: (h: Int, w: Int)
     public let padding: (h: Int, w: Int)
     public let dilation: (h: Int, w: Int)
-    public var inChannels: Int { weights.k / (kernel.h * kernel.w) }
+    public let inChannels: Int
     public var outChannels: Int { weights.n }
     public var input: ActivationQuantization { weights.input }
+    /// Whether this is a depthwise layer (groups == in == out channels).
+    public var isDepthwise: Bool { depthwiseWeights != nil }
+    /// A depthwise layer's weight levels as `rcnn_i8_depthwise` reads them: [tap][channel], as int32.
+    private let depthwiseWeights: [Int32]?
 
     /// Quantizes `conv`'s weights (to `weightBits`, 8 or 7) for inputs quantized as `input`.
-    /// `conv.groups` must be 1.
+    /// `conv.groups` must be 1, or equal to its input and output channels (depthwise).
     public init(_ conv: Conv2d, input: ActivationQuantization, weightBits: Int = 8) {
-        precondition(conv.groups == 1, "int8 convolutions are dense (groups 1), got groups \(conv.groups)")
+        let depthwise = conv.groups > 1 && conv.groups == conv.inChannels && conv.groups == conv.outChannels
+        precondition(conv.groups == 1 || depthwise,
+                     "int8 convolutions are dense (groups 1) or depthwise, got groups \(conv.groups) for \(conv.inChannels) -> \(conv.outChannels) channels")
         let (kh, kw) = conv.kernel
         let c = conv.inChannels, o = conv.outChannels
         kernel = (kh, kw)
         stride = conv.stride
         padding = conv.padding
         dilation = conv.dilation
-        // Weights [o][c][ki][kj] reordered to the lowering's (ki, kj, c) order.
+        inChannels = c
+        let cg = c / conv.groups
+        // Weights [o][c / groups][ki][kj] reordered to the lowering's (ki, kj, c) order; a depthwise
+        // layer's row is its own channel's taps.
         weights = conv.weight.data.withUnsafeBufferPointer { wb in
-            PackedInt8Weights(n: o, k: c * kh * kw, input: input, bias: conv.bias, weightBits: weightBits) { j, row in
-                let src = wb.baseAddress! + j * c * kh * kw
-                for ch in 0..<c {
-                    for t in 0..<(kh * kw) { row[t * c + ch] = src[ch * kh * kw + t] }
+            PackedInt8Weights(n: o, k: cg * kh * kw, input: input, bias: conv.bias, weightBits: weightBits) { j, row in
+                let src = wb.baseAddress! + j * cg * kh * kw
+                for ch in 0..<cg {
+                    for t in 0..<(kh * kw) { row[t * cg + ch] = src[ch * kh * kw + t] }
                 }
             }
+        }
+        if depthwise {
+            let levels = weights.levels(), taps = kh * kw
+            var byTap = [Int32](repeating: 0, count: taps * o)
+            for ch in 0..<o {
+                for t in 0..<taps { byTap[t * o + ch] = Int32(levels[ch * taps + t]) }
+            }
+            depthwiseWeights = byTap
+        } else {
+            depthwiseWeights = nil
         }
     }
 
@@ -157,6 +179,23 @@ public struct QuantizedConv2d: Sendable {
         let rows = PackedInt8Weights.rowsPerTask(m)
         let tasks = (m + rows - 1) / rows
         x.withLevels { quantized in
+            if let depthwiseWeights {
+                depthwiseWeights.withUnsafeBufferPointer { wt in
+                    parallelFor(tasks) { t in
+                        let first = t * rows, count = min(rows, m - first)
+                        Scratch.with(count * o) { buf in
+                            let acc = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: count * o)
+                            let rc = rcnn_i8_depthwise(Int8Kernels.path.rawValue, quantized, Int32(c), Int32(h), Int32(w),
+                                                       Int32(kernel.h), Int32(kernel.w), Int32(stride.h), Int32(stride.w),
+                                                       Int32(padding.h), Int32(padding.w), Int32(dilation.h), Int32(dilation.w),
+                                                       Int32(oh), Int32(ow), zp, wt.baseAddress!, first, Int32(count), acc, o)
+                            precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+                            store(acc, first, count)
+                        }
+                    }
+                }
+                return
+            }
             parallelFor(tasks) { t in
                 let first = t * rows, count = min(rows, m - first)
                 let loweredBytes = direct ? 0 : count * kp

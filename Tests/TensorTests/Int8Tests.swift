@@ -395,15 +395,20 @@ final class Int8Tests: XCTestCase {
                 let int8 = conv.quantized(input: q, weightBits: bits)
                 XCTAssertNil(int8.winograd)
                 XCTAssertEqual(int8.int8?.weights.narrow, bits == 7)
-                let expected = reference(conv, q, x, act, bits: bits)
-                for path in paths {
-                    Int8Kernels.path = path
-                    let y = int8(x)
-                    XCTAssertEqual(y.shape, expected.shape)
-                    let wrong = zip(y.data, expected.data).filter { $0 != $1 }.count
-                    XCTAssertEqual(wrong, 0, "\(bits)-bit weights, geometry \(i) on \(path): \(wrong) of \(y.count) differ")
-                }
+                assertEqualOnEveryPath(int8, x, reference(conv, q, x, act, bits: bits), "\(bits)-bit weights, geometry \(i)")
             }
+        }
+    }
+
+    /// `conv(x)` equals `expected` bit for bit on every int8 path this CPU runs.
+    func assertEqualOnEveryPath(_ conv: Conv2d, _ x: Tensor, _ expected: Tensor, _ label: String,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        for path in paths {
+            Int8Kernels.path = path
+            let y = conv(x)
+            XCTAssertEqual(y.shape, expected.shape, file: file, line: line)
+            let wrong = zip(y.data, expected.data).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(wrong, 0, "\(label) on \(path): \(wrong) of \(y.count) differ", file: file, line: line)
         }
     }
 

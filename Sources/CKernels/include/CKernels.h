@@ -112,6 +112,15 @@ void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float
 void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
                    int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
                    long first, int rows, uint8_t *dst, long ldd);
+/* Depthwise convolution (one kh x kw filter per channel) of pixel-major levels src
+ * [images][h][w][channels], for output pixels [first, first + count) numbered over images, rows and
+ * columns: acc row r (leading dimension ldacc) gets each channel's exact sum of level times weight
+ * over the taps, zero_point outside the image. weights: [kh * kw][channels] levels as int32.
+ * `isa` picks the compiled variant (portable, AVX2, AVX-512 for the AVX-512 VNNI path); all give
+ * the same exact sums. Returns -1 when this CPU lacks `isa`, else 0. Single-threaded. */
+int rcnn_i8_depthwise(int isa, const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
+                       int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
+                       const int32_t *weights, long first, int count, int32_t *acc, long ldacc);
 /* Dequantizes rows of acc (output pixels first..., n channels) into dst [images][n][plane]:
  * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). `isa` as above. */
 void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,

@@ -23,11 +23,18 @@ struct MobileNetV3: FeatureExtractor {
         let project: Conv2d
         let residual: Bool
 
+        /// Without squeeze-and-excitation the three convolutions run as one `Conv2d.sequence`, so
+        /// int8 layers with ReLU hand their levels on (expand -> depthwise -> project) with no float
+        /// tensor between them; with it, expand and depthwise do, and the block's scaling runs in
+        /// float32 before the projection.
         func callAsFunction(_ x: Tensor) -> Tensor {
-            var y = expand.map { $0(x) } ?? x
-            y = depthwise(y)
-            if let se { y = se(y) }
-            y = project(y)
+            let convs = (expand.map { [$0] } ?? []) + [depthwise]
+            var y: Tensor
+            if let se {
+                y = project(se(Conv2d.sequence(convs, x)))
+            } else {
+                y = Conv2d.sequence(convs + [project], x)
+            }
             if residual { y.add(x) }
             return y
         }

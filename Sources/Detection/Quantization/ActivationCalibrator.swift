@@ -114,7 +114,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
             let (oh, ow) = conv.outputSize(h: x.shape[2], w: x.shape[3])
             let macs = Double(x.shape[0] * conv.outChannels * oh * ow) * Double(conv.inChannels / conv.groups * conv.kernel.h * conv.kernel.w)
             var reason: String?
-            if !conv.quantizable { reason = "grouped convolution (no int8 kernel)" }
+            if !conv.quantizable { reason = "grouped convolution that is not depthwise (no int8 kernel)" }
             else if conv.inChannels <= 4 { reason = "first layer: its input is the normalized image" }
             observe(conv.name, x, macs: macs, floatReason: reason)
             if reason == nil {

@@ -46,7 +46,7 @@ struct LayerLoader {
                           dilation: dilation, groups: groups, activation: activation, name: prefix)
         guard let q = quantization?.take(prefix) else { return conv }
         guard conv.quantizable else {
-            throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a grouped convolution, which has no int8 precision")
+            throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a grouped convolution that is not depthwise, which has no int8 precision")
         }
         return conv.quantized(input: q, weightBits: quantization!.weightBits)
     }
