@@ -17,6 +17,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include "transpose8.h"
 
 /* No fused multiply-adds: the vector and scalar versions must round identically. */
 #pragma STDC FP_CONTRACT OFF
@@ -200,24 +201,6 @@ static void store_block(const int32_t *acc, long ldacc, int r0, int count, int o
 }
 
 #if defined(__x86_64__)
-/* v: 8 rows of 8 floats -> t: its 8 columns (v is clobbered). */
-__attribute__((target("avx2"))) static inline void transpose_8x8_ps(__m256 v[8], __m256 t[8]) {
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        v[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        v[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        v[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        v[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x20);
-        t[i + 4] = _mm256_permute2f128_ps(v[i], v[i + 4], 0x31);
-    }
-}
-
 /* 8 pixels x 8 channels: dequantized along the channels, transposed in registers, stored as 8
  * channel runs of 8 pixels. */
 __attribute__((target("avx2"))) static void store_run_avx2(const int32_t *acc, long ldacc, int r0, int count, int n,
