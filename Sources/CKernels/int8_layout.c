@@ -251,10 +251,34 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
     }
 }
 
+/* The float32 hardswish, x * min(max(x + 3, 0), 6) / 6, with its comparisons as written there:
+ * max keeps t unless 0 >= t, min keeps t unless 6 < t, so NaN passes through both. */
+static inline float hardswish(float x) {
+    float t = x + 3.0f;
+    t = 0.0f >= t ? 0.0f : t;
+    t = 6.0f < t ? 6.0f : t;
+    return x * t / 6.0f;
+}
+
+static inline float activate(float v, int act) {
+    if (act == RCNN_I8_ACT_RELU) return v < 0.0f ? 0.0f : v;
+    if (act == RCNN_I8_ACT_HARDSWISH) return hardswish(v);
+    return v;
+}
+
 #if defined(__x86_64__)
+/* Eight hardswish values, as hardswish() computes each. */
+__attribute__((target("avx2"))) static inline __m256 hardswish8(__m256 x) {
+    const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
+    __m256 t = _mm256_add_ps(x, three);
+    t = _mm256_blendv_ps(t, zero, _mm256_cmp_ps(zero, t, _CMP_GE_OQ));
+    t = _mm256_blendv_ps(t, six, _mm256_cmp_ps(six, t, _CMP_LT_OQ));
+    return _mm256_div_ps(_mm256_mul_ps(x, t), six);
+}
+
 __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *acc, long ldacc, int rows, int n,
                                                                   const int32_t *offset, const float *scale,
-                                                                  const float *bias, int relu, float inv_scale,
+                                                                  const float *bias, int act, float inv_scale,
                                                                   float zp, uint8_t *dst, long ldd) {
     const int n16 = n / 16 * 16;
     const __m256 zero = _mm256_setzero_ps();
@@ -268,24 +292,25 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
                 const int j = o + 8 * h;
                 __m256 v = dequantize8(a + j, _mm256_loadu_si256((const __m256i *)(offset + j)),
                                        _mm256_loadu_ps(scale + j), bias ? _mm256_loadu_ps(bias + j) : zero);
-                if (relu) v = relu8(v);
+                if (act == RCNN_I8_ACT_RELU) v = relu8(v);
+                else if (act == RCNN_I8_ACT_HARDSWISH) v = hardswish8(v);
                 level[h] = levels8(v, inv, zpv);
             }
             _mm_storeu_si128((__m128i *)(d + o), pack16(level[0], level[1]));
         }
         for (int o = n16; o < n; o++)
-            d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
+            d[o] = quantize(activate(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, 0), act), inv_scale, zp);
     }
 }
 #endif
 
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                             const float *scale, const float *bias, int relu, float inv_scale, int zero_point,
+                             const float *scale, const float *bias, int act, float inv_scale, int zero_point,
                              uint8_t *dst, long ldd) {
     const float zp = (float)zero_point;
 #if defined(__x86_64__)
     if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
-        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, relu, inv_scale, zp, dst, ldd);
+        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, act, inv_scale, zp, dst, ldd);
         return;
     }
 #endif
@@ -294,7 +319,7 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
         const int32_t *a = acc + (size_t)r * ldacc;
         uint8_t *d = dst + (size_t)r * ldd;
         for (int o = 0; o < n; o++)
-            d[o] = quantize(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu), inv_scale, zp);
+            d[o] = quantize(activate(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, 0), act), inv_scale, zp);
     }
 }
 

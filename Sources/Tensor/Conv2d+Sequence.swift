@@ -11,7 +11,7 @@ extension Conv2d {
     static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
 
     /// Runs `convs` one after another on `x`. Where an int8 convolution whose activation is
-    /// identity or ReLU feeds another int8 convolution, its sums go straight to the next layer's
+    /// identity, ReLU or hardswish feeds another int8 convolution, its sums go straight to the next layer's
     /// input levels (`QuantizedConv2d.callAsFunction(_:activation:quantizedFor:)`): no float
     /// tensor is written and read back, and the result has the same bits as calling each layer in
     /// turn. While an input observer is set (calibration) every layer runs on its float input.
@@ -49,7 +49,7 @@ extension Conv2d {
     }
 
     /// Runs `convs` on `x` (or on `levels`, `x` quantized for the first layer), ending in levels for
-    /// `consumer` where the last layer is int8 with identity or ReLU, else in floats.
+    /// `consumer` where the last layer is int8 with identity, ReLU or hardswish, else in floats.
     private static func chain(_ convs: [Conv2d], _ x: Tensor, levels input: QuantizedActivations?,
                               endingIn consumer: QuantizedConv2d?) -> ChainOutput {
         if convs.isEmpty { return input.map { .levels($0) } ?? .float(x) }
@@ -57,7 +57,7 @@ extension Conv2d {
         var levels = input
         for (i, conv) in convs.enumerated() {
             let next = i + 1 < convs.count ? convs[i + 1].int8 : consumer
-            if let int8 = conv.int8, let next, conv.activation == .identity || conv.activation == .relu {
+            if let int8 = conv.int8, let next, PackedInt8Weights.requantizable(conv.activation) {
                 levels = int8(levels ?? int8.quantize(float), activation: conv.activation, quantizedFor: next.input)
             } else if let int8 = conv.int8, let l = levels {
                 float = int8(l, activation: conv.activation)

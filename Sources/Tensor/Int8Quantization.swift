@@ -162,12 +162,24 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
-    /// Dequantizes `rows` rows of sums and quantizes them as `next`'s input (multiplying by 1 / its
-    /// scale, as the quantizing layer does) into row-major levels (`n` per row).
-    func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, for next: ActivationQuantization,
+    /// The activations `requantizeRows` applies on the way (the float32 activation's bits).
+    static func requantizable(_ activation: Activation) -> Bool {
+        activation == .identity || activation == .relu || activation == .hardswish
+    }
+
+    /// Dequantizes `rows` rows of sums, applies `activation` (identity, ReLU or hardswish) and
+    /// quantizes them as `next`'s input (multiplying by 1 / its scale, as the quantizing layer does)
+    /// into row-major levels (`n` per row).
+    func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, activation: Activation, for next: ActivationQuantization,
                         into dst: UnsafeMutablePointer<UInt8>) {
+        precondition(Self.requantizable(activation), "requantizing applies identity, ReLU or hardswish, got \(activation)")
+        let act: Int32 = switch activation {
+        case .relu: RCNN_I8_ACT_RELU
+        case .hardswish: RCNN_I8_ACT_HARDSWISH
+        default: RCNN_I8_ACT_IDENTITY
+        }
         withConstants { off, sc, b in
-            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0,
+            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
                                     1 / next.scale, Int32(next.zeroPoint), dst, n)
         }
     }

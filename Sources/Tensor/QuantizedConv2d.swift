@@ -112,17 +112,18 @@ public struct QuantizedConv2d: Sendable {
         return y
     }
 
-    /// Convolves a quantized input and quantizes the output, after `activation` (identity or ReLU),
+    /// Convolves a quantized input and quantizes the output, after `activation` (identity, ReLU or
+    /// hardswish),
     /// as `next`'s input: the levels `next.quantize(self(x, activation:))` would give, without the
     /// float tensor in between.
     public func callAsFunction(_ x: QuantizedActivations, activation: Activation,
                                quantizedFor next: ActivationQuantization) -> QuantizedActivations {
-        precondition(activation == .identity || activation == .relu, "requantizing applies identity or ReLU only")
+        precondition(PackedInt8Weights.requantizable(activation), "requantizing applies identity, ReLU or hardswish only")
         let (oh, ow) = checkedOutputSize(x)
         let o = outChannels
         return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
             run(x) { acc, first, count in
-                weights.requantizeRows(acc, rows: count, relu: activation == .relu, for: next, into: levels + first * o)
+                weights.requantizeRows(acc, rows: count, activation: activation, for: next, into: levels + first * o)
             }
         }
     }

@@ -171,6 +171,41 @@ extension Int8Tests {
         }
     }
 
+    /// Requantizing through hardswish (`rcnn_i8_requantize_rows`) gives the levels of storing,
+    /// applying the float32 hardswish and quantizing again, on every path: a 1x1 layer close to the
+    /// identity spreads its outputs over -8...8, so every region of hardswish (0 below -3, the
+    /// quadratic part, x above 3) and the clamps of the next layer's range are crossed.
+    func testHardswishRequantizingGivesTheUnchainedLevels() {
+        let c = 40
+        var weight = [Float](repeating: 0, count: c * c)
+        for o in 0..<c {
+            for i in 0..<c { weight[o * c + i] = o == i ? 1 : Float.random(in: -0.02...0.02, using: &rng) }
+        }
+        let conv = Conv2d(weight: Tensor(shape: [c, c, 1, 1], data: weight), bias: (0..<c).map { _ in Float.random(in: -0.3...0.3, using: &rng) },
+                          stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1, activation: .hardswish)
+        let x = input(Geometry(n: 1, c: c, o: c, h: 17, w: 13, kh: 1, kw: 1), -8...8)
+        let int8 = conv.quantized(input: ActivationQuantization(lower: -8, upper: 8)).int8!
+        // The next layer's range cuts the top off (hardswish reaches 8), so its clamp is crossed too.
+        let next = ActivationQuantization(lower: -0.375, upper: 6)
+        let float = conv(x)
+        XCTAssertLessThan(float.data.min()!, -0.3)
+        XCTAssertGreaterThan(float.data.max()!, 6.5)
+        for path in paths {
+            Int8Kernels.path = path
+            let expected = QuantizedConv2d(conv.with(activation: .identity), input: next).quantize(int8(x, activation: .hardswish))
+            let levels = int8(int8.quantize(x), activation: .hardswish, quantizedFor: next)
+            levels.withLevels { l in
+                expected.withLevels { e in
+                    let count = expected.n * expected.h * expected.w * expected.c
+                    let differ = (0..<count).filter { l[$0] != e[$0] }.count
+                    XCTAssertEqual(differ, 0, "hardswish levels on \(path): \(differ) of \(count) differ")
+                    XCTAssertGreaterThan(Set((0..<count).map { e[$0] }).count, 100, "levels spread over the range")
+                    XCTAssertTrue((0..<count).contains { e[$0] == 127 }, "the next layer's clamp")
+                }
+            }
+        }
+    }
+
     /// Only dense and depthwise convolutions have an int8 precision: other groupings (two groups, a
     /// depthwise layer with a channel multiplier) stay float32.
     func testOnlyDenseAndDepthwiseConvolutionsAreQuantizable() {

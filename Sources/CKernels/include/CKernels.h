@@ -125,11 +125,16 @@ int rcnn_i8_depthwise(int isa, const uint8_t *src, int channels, int h, int w, i
  * (acc - offset[o]) * scale[o] + bias[o], then max(v, 0) when relu (NaN kept). `isa` as above. */
 void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long plane);
-/* Dequantizes rows of acc as rcnn_i8_store_nchw does, then quantizes each value for the next layer
- * (as rcnn_i8_quantize_to_nhwc would) into row-major u8 dst (rows x n, leading dimension ldd): the
- * same levels as storing and quantizing again, without the float tensor. */
+/* The activations rcnn_i8_requantize_rows applies between dequantizing and quantizing again. */
+#define RCNN_I8_ACT_IDENTITY 0
+#define RCNN_I8_ACT_RELU 1
+#define RCNN_I8_ACT_HARDSWISH 2 /* x * min(max(x + 3, 0), 6) / 6, as the float32 activation computes it */
+/* Dequantizes rows of acc as rcnn_i8_store_nchw does, applies `act` (RCNN_I8_ACT_*), then quantizes
+ * each value for the next layer (as rcnn_i8_quantize_to_nhwc would) into row-major u8 dst (rows x n,
+ * leading dimension ldd): the same levels as storing, activating and quantizing again, without the
+ * float tensor. */
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                             const float *scale, const float *bias, int relu, float inv_scale, int zero_point,
+                             const float *scale, const float *bias, int act, float inv_scale, int zero_point,
                              uint8_t *dst, long ldd);
 /* A convolution ending at a residual join: dst = max(dequantized + residual, 0) (residual laid out as
  * dst, the add-ReLU of the float32 path: v <= 0 gives +0), and, when levels is not NULL, the same

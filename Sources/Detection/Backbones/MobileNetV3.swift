@@ -24,9 +24,9 @@ struct MobileNetV3: FeatureExtractor {
         let residual: Bool
 
         /// Without squeeze-and-excitation the three convolutions run as one `Conv2d.sequence`, so
-        /// int8 layers with ReLU hand their levels on (expand -> depthwise -> project) with no float
-        /// tensor between them; with it, expand and depthwise do, and the block's scaling runs in
-        /// float32 before the projection.
+        /// int8 layers (ReLU or hardswish) hand their levels on (expand -> depthwise -> project) with
+        /// no float tensor between them; with it, expand and depthwise do, and the block's scaling
+        /// runs in float32 before the projection.
         func callAsFunction(_ x: Tensor) -> Tensor {
             let convs = (expand.map { [$0] } ?? []) + [depthwise]
             var y: Tensor
