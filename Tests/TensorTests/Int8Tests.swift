@@ -205,15 +205,8 @@ final class Int8Tests: XCTestCase {
             let a = int8[0].int8!, b = int8[1].int8!
             let levels = a(a.quantize(x), activation: .relu, quantizedFor: b.input)
             let expected = b.quantize(a(x, activation: .relu))
-            XCTAssertEqual([levels.n, levels.h, levels.w, levels.c], [expected.n, expected.h, expected.w, expected.c])
-            levels.withLevels { l in
-                expected.withLevels { e in
-                    let count = expected.n * expected.h * expected.w * expected.c
-                    let differ = (0..<count).filter { l[$0] != e[$0] }.count
-                    XCTAssertEqual(differ, 0, "requantized levels on \(path): \(differ) of \(count) differ")
-                    XCTAssertGreaterThan(Set((0..<count).map { e[$0] }).count, 60, "levels spread over the range")
-                }
-            }
+            let expectedLevels = assertSameLevels(levels, expected, "requantized levels on \(path)")
+            XCTAssertGreaterThan(Set(expectedLevels).count, 60, "levels spread over the range")
             Conv2d.int8ChainsEnabled = false
             let oneByOne = Conv2d.sequence(int8, x)
             Conv2d.int8ChainsEnabled = true
@@ -221,6 +214,20 @@ final class Int8Tests: XCTestCase {
             XCTAssertEqual(chained.shape, oneByOne.shape)
             XCTAssertEqual(chained.data.map(\.bitPattern), oneByOne.data.map(\.bitPattern), "sequence on \(path)")
         }
+    }
+
+    /// Asserts that `levels` equal `expected` (shape and every level); returns the expected levels.
+    @discardableResult
+    func assertSameLevels(_ levels: QuantizedActivations, _ expected: QuantizedActivations, _ label: String,
+                          file: StaticString = #filePath, line: UInt = #line) -> [UInt8] {
+        XCTAssertEqual([levels.n, levels.h, levels.w, levels.c], [expected.n, expected.h, expected.w, expected.c],
+                       label, file: file, line: line)
+        let count = expected.n * expected.h * expected.w * expected.c
+        let e = expected.withLevels { Array(UnsafeBufferPointer(start: $0, count: count)) }
+        let l = levels.withLevels { Array(UnsafeBufferPointer(start: $0, count: min(count, levels.n * levels.h * levels.w * levels.c))) }
+        let differ = l.count == e.count ? zip(l, e).filter { $0 != $1 }.count : count
+        XCTAssertEqual(differ, 0, "\(label): \(differ) of \(count) levels differ", file: file, line: line)
+        return e
     }
 
     /// A bottleneck ending in the fused residual join (`Conv2d.sequenceAddingReLU`) gives the bits of
