@@ -34,6 +34,18 @@ public struct Conv2d: Sendable {
     nonisolated(unsafe) public static var winogradEnabled =
         ProcessInfo.processInfo.environment["RCNN_WINOGRAD"] != "0"
 
+    /// Whether stem-like convolutions (`directApplies`) run as direct convolutions (default on;
+    /// `RCNN_DIRECT_CONV=0` lowers them to rows for a GEMM like other layers, tests compare both).
+    nonisolated(unsafe) public static var directEnabled =
+        ProcessInfo.processInfo.environment["RCNN_DIRECT_CONV"] != "0"
+
+    /// Dense layers with at most 4 input channels (the stems, on the image's 3), dilation 1 and a
+    /// row stride of 1 or 2: lowered to rows they move a matrix as large as their output through
+    /// memory for a few dozen multiply-adds per value, so `rcnn_conv_direct` computes them in place.
+    public var directApplies: Bool {
+        groups == 1 && inChannels <= 4 && dilation == (1, 1) && stride.w <= 2
+    }
+
     public var outChannels: Int { weight.shape[0] }
     public var inChannels: Int { weight.shape[1] * groups }
     public var kernel: (h: Int, w: Int) { (weight.shape[2], weight.shape[3]) }
@@ -123,6 +135,16 @@ public struct Conv2d: Sendable {
                     winograd.run(xs.baseAddress!, n: n, h: h, w: w, padding: padding, bias: bias,
                                  activation: activation, into: ys.baseAddress!, oh: oh, ow: ow,
                                  scratchLimit: Conv2d.scratchLimit)
+                }
+            }
+            return y
+        }
+        if Conv2d.directEnabled && directApplies {
+            x.data.withUnsafeBufferPointer { xs in
+                y.data.withUnsafeMutableBufferPointer { ys in
+                    for b in 0..<n {
+                        direct(xs.baseAddress! + b * inChannels * h * w, h, w, ys.baseAddress! + b * outChannels * oh * ow, oh, ow)
+                    }
                 }
             }
             return y
@@ -281,6 +303,32 @@ public struct Conv2d: Sendable {
                     }
                     (out + col + hi).update(repeating: 0, count: ow - hi)
                     col += ow
+                }
+            }
+        }
+    }
+
+    /// One image through `rcnn_conv_direct`, in tasks of 16 output channels x 8 output rows (tasks
+    /// next to each other read the same input rows), each task applying the activation to what it
+    /// wrote.
+    private func direct(_ src: UnsafePointer<Float>, _ h: Int, _ w: Int,
+                        _ dst: UnsafeMutablePointer<Float>, _ oh: Int, _ ow: Int) {
+        let oBlock = 16, band = 8
+        let oBlocks = (outChannels + oBlock - 1) / oBlock, bands = (oh + band - 1) / band
+        let act = activation
+        weight.data.withUnsafeBufferPointer { wb in
+            (bias ?? []).withUnsafeBufferPointer { bb in
+                let biasPointer = bias == nil ? nil : bb.baseAddress
+                parallelFor(oBlocks * bands) { t in
+                    let o0 = (t % oBlocks) * oBlock, o1 = min(self.outChannels, o0 + oBlock)
+                    let y0 = (t / oBlocks) * band, y1 = min(oh, y0 + band)
+                    rcnn_conv_direct(src, Int32(self.inChannels), Int32(h), Int32(w), wb.baseAddress!,
+                                     Int32(self.kernel.h), Int32(self.kernel.w), Int32(self.stride.h), Int32(self.stride.w),
+                                     Int32(self.padding.h), Int32(self.padding.w), biasPointer, dst, Int32(oh), Int32(ow),
+                                     Int32(o0), Int32(o1), Int32(y0), Int32(y1))
+                    if act != .identity {
+                        for o in o0..<o1 { act.apply(dst + o * oh * ow + y0 * ow, count: (y1 - y0) * ow) }
+                    }
                 }
             }
         }

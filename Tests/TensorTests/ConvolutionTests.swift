@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 import XCTest
 import TestSupport
@@ -84,6 +85,57 @@ final class ConvolutionTests: XCTestCase {
             }}}
             XCTAssertEqual(conv(x).data, Activation.hardswish(exact).data, "depthwise case \(i) summation order: \(c)")
         }
+    }
+
+    /// Stem-like layers (at most 4 input channels) run as direct convolutions: bit for bit the
+    /// documented order (valid taps in (channel, ki, kj) order from zero, then the bias), at every
+    /// edge, in the vector blocks of 16 columns and their remainders, channel counts that leave a
+    /// partial block of 8, strides 1 and 2 (and 3 down the rows), and within float rounding of the
+    /// lowered GEMM path they replace. Each step is one fused multiply-add on CPUs with FMA.
+    func testStemConvolutionsRunDirectAndMatch() {
+        defer { Conv2d.directEnabled = true }
+        let fused = rcnn_conv_direct_fused() != 0
+        // (n, cin, h, w, cout, k, stride (h, w), pad, activation)
+        let cases: [(Int, Int, Int, Int, Int, Int, (Int, Int), Int, Activation)] = [
+            (1, 3, 40, 70, 64, 7, (2, 2), 3, .relu),      // the ResNet stem
+            (1, 3, 21, 90, 12, 7, (2, 2), 3, .identity),  // a whole block of 8 channels and a partial one
+            (1, 3, 33, 50, 16, 3, (2, 2), 1, .hardswish), // the MobileNetV3 stem
+            (2, 3, 20, 37, 8, 3, (1, 1), 1, .identity),
+            (1, 1, 9, 40, 5, 3, (1, 1), 0, .relu),        // one input channel, 5 outputs
+            (1, 4, 15, 53, 6, 5, (2, 2), 2, .identity),
+            (1, 3, 5, 6, 4, 7, (2, 2), 3, .relu),         // no column has every tap inside
+            (1, 2, 8, 40, 7, 3, (2, 2), 0, .identity),
+            (1, 3, 20, 48, 4, 3, (3, 2), 1, .relu),
+        ]
+        for (i, c) in cases.enumerated() {
+            let (n, cin, h, w, cout, k, s, p, act) = c
+            let x = random([n, cin, h, w]), wt = random([cout, cin, k, k])
+            let bias: [Float]? = i % 3 == 2 ? nil : random([cout]).data
+            let conv = Conv2d(weight: wt, bias: bias, stride: s, padding: (p, p), dilation: (1, 1), groups: 1, activation: act)
+            XCTAssertTrue(conv.directApplies, "case \(i)")
+            Conv2d.directEnabled = true
+            let y = conv(x)
+            let oh = (h + 2 * p - k) / s.0 + 1, ow = (w + 2 * p - k) / s.1 + 1
+            var exact = Tensor(shape: [n, cout, oh, ow])
+            for b in 0..<n { for o in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {
+                var acc: Float = 0
+                for ch in 0..<cin { for ki in 0..<k { for kj in 0..<k {
+                    let iy = oy * s.0 - p + ki, ix = ox * s.1 - p + kj
+                    guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                    acc = fused ? acc.addingProduct(x[b, ch, iy, ix], wt[o, ch, ki, kj]) : acc + x[b, ch, iy, ix] * wt[o, ch, ki, kj]
+                }}}
+                exact[b, o, oy, ox] = acc + (bias?[o] ?? 0)
+            }}}}
+            XCTAssertEqual(y.data.map(\.bitPattern), act(exact).data.map(\.bitPattern), "case \(i) summation order: \(c)")
+            Conv2d.directEnabled = false
+            assertClose(y, conv(x), "case \(i) against the lowered path: \(c)")
+        }
+        // Dilated, strided along rows by 3, or many channels: not direct.
+        XCTAssertFalse(Conv2d(weight: random([4, 3, 3, 3]), bias: nil, stride: (1, 1), padding: (2, 2), dilation: (2, 2), groups: 1,
+                              activation: .identity).directApplies)
+        XCTAssertFalse(Conv2d(weight: random([4, 3, 3, 3]), bias: nil, stride: (1, 3), padding: (1, 1), dilation: (1, 1), groups: 1,
+                              activation: .identity).directApplies)
+        XCTAssertFalse(Conv2d(weight: random([4, 8, 3, 3]), bias: nil, padding: 1).directApplies)
     }
 
     func testConvFusedActivationsMatchSeparateOps() {

@@ -48,6 +48,16 @@ void rcnn_depthwise_channel(const float *in, int h, int w, const float *k, int k
 void rcnn_bilinear_accumulate(float *acc, const float *base, int c, const long *offsets,
                               const float *weights, int n);
 
+/* Direct convolution of one image in [c][h][w] with weight [o][c][kh][kw] (dilation 1): output
+ * channels [o0, o1) x rows [y0, y1) of out [o][oh][ow], each the sum of its valid taps in (channel,
+ * ki, kj) order plus bias[o] (bias may be NULL). Vector blocks for strides 1 and 2 along the row. Each
+ * step is a fused multiply-add where rcnn_conv_direct_fused() is 1 (CPUs with FMA), else a multiply
+ * then an add. */
+int rcnn_conv_direct_fused(void);
+void rcnn_conv_direct(const float *in, int c, int h, int w, const float *weight, int kh, int kw, int stride_h,
+                      int stride_w, int pad_h, int pad_w, const float *bias, float *out, int oh, int ow, int o0,
+                      int o1, int y0, int y1);
+
 /* dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols: a matrix transposed. */
 void rcnn_transpose(const float *src, int rows, int cols, long src_ld, float *dst, long dst_ld);
 
