@@ -110,13 +110,24 @@ DEFINE_DIRECT(direct_avx2, __attribute__((target("avx2,fma"))), MULADD_FUSED_S, 
 DEFINE_DIRECT(direct_avx512, __attribute__((target("avx512f,fma"))), MULADD_FUSED_S, MULADD_FUSED_V)
 #endif
 
-/* 2: AVX-512, 1: AVX2 with FMA, 0: portable. */
-static int direct_level(void) {
+/* The best variant this CPU runs: 2 AVX-512, 1 AVX2 with FMA, 0 portable. */
+static int best_level(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return 2;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
+    return 0;
+}
+
+/* A variant chosen with rcnn_conv_direct_use (tests), or -1 for the best. */
+static int forced_level = -1;
+
+static int direct_level(void) { return forced_level >= 0 ? forced_level : best_level(); }
+
+int rcnn_conv_direct_use(int level) {
+    if (level > best_level()) return -1;
+    forced_level = level < 0 ? -1 : level;
     return 0;
 }
 

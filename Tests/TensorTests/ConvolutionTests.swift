@@ -91,8 +91,20 @@ final class ConvolutionTests: XCTestCase {
     /// documented order (valid taps in (channel, ki, kj) order from zero, then the bias), at every
     /// edge, in the vector blocks of 16 columns and their remainders, channel counts that leave a
     /// partial block of 8, strides 1 and 2 (and 3 down the rows), and within float rounding of the
-    /// lowered GEMM path they replace. Each step is one fused multiply-add on CPUs with FMA.
+    /// lowered GEMM path they replace. Each step is one fused multiply-add on CPUs with FMA. On
+    /// every variant this CPU runs (portable, AVX2 + FMA, AVX-512).
     func testStemConvolutionsRunDirectAndMatch() {
+        defer { _ = rcnn_conv_direct_use(-1) }
+        var ran = 0
+        for level: Int32 in [0, 1, 2] where rcnn_conv_direct_use(level) == 0 {
+            checkDirectConvolutions()
+            ran += 1
+        }
+        XCTAssertGreaterThanOrEqual(ran, 1, "the portable variant runs everywhere")
+        XCTAssertEqual(rcnn_conv_direct_use(9), -1)
+    }
+
+    func checkDirectConvolutions() {
         defer { Conv2d.directEnabled = true }
         let fused = rcnn_conv_direct_fused() != 0
         // (n, cin, h, w, cout, k, stride (h, w), pad, activation)
@@ -126,7 +138,7 @@ final class ConvolutionTests: XCTestCase {
                 }}}
                 exact[b, o, oy, ox] = acc + (bias?[o] ?? 0)
             }}}}
-            XCTAssertEqual(y.data.map(\.bitPattern), act(exact).data.map(\.bitPattern), "case \(i) summation order: \(c)")
+            XCTAssertEqual(y.data.map(\.bitPattern), act(exact).data.map(\.bitPattern), "case \(i) summation order (fused \(fused)): \(c)")
             Conv2d.directEnabled = false
             assertClose(y, conv(x), "case \(i) against the lowered path: \(c)")
         }

@@ -54,6 +54,9 @@ void rcnn_bilinear_accumulate(float *acc, const float *base, int c, const long *
  * step is a fused multiply-add where rcnn_conv_direct_fused() is 1 (CPUs with FMA), else a multiply
  * then an add. */
 int rcnn_conv_direct_fused(void);
+/* Picks the variant for tests: 0 portable, 1 AVX2 + FMA, 2 AVX-512; -1 the best this CPU runs (the
+ * default). Returns -1, changing nothing, when this CPU lacks it. Not thread-safe. */
+int rcnn_conv_direct_use(int level);
 void rcnn_conv_direct(const float *in, int c, int h, int w, const float *weight, int kh, int kw, int stride_h,
                       int stride_w, int pad_h, int pad_w, const float *bias, float *out, int oh, int ow, int o0,
                       int o1, int y0, int y1);
