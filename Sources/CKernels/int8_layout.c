@@ -423,3 +423,25 @@ void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const i
         for (int o = 0; o < n; o++) out[o] = dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu);
     }
 }
+
+void rcnn_i8_store_upsampled(const int32_t *acc, long ldacc, long first, int rows, int channels, int kh, int kw,
+                             int h, int w, const int32_t *offset, const float *scale, const float *bias, int relu,
+                             float *dst) {
+    const long in_plane = (long)h * w, ow = (long)w * kw, plane = in_plane * kh * kw;
+    const int taps = kh * kw;
+    for (int r = 0; r < rows; r++) {
+        const long p = first + r;
+        const long b = p / in_plane;
+        const int iy = (int)(p % in_plane) / w, ix = (int)(p % in_plane) % w;
+        const int32_t *a = acc + (size_t)r * ldacc;
+        float *image = dst + (size_t)b * channels * plane;
+        for (int t = 0; t < taps; t++) {
+            float *out = image + (long)(iy * kh + t / kw) * ow + (long)ix * kw + t % kw;
+            const int j0 = t * channels;
+            for (int o = 0; o < channels; o++) {
+                const int j = j0 + o;
+                out[(size_t)o * plane] = dequantize(a[j], offset[j], scale[j], bias ? bias[j] : 0.0f, relu);
+            }
+        }
+    }
+}

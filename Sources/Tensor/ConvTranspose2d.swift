@@ -10,9 +10,18 @@ public struct ConvTranspose2d: Sendable {
     public let dilation: Int
     public let groups: Int
     public let activation: Activation
+    /// The parameter prefix it was loaded from (empty for unnamed layers); names the layer in
+    /// quantization tables.
+    public let name: String
+    /// The int8 precision, when this layer runs in int8.
+    public let int8: QuantizedConvTranspose2d?
+
+    /// Called with each named layer and its input before it runs, when set (`rcnn calibrate`
+    /// records activation ranges with it). Must be thread-safe.
+    nonisolated(unsafe) public static var inputObserver: (@Sendable (ConvTranspose2d, Tensor) -> Void)?
 
     public init(weight: Tensor, bias: [Float]?, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0,
-                dilation: Int = 1, groups: Int = 1, activation: Activation = .identity) {
+                dilation: Int = 1, groups: Int = 1, activation: Activation = .identity, name: String = "") {
         precondition(weight.rank == 4, "conv-transpose weight must be 4-D, got \(weight.shape)")
         precondition(weight.shape[0] % groups == 0)
         self.weight = weight
@@ -23,6 +32,26 @@ public struct ConvTranspose2d: Sendable {
         self.dilation = dilation
         self.groups = groups
         self.activation = activation
+        self.name = name
+        int8 = nil
+    }
+
+    private init(_ other: ConvTranspose2d, int8: QuantizedConvTranspose2d) {
+        (weight, bias, stride, padding, outputPadding) = (other.weight, other.bias, other.stride, other.padding, other.outputPadding)
+        (dilation, groups, activation, name) = (other.dilation, other.groups, other.activation, other.name)
+        self.int8 = int8
+    }
+
+    /// Whether the layer has an int8 precision: a kernel equal to its stride, no padding, dilation
+    /// 1, one group (each input pixel feeds its own block of output pixels).
+    public var quantizable: Bool {
+        groups == 1 && dilation == 1 && padding == 0 && outputPadding == 0
+            && weight.shape[2] == stride && weight.shape[3] == stride
+    }
+
+    /// The same layer run in int8 for inputs quantized as `input`, weights to `weightBits` (8 or 7).
+    public func quantized(input: ActivationQuantization, weightBits: Int = 8) -> ConvTranspose2d {
+        ConvTranspose2d(self, int8: QuantizedConvTranspose2d(self, input: input, weightBits: weightBits))
     }
 
     public var inChannels: Int { weight.shape[0] }
@@ -30,6 +59,8 @@ public struct ConvTranspose2d: Sendable {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "conv-transpose expects [N, \(inChannels), H, W], got \(x.shape)")
+        if let observe = ConvTranspose2d.inputObserver, !name.isEmpty { observe(self, x) }
+        if let int8 { return int8(x, activation: activation) }
         let n = x.shape[0], h = x.shape[2], w = x.shape[3]
         let kh = weight.shape[2], kw = weight.shape[3]
         let oh = (h - 1) * stride - 2 * padding + dilation * (kh - 1) + outputPadding + 1

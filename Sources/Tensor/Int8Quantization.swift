@@ -197,6 +197,46 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
+    /// Multiplies `m` rows of levels in parallel tasks of `rowsPerTask(m)` rows: `a` gives a task's
+    /// rows in place (pointer to its first row, leading dimension) or nil, and then `lower(first,
+    /// count, dst)` writes its rows into `dst` (`paddedK` bytes each, scratch); `store(acc, first,
+    /// count)` receives the task's sums (`n` per row).
+    func multiplyInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
+                         lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
+                         store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
+        let rows = Self.rowsPerTask(m), kp = paddedK
+        let tasks = (m + rows - 1) / rows
+        parallelFor(tasks) { t in
+            let first = t * rows, count = min(rows, m - first)
+            let loweredBytes = a == nil ? count * kp : 0
+            Scratch.with(count * n + (loweredBytes + 3) / 4) { buf in
+                let raw = UnsafeMutableRawPointer(buf)
+                let acc = raw.bindMemory(to: Int32.self, capacity: count * n)
+                let (rowsPointer, lda): (UnsafePointer<UInt8>, Int)
+                if let a {
+                    (rowsPointer, lda) = a(first)
+                } else {
+                    let lowered = (raw + 4 * count * n).bindMemory(to: UInt8.self, capacity: loweredBytes)
+                    lower(first, count, lowered)
+                    (rowsPointer, lda) = (UnsafePointer(lowered), kp)
+                }
+                multiply(m: count, a: rowsPointer, lda: lda, into: acc, ldc: n)
+                store(acc, first, count)
+            }
+        }
+    }
+
+    /// Dequantizes `rows` rows of sums of a transposed convolution whose kernel (`kh` x `kw`) equals
+    /// its stride, columns in (tap, channel) order, into the NCHW `dst` of `channels` planes of
+    /// `h * kh` x `w * kw` (input pixels `first...` numbered over images of `h` x `w`).
+    func storeUpsampled(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, channels: Int, kernel: (h: Int, w: Int),
+                        h: Int, w: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
+        withConstants { off, sc, b in
+            rcnn_i8_store_upsampled(acc, n, first, Int32(rows), Int32(channels), Int32(kernel.h), Int32(kernel.w),
+                                    Int32(h), Int32(w), off, sc, b, relu ? 1 : 0, dst)
+        }
+    }
+
     /// Dequantizes `rows` rows of sums into row-major `dst` (`n` per row).
     func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
         withConstants { off, sc, b in

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Activations quantized for an int8 convolution: `n` images of `h` x `w` pixels, each pixel's `c`
 /// levels together (NHWC), in `quantization`'s levels. What `QuantizedConv2d.quantize` makes from a
 /// float tensor, and what one int8 convolution hands the next without a float tensor in between.
@@ -19,6 +21,27 @@ public struct QuantizedActivations: @unchecked Sendable {
         (self.n, self.h, self.w, self.c, self.quantization) = (n, h, w, c, quantization)
         storage = Storage(count: n * h * w * c)
         fill(storage.levels)
+    }
+
+    /// Quantizes an NCHW float tensor as `quantization` into pixel-major levels: what every int8
+    /// layer does to a float input.
+    init(quantizing x: Tensor, as quantization: ActivationQuantization) {
+        precondition(x.rank == 4, "quantizing expects [N, C, H, W], got \(x.shape)")
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let plane = h * w
+        let inverse = 1 / quantization.scale, zp = Int32(quantization.zeroPoint)
+        self.init(n: n, h: h, w: w, c: c, quantization: quantization) { levels in
+            x.data.withUnsafeBufferPointer { xs in
+                let block = 2048
+                let blocks = (plane + block - 1) / block
+                parallelFor(n * blocks) { t in
+                    let b = t / blocks, first = (t % blocks) * block
+                    rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c),
+                                             Int32(plane), inverse, zp, Int32(first), Int32(min(block, plane - first)),
+                                             levels + b * plane * c)
+                }
+            }
+        }
     }
 
     /// Reads the levels: image b, pixel (y, x), channel ch at `((b * h + y) * w + x) * c + ch`.

@@ -75,22 +75,7 @@ public struct QuantizedConv2d: Sendable {
     /// Quantizes an NCHW float input as this layer's input, into pixel-major levels.
     public func quantize(_ x: Tensor) -> QuantizedActivations {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "int8 conv expects [N, \(inChannels), H, W], got \(x.shape)")
-        let n = x.shape[0], c = inChannels, h = x.shape[2], w = x.shape[3]
-        let plane = h * w
-        let q = input
-        let inverse = 1 / q.scale, zp = Int32(q.zeroPoint)
-        return QuantizedActivations(n: n, h: h, w: w, c: c, quantization: q) { levels in
-            x.data.withUnsafeBufferPointer { xs in
-                let block = 2048
-                let blocks = (plane + block - 1) / block
-                parallelFor(n * blocks) { t in
-                    let b = t / blocks, first = (t % blocks) * block
-                    rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c),
-                                             Int32(plane), inverse, zp, Int32(first), Int32(min(block, plane - first)),
-                                             levels + b * plane * c)
-                }
-            }
-        }
+        return QuantizedActivations(quantizing: x, as: input)
     }
 
     /// Convolves a quantized input into an NCHW float output, applying `activation`.
@@ -197,30 +182,12 @@ public struct QuantizedConv2d: Sendable {
                 }
                 return
             }
-            parallelFor(tasks) { t in
-                let first = t * rows, count = min(rows, m - first)
-                let loweredBytes = direct ? 0 : count * kp
-                Scratch.with(count * o + (loweredBytes + 3) / 4) { buf in
-                    let raw = UnsafeMutableRawPointer(buf)
-                    let acc = raw.bindMemory(to: Int32.self, capacity: count * o)
-                    let a: UnsafePointer<UInt8>
-                    let lda: Int
-                    if direct {
-                        a = quantized + first * c
-                        lda = c
-                    } else {
-                        let lowered = (raw + 4 * count * o).bindMemory(to: UInt8.self, capacity: loweredBytes)
-                        rcnn_i8_lower(quantized, Int32(c), Int32(h), Int32(w), Int32(kernel.h), Int32(kernel.w),
-                                      Int32(stride.h), Int32(stride.w), Int32(padding.h), Int32(padding.w),
-                                      Int32(dilation.h), Int32(dilation.w), Int32(oh), Int32(ow), zp,
-                                      first, Int32(count), lowered, kp)
-                        a = UnsafePointer(lowered)
-                        lda = kp
-                    }
-                    weights.multiply(m: count, a: a, lda: lda, into: acc, ldc: o)
-                    store(acc, first, count)
-                }
-            }
+            weights.multiplyInTasks(m: m, a: direct ? { first in (quantized + first * c, c) } : nil, lower: { first, count, dst in
+                rcnn_i8_lower(quantized, Int32(c), Int32(h), Int32(w), Int32(kernel.h), Int32(kernel.w),
+                              Int32(stride.h), Int32(stride.w), Int32(padding.h), Int32(padding.w),
+                              Int32(dilation.h), Int32(dilation.w), Int32(oh), Int32(ow), zp,
+                              first, Int32(count), dst, kp)
+            }, store: store)
         }
     }
 }

@@ -11,9 +11,10 @@ struct Calibrate: ParsableCommand {
         Runs the float32 model on up to --count images from --images (JPEG or PNG, in name order), \
         records the input range of every convolution and fully connected layer, and writes \
         NAME.json next to the source config: the same weights file, with a quantization table that \
-        runs every dense and depthwise layer in int8 (weights per output channel, inputs per \
-        tensor) except the first layer, other grouped convolutions and the layers given with \
-        --float. The variant is an \
+        runs every dense and depthwise layer and the mask head's upsampling in int8 (weights per \
+        output channel, inputs per tensor) except the first layer, other grouped convolutions, \
+        transposed convolutions with overlapping taps and the layers given with --float. The \
+        variant is an \
         ordinary model: list it with `rcnn models`, serve it from the model directory, compare it \
         with `rcnn eval`.
         """)

@@ -42,9 +42,12 @@ extension CLITests {
         }
         let reasons = Dictionary(uniqueKeysWithValues: floats.map { ($0["name"] as! String, $0["reason"] as! String) })
         XCTAssertEqual(reasons["backbone.body.0.0"], "first layer: its input is the normalized image")
-        // MobileNetV3's depthwise convolutions run in int8 too.
+        // MobileNetV3's depthwise convolutions and the mask head's 2x2 stride-2 upsampling run in int8
+        // too; the keypoint logits' 4x4 stride-2 transposed convolution (overlapping taps) does not.
         XCTAssertTrue(layers.contains { $0["name"] as? String == "backbone.body.1.block.0.0" }, "the first block's depthwise layer")
-        XCTAssertEqual(Set(reasons.keys), ["backbone.body.0.0"], "\(reasons)")
+        XCTAssertTrue(layers.contains { $0["name"] as? String == "roi_heads.mask_predictor.conv5_mask" }, "the mask upsampling")
+        XCTAssertEqual(reasons["roi_heads.keypoint_predictor.kps_score_lowres"], "transposed convolution with overlapping taps (no int8 kernel)")
+        XCTAssertEqual(Set(reasons.keys), ["backbone.body.0.0", "roi_heads.keypoint_predictor.kps_score_lowres"], "\(reasons)")
         XCTAssertTrue(Set(layers.map { $0["name"] as! String }).isDisjoint(with: reasons.keys))
         XCTAssertEqual((q["calibration"] as? [String: Any])?["images"] as? Int, 4)
 
@@ -115,20 +118,23 @@ extension CLITests {
         }
         XCTAssertEqual(negative.status, 64)
         XCTAssertTrue(negative.errors.contains("quantization: layer '\(layers[0]["name"] as! String)' needs a positive finite scale"), negative.errors)
-        let stranger = try tampered { doc in
-            var q = doc["quantization"] as! [String: Any]
-            q["layers"] = (q["layers"] as! [[String: Any]]) + [["name": "backbone.body.99.conv", "scale": 0.1, "zero_point": 0]]
-            doc["quantization"] = q
+        // The table with one more layer listed.
+        func adding(_ name: String) throws -> ProcessResult {
+            try tampered { doc in
+                var q = doc["quantization"] as! [String: Any]
+                q["layers"] = (q["layers"] as! [[String: Any]]) + [["name": name, "scale": 0.1, "zero_point": 0]]
+                doc["quantization"] = q
+            }
         }
+        let stranger = try adding("backbone.body.99.conv")
         XCTAssertEqual(stranger.status, 64)
         XCTAssertTrue(stranger.errors.contains("quantization: layer 'backbone.body.99.conv' is not an int8-capable layer of this model"), stranger.errors)
-        let twiceListed = try tampered { doc in
-            var q = doc["quantization"] as! [String: Any]
-            q["layers"] = (q["layers"] as! [[String: Any]]) + [["name": "backbone.body.1.block.0.0", "scale": 0.1, "zero_point": 0]]
-            doc["quantization"] = q
-        }
+        let twiceListed = try adding("backbone.body.1.block.0.0")
         XCTAssertEqual(twiceListed.status, 64)
         XCTAssertTrue(twiceListed.errors.contains("layer 'backbone.body.1.block.0.0' is listed twice"), twiceListed.errors)
+        let overlapping = try adding("roi_heads.keypoint_predictor.kps_score_lowres")
+        XCTAssertEqual(overlapping.status, 64)
+        XCTAssertTrue(overlapping.errors.contains("is a transposed convolution whose kernel is not its stride (or has padding), which has no int8 precision"), overlapping.errors)
 
         // By default each layer is timed both ways and the faster kept: every layer seen is listed
         // once, int8 or float32 with its reason.

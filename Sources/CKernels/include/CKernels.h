@@ -156,6 +156,13 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
 void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
                                  const int32_t *offset, const float *scale, const float *bias, const float *residual,
                                  float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels);
+/* A transposed convolution whose kernel equals its stride (no overlap, no padding): rows of acc are
+ * input pixels first... (numbered over images), columns j = tap * channels + o with tap = a * kw + b;
+ * each value, dequantized as rcnn_i8_store_nchw does with offset/scale/bias[j], goes to output pixel
+ * (iy * kh + a, ix * kw + b) of channel o in dst [images][channels][h * kh][w * kw]. */
+void rcnn_i8_store_upsampled(const int32_t *acc, long ldacc, long first, int rows, int channels, int kh, int kw,
+                             int h, int w, const int32_t *offset, const float *scale, const float *bias, int relu,
+                             float *dst);
 /* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
 void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long ldd);

@@ -126,9 +126,19 @@ public final class ActivationCalibrator: @unchecked Sendable {
             observe(layer.name, x, macs: Double(x.shape[0]) * Double(layer.inFeatures * layer.outFeatures), floatReason: nil)
             timeFirstCall(layer.name, x, float: { layer(x) }, int8: { q in layer.quantized(input: q, weightBits: weightBits).callAsFunction })
         }
+        ConvTranspose2d.inputObserver = { [self] layer, x in
+            if timing { return }
+            let macs = Double(x.count) * Double(layer.outChannels * layer.weight.shape[2] * layer.weight.shape[3])
+            let reason = layer.quantizable ? nil : "transposed convolution with overlapping taps (no int8 kernel)"
+            observe(layer.name, x, macs: macs, floatReason: reason)
+            if reason == nil {
+                timeFirstCall(layer.name, x, float: { layer(x) }, int8: { q in layer.quantized(input: q, weightBits: weightBits).callAsFunction })
+            }
+        }
         defer {
             Conv2d.inputObserver = nil
             Linear.inputObserver = nil
+            ConvTranspose2d.inputObserver = nil
         }
         return try body()
     }

@@ -95,7 +95,12 @@ struct LayerLoader {
                        activation: Activation = .identity) throws -> ConvTranspose2d {
         let w = try tensor(prefix + ".weight", shape: [cin, cout, kernel, kernel])
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: cout) : nil
-        return ConvTranspose2d(weight: w, bias: b, stride: stride, padding: padding, activation: activation)
+        let layer = ConvTranspose2d(weight: w, bias: b, stride: stride, padding: padding, activation: activation, name: prefix)
+        guard let q = quantization?.take(prefix) else { return layer }
+        guard layer.quantizable else {
+            throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a transposed convolution whose kernel is not its stride (or has padding), which has no int8 precision")
+        }
+        return layer.quantized(input: q, weightBits: quantization!.weightBits)
     }
 
     /// Output channels of the conv weight at `name` (for heads sized from the weights).
