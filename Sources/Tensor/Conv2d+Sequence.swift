@@ -43,6 +43,21 @@ extension Conv2d {
         return lastInt8(input, addingReLU: residual, quantizedFor: next?.input)
     }
 
+    /// A ResNet block's shortcut and the levels its first convolution reads: `downsample(x)` (or `x`
+    /// without one) and `levels` (x quantized for `first`, when given). Where the downsampling layer
+    /// is int8 with the same input quantization as the first convolution (calibration records both
+    /// from the same tensor), x is quantized once and both multiply the same levels, the previous
+    /// block's when it handed them on; the bits are those of running each layer on x.
+    public static func shortcut(_ downsample: Conv2d?, first: Conv2d?, _ x: Tensor,
+                                levels: QuantizedActivations?) -> (residual: Tensor, levels: QuantizedActivations?) {
+        guard let downsample else { return (x, levels) }
+        guard chaining, let d8 = downsample.int8, let f8 = first?.int8, f8.input == d8.input else {
+            return (downsample(x), levels)
+        }
+        let shared = levels ?? f8.quantize(x)
+        return (d8(shared, activation: downsample.activation), shared)
+    }
+
     private enum ChainOutput {
         case float(Tensor)
         case levels(QuantizedActivations)

@@ -216,6 +216,39 @@ final class Int8Tests: XCTestCase {
         }
     }
 
+    /// A block's shortcut (`Conv2d.shortcut`): where the int8 downsampling layer shares the first
+    /// convolution's input quantization, x is quantized once (or the levels handed in are used) and
+    /// the shortcut has the bits of running the layer on x; with another quantization, or chains
+    /// off, each layer quantizes x itself. On every path.
+    func testShortcutSharesTheFirstConvolutionsLevels() {
+        let x = input(Geometry(n: 1, c: 24, o: 0, h: 11, w: 13, kh: 1, kw: 1), -1...2)
+        let q = ActivationQuantization(lower: -1, upper: 2)
+        let first = makeConv(Geometry(n: 1, c: 24, o: 16, h: 1, w: 1, kh: 1, kw: 1), activation: .relu).quantized(input: q)
+        let down = makeConv(Geometry(n: 1, c: 24, o: 40, h: 1, w: 1, kh: 1, kw: 1, stride: (2, 2))).quantized(input: q)
+        let other = makeConv(Geometry(n: 1, c: 24, o: 40, h: 1, w: 1, kh: 1, kw: 1, stride: (2, 2)))
+            .quantized(input: ActivationQuantization(lower: -1.5, upper: 2))
+        for path in paths {
+            Int8Kernels.path = path
+            let expected = down(x).data.map(\.bitPattern)
+            let given = first.int8!.quantize(x)
+            for levels in [nil, given] {
+                let (residual, shared) = Conv2d.shortcut(down, first: first, x, levels: levels)
+                XCTAssertEqual(residual.data.map(\.bitPattern), expected, "on \(path), levels \(levels == nil ? "made" : "given")")
+                guard let shared else { XCTFail("the levels are shared"); continue }
+                assertSameLevels(shared, given, "shared levels on \(path)")
+            }
+            let (residual, passed) = Conv2d.shortcut(other, first: first, x, levels: nil)
+            XCTAssertEqual(residual.data.map(\.bitPattern), other(x).data.map(\.bitPattern))
+            XCTAssertNil(passed, "another quantization: nothing shared")
+            Conv2d.int8ChainsEnabled = false
+            let (unchained, none) = Conv2d.shortcut(down, first: first, x, levels: nil)
+            Conv2d.int8ChainsEnabled = true
+            XCTAssertEqual(unchained.data.map(\.bitPattern), expected)
+            XCTAssertNil(none)
+            XCTAssertEqual(Conv2d.shortcut(nil, first: first, x, levels: nil).residual.data.map(\.bitPattern), x.data.map(\.bitPattern))
+        }
+    }
+
     /// Asserts that `levels` equal `expected` (shape and every level); returns the expected levels.
     @discardableResult
     func assertSameLevels(_ levels: QuantizedActivations, _ expected: QuantizedActivations, _ label: String,

@@ -12,7 +12,8 @@ struct ResNet: FeatureExtractor {
         /// convolution when the previous block made them.
         func callAsFunction(_ x: Tensor, levels: QuantizedActivations?, next: QuantizedConv2d?)
             -> (Tensor, QuantizedActivations?) {
-            Conv2d.sequenceAddingReLU(convs, x, levels: levels, residual: downsample.map { $0(x) } ?? x, next: next)
+            let (residual, shared) = Conv2d.shortcut(downsample, first: convs.first, x, levels: levels)
+            return Conv2d.sequenceAddingReLU(convs, x, levels: shared, residual: residual, next: next)
         }
     }
 
