@@ -11,10 +11,10 @@ extension Conv2d {
     static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
 
     /// Runs `convs` one after another on `x`. Where an int8 convolution whose activation is
-    /// identity, ReLU or hardswish feeds another int8 convolution, its sums go straight to the next layer's
-    /// input levels (`QuantizedConv2d.callAsFunction(_:activation:quantizedFor:)`): no float
-    /// tensor is written and read back, and the result has the same bits as calling each layer in
-    /// turn. While an input observer is set (calibration) every layer runs on its float input.
+    /// identity, ReLU or hardswish feeds another int8 convolution, its sums go straight to the next
+    /// layer's input levels (`QuantizedConv2d.callAsFunction(_:activation:quantizedFor:)`): no
+    /// float tensor is written and read back, and the result has the same bits as calling each
+    /// layer in turn. While an input observer is set (calibration) every layer runs on its float input.
     public static func sequence(_ convs: [Conv2d], _ x: Tensor) -> Tensor {
         guard chaining else { return convs.reduce(x) { y, conv in conv(y) } }
         switch chain(convs, x, levels: nil, endingIn: nil) {

@@ -197,32 +197,41 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
-    /// Multiplies `m` rows of levels in parallel tasks of `rowsPerTask(m)` rows: `a` gives a task's
-    /// rows in place (pointer to its first row, leading dimension) or nil, and then `lower(first,
-    /// count, dst)` writes its rows into `dst` (`paddedK` bytes each, scratch); `store(acc, first,
-    /// count)` receives the task's sums (`n` per row).
+    /// Runs `m` output rows in parallel tasks of `rowsPerTask(m)` rows, each with per-thread scratch
+    /// for its sums (`columns` int32 per row) followed by `bytesPerRow` bytes per row:
+    /// `body(acc, bytes, first, count)`.
+    static func inTasks(m: Int, columns: Int, bytesPerRow: Int,
+                        _ body: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UInt8>, Int, Int) -> Void) {
+        let rows = rowsPerTask(m)
+        parallelFor((m + rows - 1) / rows) { t in
+            let first = t * rows, count = min(rows, m - first)
+            Scratch.with(count * columns + (count * bytesPerRow + 3) / 4) { buf in
+                let raw = UnsafeMutableRawPointer(buf)
+                let acc = raw.bindMemory(to: Int32.self, capacity: count * columns)
+                let bytes = (raw + 4 * count * columns).bindMemory(to: UInt8.self, capacity: count * bytesPerRow)
+                body(acc, bytes, first, count)
+            }
+        }
+    }
+
+    /// Multiplies `m` rows of levels in parallel tasks (`inTasks`): `a` gives a task's rows in place
+    /// (pointer to its first row, leading dimension) or nil, and then `lower(first, count, dst)`
+    /// writes its rows into `dst` (`paddedK` bytes each, scratch); `store(acc, first, count)`
+    /// receives the task's sums (`n` per row).
     func multiplyInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
                          lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
                          store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
-        let rows = Self.rowsPerTask(m), kp = paddedK
-        let tasks = (m + rows - 1) / rows
-        parallelFor(tasks) { t in
-            let first = t * rows, count = min(rows, m - first)
-            let loweredBytes = a == nil ? count * kp : 0
-            Scratch.with(count * n + (loweredBytes + 3) / 4) { buf in
-                let raw = UnsafeMutableRawPointer(buf)
-                let acc = raw.bindMemory(to: Int32.self, capacity: count * n)
-                let (rowsPointer, lda): (UnsafePointer<UInt8>, Int)
-                if let a {
-                    (rowsPointer, lda) = a(first)
-                } else {
-                    let lowered = (raw + 4 * count * n).bindMemory(to: UInt8.self, capacity: loweredBytes)
-                    lower(first, count, lowered)
-                    (rowsPointer, lda) = (UnsafePointer(lowered), kp)
-                }
-                multiply(m: count, a: rowsPointer, lda: lda, into: acc, ldc: n)
-                store(acc, first, count)
+        let kp = paddedK
+        Self.inTasks(m: m, columns: n, bytesPerRow: a == nil ? kp : 0) { acc, lowered, first, count in
+            let (rows, lda): (UnsafePointer<UInt8>, Int)
+            if let a {
+                (rows, lda) = a(first)
+            } else {
+                lower(first, count, lowered)
+                (rows, lda) = (UnsafePointer(lowered), kp)
             }
+            multiply(m: count, a: rows, lda: lda, into: acc, ldc: n)
+            store(acc, first, count)
         }
     }
 

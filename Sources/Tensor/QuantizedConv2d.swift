@@ -98,9 +98,8 @@ public struct QuantizedConv2d: Sendable {
     }
 
     /// Convolves a quantized input and quantizes the output, after `activation` (identity, ReLU or
-    /// hardswish),
-    /// as `next`'s input: the levels `next.quantize(self(x, activation:))` would give, without the
-    /// float tensor in between.
+    /// hardswish), as `next`'s input: the levels `next.quantize(self(x, activation:))` would give,
+    /// without the float tensor in between.
     public func callAsFunction(_ x: QuantizedActivations, activation: Activation,
                                quantizedFor next: ActivationQuantization) -> QuantizedActivations {
         precondition(PackedInt8Weights.requantizable(activation), "requantizing applies identity, ReLU or hardswish only")
@@ -162,22 +161,16 @@ public struct QuantizedConv2d: Sendable {
         let zp = Int32(x.quantization.zeroPoint)
         let direct = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && c % 4 == 0
         let m = x.n * oh * ow, kp = weights.paddedK
-        let rows = PackedInt8Weights.rowsPerTask(m)
-        let tasks = (m + rows - 1) / rows
         x.withLevels { quantized in
             if let depthwiseWeights {
                 depthwiseWeights.withUnsafeBufferPointer { wt in
-                    parallelFor(tasks) { t in
-                        let first = t * rows, count = min(rows, m - first)
-                        Scratch.with(count * o) { buf in
-                            let acc = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: count * o)
-                            let rc = rcnn_i8_depthwise(Int8Kernels.path.rawValue, quantized, Int32(c), Int32(h), Int32(w),
-                                                       Int32(kernel.h), Int32(kernel.w), Int32(stride.h), Int32(stride.w),
-                                                       Int32(padding.h), Int32(padding.w), Int32(dilation.h), Int32(dilation.w),
-                                                       Int32(oh), Int32(ow), zp, wt.baseAddress!, first, Int32(count), acc, o)
-                            precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
-                            store(acc, first, count)
-                        }
+                    PackedInt8Weights.inTasks(m: m, columns: o, bytesPerRow: 0) { acc, _, first, count in
+                        let rc = rcnn_i8_depthwise(Int8Kernels.path.rawValue, quantized, Int32(c), Int32(h), Int32(w),
+                                                   Int32(kernel.h), Int32(kernel.w), Int32(stride.h), Int32(stride.w),
+                                                   Int32(padding.h), Int32(padding.w), Int32(dilation.h), Int32(dilation.w),
+                                                   Int32(oh), Int32(ow), zp, wt.baseAddress!, first, Int32(count), acc, o)
+                        precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+                        store(acc, first, count)
                     }
                 }
                 return

@@ -25,24 +25,17 @@ public struct QuantizedLinear: Sendable {
         if rows == 0 { return y }
         FLOPCounter.add(2 * rows * k * n)
         let kp = weights.paddedK
-        let per = PackedInt8Weights.rowsPerTask(rows)
-        let tasks = (rows + per - 1) / per
         let inverse = 1 / input.scale, zp = Int32(input.zeroPoint)
         x.data.withUnsafeBufferPointer { xs in
             y.data.withUnsafeMutableBufferPointer { ys in
-                parallelFor(tasks) { t in
-                    let first = t * per, count = min(per, rows - first)
-                    Scratch.with(count * n + (count * kp + 3) / 4) { buf in
-                        let raw = UnsafeMutableRawPointer(buf)
-                        let acc = raw.bindMemory(to: Int32.self, capacity: count * n)
-                        let a = (raw + 4 * count * n).bindMemory(to: UInt8.self, capacity: count * kp)
-                        rcnn_i8_quantize_rows(xs.baseAddress! + first * k, k, Int32(count), Int32(k), inverse, zp, a, kp)
-                        weights.multiply(m: count, a: a, lda: kp, into: acc, ldc: n)
-                        let out = ys.baseAddress! + first * n
-                        weights.storeRows(acc, rows: count, relu: activation == .relu, into: out)
-                        if activation != .identity && activation != .relu { activation.apply(out, count: count * n) }
-                    }
-                }
+                // Each task quantizes its rows of x (padded to paddedK) as the multiply's operand.
+                weights.multiplyInTasks(m: rows, a: nil, lower: { first, count, a in
+                    rcnn_i8_quantize_rows(xs.baseAddress! + first * k, k, Int32(count), Int32(k), inverse, zp, a, kp)
+                }, store: { acc, first, count in
+                    let out = ys.baseAddress! + first * n
+                    weights.storeRows(acc, rows: count, relu: activation == .relu, into: out)
+                    if activation != .identity && activation != .relu { activation.apply(out, count: count * n) }
+                })
             }
         }
         return y
