@@ -266,6 +266,26 @@ static inline float activate(float v, int act) {
     return v;
 }
 
+/* The shortcut value of channel o in row r of a residual join: a level of the block's input,
+ * (level - zero point) * scale as ActivationQuantization.value computes it, the block input's float
+ * value, or the downsampling layer's dequantized sum. */
+static inline float shortcut_value(const rcnn_i8_shortcut *sc, int r, int o) {
+    if (sc->levels) return (float)((int)sc->levels[(size_t)r * sc->ld + o] - sc->zero_point) * sc->scale;
+    if (sc->values) return sc->values[(size_t)r * sc->ld + o];
+    return dequantize(sc->sums[(size_t)r * sc->ld + o], sc->offset[o], sc->channel_scale[o],
+                      sc->bias ? sc->bias[o] : 0.0f, 0);
+}
+
+/* Channel o of row r: the dequantized sum a, then `act`, or with a shortcut the residual join
+ * max(v + shortcut, 0) as the float32 add-ReLU computes it (v <= 0 gives +0, NaN passes). */
+static inline float requantized_value(int32_t a, int o, const int32_t *offset, const float *scale, const float *bias,
+                                      int act, const rcnn_i8_shortcut *sc, int r) {
+    const float v = dequantize(a, offset[o], scale[o], bias ? bias[o] : 0.0f, 0);
+    if (!sc) return activate(v, act);
+    const float joined = v + shortcut_value(sc, r, o);
+    return joined <= 0.0f ? 0.0f : joined;
+}
+
 #if defined(__x86_64__)
 /* Eight hardswish values, as hardswish() computes each. */
 __attribute__((target("avx2"))) static inline __m256 hardswish8(__m256 x) {
@@ -276,13 +296,31 @@ __attribute__((target("avx2"))) static inline __m256 hardswish8(__m256 x) {
     return _mm256_div_ps(_mm256_mul_ps(x, t), six);
 }
 
+/* Eight shortcut values of row r from channel o, as shortcut_value() computes each. */
+__attribute__((target("avx2"))) static inline __m256 shortcut8(const rcnn_i8_shortcut *sc, int r, int o,
+                                                                __m256i zp, __m256 scale) {
+    if (sc->levels) {
+        const __m128i bytes = _mm_loadl_epi64((const __m128i *)(sc->levels + (size_t)r * sc->ld + o));
+        const __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), zp);
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), scale);
+    }
+    if (sc->values) return _mm256_loadu_ps(sc->values + (size_t)r * sc->ld + o);
+    return dequantize8(sc->sums + (size_t)r * sc->ld + o, _mm256_loadu_si256((const __m256i *)(sc->offset + o)),
+                       _mm256_loadu_ps(sc->channel_scale + o),
+                       sc->bias ? _mm256_loadu_ps(sc->bias + o) : _mm256_setzero_ps());
+}
+
+/* requantize_rows() sixteen channels at a time, with requantized_value() for the rest. */
 __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *acc, long ldacc, int rows, int n,
                                                                   const int32_t *offset, const float *scale,
-                                                                  const float *bias, int act, float inv_scale,
-                                                                  float zp, uint8_t *dst, long ldd) {
+                                                                  const float *bias, int act, const rcnn_i8_shortcut *sc,
+                                                                  float inv_scale, float zp, uint8_t *dst, long ldd,
+                                                                  float *values, long ldv) {
     const int n16 = n / 16 * 16;
     const __m256 zero = _mm256_setzero_ps();
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    const __m256i shortcut_zp = _mm256_set1_epi32(sc ? sc->zero_point : 0);
+    const __m256 shortcut_scale = _mm256_set1_ps(sc ? sc->scale : 0.0f);
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (size_t)r * ldacc;
         uint8_t *d = dst + (size_t)r * ldd;
@@ -292,25 +330,37 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
                 const int j = o + 8 * h;
                 __m256 v = dequantize8(a + j, _mm256_loadu_si256((const __m256i *)(offset + j)),
                                        _mm256_loadu_ps(scale + j), bias ? _mm256_loadu_ps(bias + j) : zero);
-                if (act == RCNN_I8_ACT_RELU) v = relu8(v);
-                else if (act == RCNN_I8_ACT_HARDSWISH) v = hardswish8(v);
+                if (sc) {
+                    v = _mm256_add_ps(v, shortcut8(sc, r, j, shortcut_zp, shortcut_scale));
+                    v = _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LE_OQ), v);
+                } else if (act == RCNN_I8_ACT_RELU) {
+                    v = relu8(v);
+                } else if (act == RCNN_I8_ACT_HARDSWISH) {
+                    v = hardswish8(v);
+                }
+                if (values) _mm256_storeu_ps(values + (size_t)r * ldv + j, v);
                 level[h] = levels8(v, inv, zpv);
             }
             _mm_storeu_si128((__m128i *)(d + o), pack16(level[0], level[1]));
         }
-        for (int o = n16; o < n; o++)
-            d[o] = quantize(activate(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, 0), act), inv_scale, zp);
+        for (int o = n16; o < n; o++) {
+            const float v = requantized_value(a[o], o, offset, scale, bias, act, sc, r);
+            if (values) values[(size_t)r * ldv + o] = v;
+            d[o] = quantize(v, inv_scale, zp);
+        }
     }
 }
 #endif
 
-void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                             const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                             uint8_t *dst, long ldd) {
+/* Rows of sums dequantized, activated or joined to `sc` (requantized_value), stored as floats into
+ * `values` when not NULL and quantized into dst. */
+static void requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                            const float *scale, const float *bias, int act, const rcnn_i8_shortcut *sc,
+                            float inv_scale, int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {
     const float zp = (float)zero_point;
 #if defined(__x86_64__)
     if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
-        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, act, inv_scale, zp, dst, ldd);
+        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, act, sc, inv_scale, zp, dst, ldd, values, ldv);
         return;
     }
 #endif
@@ -318,9 +368,25 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (size_t)r * ldacc;
         uint8_t *d = dst + (size_t)r * ldd;
-        for (int o = 0; o < n; o++)
-            d[o] = quantize(activate(dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, 0), act), inv_scale, zp);
+        for (int o = 0; o < n; o++) {
+            const float v = requantized_value(a[o], o, offset, scale, bias, act, sc, r);
+            if (values) values[(size_t)r * ldv + o] = v;
+            d[o] = quantize(v, inv_scale, zp);
+        }
     }
+}
+
+void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                             const float *scale, const float *bias, int act, float inv_scale, int zero_point,
+                             uint8_t *dst, long ldd) {
+    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, NULL, 0);
+}
+
+void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                       const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
+                       int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {
+    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, RCNN_I8_ACT_IDENTITY, shortcut, inv_scale,
+                    zero_point, dst, ldd, values, ldv);
 }
 
 /* A residual join after a convolution: v = max(dequantized + residual, 0) as the float32 add-ReLU

@@ -19,6 +19,9 @@ struct ModelInfo: Encodable {
     var floatLayers: Int?
     /// Int8 variants: bits of the weight levels (8 or 7).
     var weightBits: Int?
+    /// Int8 variants: how ResNet blocks join their residuals, "float" or "int8" (the table's
+    /// `residual_joins`).
+    var residualJoins: String?
     /// The box head's truncated SVD, one entry per fully connected layer (absent: full weights).
     var boxHeadSVD: [SVDLayer]?
     /// Keypoint models: the keypoints' names in the order detections list them, and the skeleton
@@ -47,6 +50,7 @@ struct ModelInfo: Encodable {
             int8Layers = q.layers.count
             floatLayers = q.floatLayers?.count ?? 0
             weightBits = q.effectiveWeightBits
+            residualJoins = q.residualJoins ?? "float"
         }
         if m.hasKeypoints {
             let count = m.config.keypointPredictor?.numKeypoints ?? 0
@@ -59,7 +63,7 @@ struct ModelInfo: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton, precision
-        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits"
+        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits", residualJoins = "residual_joins"
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

@@ -8,7 +8,7 @@ extension Conv2d {
 
     /// Whether chains may run now: enabled, and no input observer (calibration) that must see every
     /// layer's float input.
-    static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
+    public static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
 
     /// Runs `convs` one after another on `x`. Where an int8 convolution whose activation is
     /// identity, ReLU or hardswish feeds another int8 convolution, its sums go straight to the next

@@ -163,7 +163,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
     }
 
     /// The activations `requantizeRows` applies on the way (the float32 activation's bits).
-    static func requantizable(_ activation: Activation) -> Bool {
+    public static func requantizable(_ activation: Activation) -> Bool {
         activation == .identity || activation == .relu || activation == .hardswish
     }
 
@@ -194,6 +194,29 @@ public final class PackedInt8Weights: @unchecked Sendable {
             rcnn_i8_store_nchw_residual(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b,
                                         residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0),
                                         levels)
+        }
+    }
+
+    /// Dequantizes `rows` rows of sums, adds the shortcut (`rcnn_i8_shortcut`, its row r with row r
+    /// of `acc`), applies ReLU and quantizes the results as `next`'s input into row-major levels
+    /// (`n` per row), also storing the float results into `values` (`n` per row) when given: a
+    /// residual join on pixel rows.
+    func joinRows(_ acc: UnsafePointer<Int32>, rows: Int, shortcut: rcnn_i8_shortcut, for next: ActivationQuantization,
+                  into dst: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>?) {
+        withConstants { off, sc, b in
+            withUnsafePointer(to: shortcut) { shortcut in
+                rcnn_i8_join_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, shortcut,
+                                  1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
+            }
+        }
+    }
+
+    /// Calls `body` with this layer's per-channel offset, scale and bias as C pointers.
+    func withConstants(_ body: (UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+        offset.withUnsafeBufferPointer { off in
+            scale.withUnsafeBufferPointer { sc in
+                bias.withUnsafeBufferPointer { b in body(off.baseAddress!, sc.baseAddress!, b.baseAddress!) }
+            }
         }
     }
 
@@ -250,14 +273,6 @@ public final class PackedInt8Weights: @unchecked Sendable {
     func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
         withConstants { off, sc, b in
             rcnn_i8_store_rows(acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, n)
-        }
-    }
-
-    private func withConstants(_ body: (UnsafePointer<Int32>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
-        offset.withUnsafeBufferPointer { off in
-            scale.withUnsafeBufferPointer { sc in
-                bias.withUnsafeBufferPointer { b in body(off.baseAddress!, sc.baseAddress!, b.baseAddress!) }
-            }
         }
     }
 

@@ -44,6 +44,23 @@ public struct QuantizedActivations: @unchecked Sendable {
         }
     }
 
+    /// The float32 NCHW tensor the levels stand for: each level's value (`quantization.value`), the
+    /// tensor whose quantization gives these levels back.
+    public func dequantized() -> Tensor {
+        let plane = h * w
+        var out = Tensor.uninitialized([n, c, h, w])
+        out.data.withUnsafeMutableBufferPointer { dst in
+            withLevels { l in
+                for b in 0..<n {
+                    for p in 0..<plane {
+                        for ch in 0..<c { dst[(b * c + ch) * plane + p] = quantization.value(Int(l[(b * plane + p) * c + ch])) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Reads the levels: image b, pixel (y, x), channel ch at `((b * h + y) * w + x) * c + ch`.
     public func withLevels<R>(_ body: (UnsafePointer<UInt8>) throws -> R) rethrows -> R {
         try withExtendedLifetime(storage) { try body(UnsafePointer(storage.levels)) }

@@ -142,7 +142,7 @@ public struct QuantizedConv2d: Sendable {
         return (y, levels)
     }
 
-    private func checkedOutputSize(_ x: QuantizedActivations) -> (h: Int, w: Int) {
+    func checkedOutputSize(_ x: QuantizedActivations) -> (h: Int, w: Int) {
         precondition(x.c == inChannels && x.quantization == input,
                      "int8 conv expects \(inChannels) channels quantized as \(input), got \(x.c) as \(x.quantization)")
         let (oh, ow) = outputSize(h: x.h, w: x.w)
@@ -159,8 +159,7 @@ public struct QuantizedConv2d: Sendable {
         let o = outChannels
         FLOPCounter.add(2 * x.n * o * oh * ow * weights.k)
         let zp = Int32(x.quantization.zeroPoint)
-        let direct = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && c % 4 == 0
-        let m = x.n * oh * ow, kp = weights.paddedK
+        let m = x.n * oh * ow
         x.withLevels { quantized in
             if let depthwiseWeights {
                 depthwiseWeights.withUnsafeBufferPointer { wt in
@@ -175,12 +174,26 @@ public struct QuantizedConv2d: Sendable {
                 }
                 return
             }
-            weights.multiplyInTasks(m: m, a: direct ? { first in (quantized + first * c, c) } : nil, lower: { first, count, dst in
-                rcnn_i8_lower(quantized, Int32(c), Int32(h), Int32(w), Int32(kernel.h), Int32(kernel.w),
-                              Int32(stride.h), Int32(stride.w), Int32(padding.h), Int32(padding.w),
-                              Int32(dilation.h), Int32(dilation.w), Int32(oh), Int32(ow), zp,
-                              first, Int32(count), dst, kp)
+            weights.multiplyInTasks(m: m, a: readsInPlace ? { first in (quantized + first * c, c) } : nil, lower: { first, count, dst in
+                lower(quantized, x, first: first, count: count, into: dst)
             }, store: store)
         }
+    }
+
+    /// Whether the multiply reads the quantized input where it lies (a 1x1 stride-1 convolution
+    /// whose pixel rows are whole k-groups); otherwise each task lowers its rows (`lower`).
+    var readsInPlace: Bool {
+        kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && inChannels % 4 == 0
+    }
+
+    /// Writes the multiply's rows for output pixels `first..<first + count` of `x` (whose levels are
+    /// at `levels`) into `dst`, `weights.paddedK` bytes each, in (tap, channel) order.
+    func lower(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,
+               into dst: UnsafeMutablePointer<UInt8>) {
+        let (oh, ow) = outputSize(h: x.h, w: x.w)
+        rcnn_i8_lower(levels, Int32(inChannels), Int32(x.h), Int32(x.w), Int32(kernel.h), Int32(kernel.w),
+                      Int32(stride.h), Int32(stride.w), Int32(padding.h), Int32(padding.w),
+                      Int32(dilation.h), Int32(dilation.w), Int32(oh), Int32(ow), Int32(x.quantization.zeroPoint),
+                      first, Int32(count), dst, weights.paddedK)
     }
 }

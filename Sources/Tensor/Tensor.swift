@@ -115,4 +115,23 @@ extension Tensor: CustomStringConvertible {
     }
 }
 
+import CKernels
 import Foundation
+
+extension Tensor {
+    /// An NCHW tensor's values as pixel rows, `[n, h, w, c]` (each pixel's channels together).
+    public func channelsLast() -> Tensor {
+        precondition(rank == 4, "channelsLast expects [N, C, H, W], got \(shape)")
+        let n = shape[0], c = shape[1], h = shape[2], w = shape[3], plane = h * w
+        var out = Tensor.uninitialized([n, h, w, c])
+        data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for b in 0..<n {
+                    rcnn_transpose(src.baseAddress! + b * c * plane, Int32(c), Int32(plane), plane,
+                                   dst.baseAddress! + b * c * plane, c)
+                }
+            }
+        }
+        return out
+    }
+}

@@ -45,6 +45,9 @@ struct Calibrate: ParsableCommand {
     @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and kept float32 unless int8 is at least 10% faster, then the whole model is timed on the first image with that choice and with every layer in int8, and every layer in int8 is kept when it is at least 10% faster, since a float32 layer also breaks a chain of int8 layers; calibrate with the --threads you serve with).")
     var allInt8 = false
 
+    @Flag(name: .customLong("int8-joins"), help: "Join ResNet residuals in int8: a block whose layers are all int8 runs on levels alone and adds its identity shortcut dequantized from its input's levels instead of the float32 tensor (records residual_joins: int8). Faster on ResNet backbones (no float32 block outputs are written or read back), at the cost of that quantization error on every shortcut; compare the variants with `rcnn compare` before you switch.")
+    var int8Joins = false
+
     @Flag(name: .long, help: "Replace NAME.json when it exists.")
     var force = false
 
@@ -86,6 +89,7 @@ struct Calibrate: ParsableCommand {
         let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
         if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
         var table = calibrator.configuration(source: detector.name, images: files.count)
+        if int8Joins { table.residualJoins = "int8" }
         // The variant must load as written.
         func written(_ table: QuantizationConfig) throws -> DetectionModel {
             try Self.writeVariant(of: sourceURL, name: out, quantization: table, to: outURL)
@@ -100,7 +104,8 @@ struct Calibrate: ParsableCommand {
             // Each layer was timed alone, which cannot see that a float32 layer between int8 layers
             // also breaks their chain (levels handed on without a float32 round trip): the whole
             // model decides between the per-layer choice and every layer in int8.
-            let every = calibrator.configuration(source: detector.name, images: files.count, bySpeed: false)
+            var every = calibrator.configuration(source: detector.name, images: files.count, bySpeed: false)
+            every.residualJoins = table.residualJoins
             if every.layers.count > table.layers.count {
                 let image = try ImageDecoder.decode(try Data(contentsOf: files[files.startIndex]))
                 let perLayer = variant
@@ -121,6 +126,11 @@ struct Calibrate: ParsableCommand {
         print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights), \(table.floatLayers?.count ?? 0) float32 layers; "
               + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
         for f in table.floatLayers ?? [] { print("  float32: \(f.name) (\(f.reason))") }
+        if let path = variant.backbone.residualPath {
+            print("ResNet blocks: on levels, residuals joined " + (path.contains("int8") ? "in int8 (identity shortcuts from the input's levels)" : "on pixel rows with the float32 join's bits"))
+        } else if int8Joins {
+            print("--int8-joins: recorded, but this backbone joins its residuals in float32 (int8 joins need a ResNet with an FPN whose blocks and lateral layers are all int8)")
+        }
         if !allInt8 {
             let (f, q, all) = calibrator.timedSeconds(of: table)
             print(String(format: "timed on the first image: the int8 layers take %.0f ms against %.0f ms in float32 (%.2fx); all timed layers %.0f ms in float32",

@@ -15,7 +15,8 @@ struct Models: ParsableCommand {
         print("weights: \(c.weights) sha256 \(c.weightsSha256 ?? "-")")
         if let q = c.quantization {
             let source = q.calibration.map { " calibrated from \($0.source) on \($0.images) images (\($0.method))" } ?? ""
-            print("precision: int8, \(q.layers.count) int8 layers (\(q.effectiveWeightBits)-bit weights), \(q.floatLayers?.count ?? 0) float32 layers\(source)")
+            let joins = q.int8Joins ? ", int8 residual joins" : ""
+            print("precision: int8, \(q.layers.count) int8 layers (\(q.effectiveWeightBits)-bit weights\(joins)), \(q.floatLayers?.count ?? 0) float32 layers\(source)")
         } else {
             print("precision: float32")
         }

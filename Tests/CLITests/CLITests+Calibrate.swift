@@ -33,6 +33,7 @@ extension CLITests {
         let q = try XCTUnwrap(written["quantization"] as? [String: Any])
         XCTAssertEqual(q["precision"] as? String, "int8")
         XCTAssertNil(q["weight_bits"], "8-bit weights, the default, are not written")
+        XCTAssertNil(q["residual_joins"], "float joins, the default, are not written")
         let layers = try XCTUnwrap(q["layers"] as? [[String: Any]])
         let floats = try XCTUnwrap(q["float_layers"] as? [[String: Any]])
         XCTAssertGreaterThan(layers.count, 40, "every dense layer of the default model")
@@ -214,5 +215,32 @@ extension CLITests {
         let load = try run(binary, ["detect", "--config", path, Self.sample])
         XCTAssertEqual(load.status, 64)
         XCTAssertTrue(load.errors.contains("quantization: weight_bits must be 7 or 8 (got 9)"), load.errors)
+    }
+
+    /// `--int8-joins` records `residual_joins: int8`, which `rcnn models` shows; on the default model
+    /// (MobileNetV3, no ResNet blocks) calibration says that it changes nothing there. Other values
+    /// in a table are a clear error.
+    func testInt8JoinsAreRecordedAndReported() throws {
+        let root = try temporaryModelDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let models = root.appendingPathComponent("Config/models")
+        let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
+        let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "joins",
+                                 "--all-int8", "--int8-joins"])
+        XCTAssertEqual(r.status, 0, r.errors)
+        XCTAssertTrue(r.output.contains("--int8-joins: recorded, but this backbone joins its residuals in float32"), r.output)
+        let path = models.appendingPathComponent("joins.json").path
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var q = try XCTUnwrap(doc["quantization"] as? [String: Any])
+        XCTAssertEqual(q["residual_joins"] as? String, "int8")
+        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("(8-bit weights, int8 residual joins)"))
+        XCTAssertEqual(try run(binary, ["detect", "--config", path, Self.sample]).status, 0)
+
+        q["residual_joins"] = "fp16"
+        doc["quantization"] = q
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: path))
+        let load = try run(binary, ["detect", "--config", path, Self.sample])
+        XCTAssertEqual(load.status, 64)
+        XCTAssertTrue(load.errors.contains("quantization: residual_joins must be float or int8 (got 'fp16')"), load.errors)
     }
 }

@@ -156,6 +156,30 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
 void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
                                  const int32_t *offset, const float *scale, const float *bias, const float *residual,
                                  float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels);
+/* The shortcut of a residual join on pixel rows, the first non-NULL of: `levels` (u8 rows `ld`
+ * apart: the block input's levels, value (level - zero_point) * scale), `values` (float rows `ld`
+ * apart: the block input itself), or a downsampling layer's int32 `sums` (rows `ld` apart)
+ * dequantized with its own offset, channel_scale and bias (may be NULL). */
+typedef struct {
+    const uint8_t *levels;
+    float scale;
+    int zero_point;
+    const float *values;
+    const int32_t *sums;
+    const int32_t *offset;
+    const float *channel_scale;
+    const float *bias;
+    long ld;
+} rcnn_i8_shortcut;
+/* A ResNet block's last convolution joined to its shortcut on pixel rows, without NCHW tensors: for
+ * each of `rows` rows of sums (pixel-major, n channels), v = dequantized sum + shortcut value
+ * (shortcut row r belongs to acc row r), max(v, 0) as the float32 add-ReLU (v <= 0 gives +0, NaN
+ * passes), quantized (inv_scale, zero_point) into the row-major u8 dst (rows ldd apart) and, when
+ * `values` is not NULL, stored there too (float rows ldv apart). `isa` as for rcnn_i8_store_nchw;
+ * every path gives the same levels and values. */
+void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                       const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
+                       int zero_point, uint8_t *dst, long ldd, float *values, long ldv);
 /* A transposed convolution whose kernel equals its stride (no overlap, no padding): rows of acc are
  * input pixels first... (numbered over images), columns j = tap * channels + o with tap = a * kw + b;
  * each value, dequantized as rcnn_i8_store_nchw does with offset/scale/bias[j], goes to output pixel

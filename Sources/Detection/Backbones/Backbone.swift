@@ -41,9 +41,18 @@ public struct Backbone: Sendable {
         featureNames = config.featureNames
     }
 
+    /// How the body's ResNet blocks run with chains on: "levels" (every block and FPN lateral layer
+    /// int8: blocks on levels, residuals joined on pixel rows with the float32 join's bits),
+    /// "levels, int8 joins" (the same with `residual_joins: int8`: identity shortcuts from the
+    /// input's levels), or nil (the float32 NCHW path: not a ResNet with an FPN, or a float32 layer).
+    public var residualPath: String? {
+        guard let fpn, let resnet = body as? ResNet, resnet.joinTargets(fpn.inner.map(\.int8)) != nil else { return nil }
+        return resnet.int8Joins ? "levels, int8 joins" : "levels"
+    }
+
     /// Runs body (and FPN) on a normalised, padded `[1, 3, H, W]` batch.
     public func callAsFunction(_ x: Tensor) -> FeatureMaps {
-        let maps = body(x)
-        return FeatureMaps(names: featureNames, maps: fpn.map { $0(maps) } ?? maps)
+        guard let fpn else { return FeatureMaps(names: featureNames, maps: body(x)) }
+        return FeatureMaps(names: featureNames, maps: fpn(body(x, lateral: fpn.inner.map(\.int8))))
     }
 }

@@ -27,4 +27,20 @@ protocol FeatureExtractor: Sendable {
     /// Channels of each returned map, in return order.
     var outChannels: [Int] { get }
     func callAsFunction(_ x: Tensor) -> [Tensor]
+    /// The returned maps for an FPN whose lateral layers are `lateral` (their int8 precision, nil
+    /// where float32): a body may hand a map over as levels quantized for its lateral layer instead
+    /// of a float tensor.
+    func callAsFunction(_ x: Tensor, lateral: [QuantizedConv2d?]) -> [FeatureInput]
+}
+
+extension FeatureExtractor {
+    func callAsFunction(_ x: Tensor, lateral: [QuantizedConv2d?]) -> [FeatureInput] {
+        self(x).map { .float($0) }
+    }
+}
+
+/// A body output on its way to the FPN: a float tensor, or its levels for the lateral layer.
+enum FeatureInput {
+    case float(Tensor)
+    case levels(QuantizedActivations)
 }

@@ -27,12 +27,25 @@ struct FeaturePyramidNetwork: Sendable {
 
     /// `inputs` finest first; returns the outputs finest first (plus the pooled level when configured).
     func callAsFunction(_ inputs: [Tensor]) -> [Tensor] {
+        self(inputs.map { .float($0) })
+    }
+
+    /// The same on a body's outputs, some of which may come as levels for their int8 lateral layer.
+    func callAsFunction(_ inputs: [FeatureInput]) -> [Tensor] {
         precondition(inputs.count == inner.count, "fpn expects \(inner.count) inputs, got \(inputs.count)")
+        func lateral(_ i: Int) -> Tensor {
+            switch inputs[i] {
+            case .float(let x): return inner[i](x)
+            case .levels(let levels):
+                guard let int8 = inner[i].int8 else { preconditionFailure("levels handed to the float32 lateral layer \(i)") }
+                return int8(levels, activation: inner[i].activation)
+            }
+        }
         var results = [Tensor](repeating: Tensor(shape: [0]), count: inputs.count)
-        var last = inner[inputs.count - 1](inputs[inputs.count - 1])
+        var last = lateral(inputs.count - 1)
         results[inputs.count - 1] = layer[inputs.count - 1](last)
         for i in stride(from: inputs.count - 2, through: 0, by: -1) {
-            var lateral = inner[i](inputs[i])
+            var lateral = lateral(i)
             let top = Interpolation.nearest(last, outH: lateral.shape[2], outW: lateral.shape[3])
             lateral.add(top)
             last = lateral

@@ -34,7 +34,8 @@ public final class DetectionModel: Sendable {
         }
         var loader = LayerLoader(file: file)
         let plan = try config.quantization.map { QuantizationPlan(inputs: try $0.inputs(file: configURL.path), file: configURL.path,
-                                                                      weightBits: $0.effectiveWeightBits) }
+                                                                      weightBits: $0.effectiveWeightBits,
+                                                                      int8Joins: $0.int8Joins) }
         loader.quantization = plan
         self.config = config
         self.configURL = configURL

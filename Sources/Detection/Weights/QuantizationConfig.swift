@@ -17,6 +17,11 @@ public struct QuantizationConfig: Codable, Sendable {
     /// run about 1.2x faster on CPUs whose int8 multiply is AVX2 without VNNI, at a small cost in
     /// accuracy; every path computes the same integers for either.
     public var weightBits: Int?
+    /// How a ResNet block whose layers are all int8 joins its residual: "float" (the default when
+    /// absent: the float32 add of the float32 shortcut, fused into the last layer's store) or
+    /// "int8" (the block runs on levels alone, the identity shortcut dequantized from the input's
+    /// levels: faster, with that quantization error added on every shortcut).
+    public var residualJoins: String?
 
     public struct Layer: Codable, Sendable, Equatable {
         public var name: String
@@ -55,16 +60,23 @@ public struct QuantizationConfig: Codable, Sendable {
     }
 
     public init(precision: String = "int8", layers: [Layer], floatLayers: [FloatLayer]?, calibration: Calibration?,
-                weightBits: Int? = nil) {
+                weightBits: Int? = nil, residualJoins: String? = nil) {
         self.precision = precision
         self.layers = layers
         self.floatLayers = floatLayers
         self.calibration = calibration
         self.weightBits = weightBits
+        self.residualJoins = residualJoins
     }
 
     /// The weight width the layers are quantized to (8 when the table does not say).
     public var effectiveWeightBits: Int { weightBits ?? 8 }
+
+    /// The accepted values of `residual_joins`.
+    public static let residualJoinChoices = ["float", "int8"]
+
+    /// Whether ResNet blocks join their residuals in int8 (`residual_joins: int8`).
+    public var int8Joins: Bool { residualJoins == "int8" }
 
     /// Each layer's input quantization by name, checked: a known precision, unique names, positive
     /// finite scales that float32 keeps positive, zero points in 0...127.
@@ -73,6 +85,9 @@ public struct QuantizationConfig: Codable, Sendable {
         guard precision == "int8" else { throw fail("precision '\(precision)' is not int8") }
         guard PackedInt8Weights.weightBitChoices.contains(effectiveWeightBits) else {
             throw fail("weight_bits must be 7 or 8 (got \(effectiveWeightBits))")
+        }
+        if let joins = residualJoins, !Self.residualJoinChoices.contains(joins) {
+            throw fail("residual_joins must be \(Self.residualJoinChoices.joined(separator: " or ")) (got '\(joins)')")
         }
         var table: [String: ActivationQuantization] = [:]
         for layer in layers {
@@ -95,12 +110,15 @@ final class QuantizationPlan: @unchecked Sendable {
     let file: String
     /// Bits of the weight levels (8 or 7).
     let weightBits: Int
+    /// Whether ResNet blocks join their residuals in int8.
+    let int8Joins: Bool
     private(set) var used: Set<String> = []
 
-    init(inputs: [String: ActivationQuantization], file: String, weightBits: Int = 8) {
+    init(inputs: [String: ActivationQuantization], file: String, weightBits: Int = 8, int8Joins: Bool = false) {
         self.inputs = inputs
         self.file = file
         self.weightBits = weightBits
+        self.int8Joins = int8Joins
     }
 
     func take(_ name: String) -> ActivationQuantization? {
