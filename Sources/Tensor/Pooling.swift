@@ -1,10 +1,30 @@
+import CKernels
 import Foundation
 
 /// Spatial pooling over NCHW tensors, with PyTorch's semantics (floor mode, -inf padding for max,
 /// `count_include_pad=True` for average, PyTorch's start/end rule for adaptive pooling).
 public enum Pooling {
+    /// Whether 3x3 stride-2 max pooling (ResNet's stem) takes its C kernel's AVX2 variant where the
+    /// CPU has it (tests compare both ways).
+    nonisolated(unsafe) public static var vectorMaxPool = true
+
     public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
-        window(x, kernel: kernel, stride: stride, padding: padding) { plane, w, ys, xs in
+        if kernel == 3 && stride == 2 && padding == 1 && x.rank == 4 {
+            let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+            let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+            var y = Tensor.uninitialized([n, c, oh, ow])
+            let vector: Int32 = vectorMaxPool ? 1 : 0
+            x.data.withUnsafeBufferPointer { xs in
+                y.data.withUnsafeMutableBufferPointer { ys in
+                    let src = xs.baseAddress!, dst = ys.baseAddress!
+                    parallelFor(n * c, minimumPerTask: 4) { p in
+                        rcnn_maxpool_3x3s2(vector, src + p * h * w, Int32(h), Int32(w), dst + p * oh * ow)
+                    }
+                }
+            }
+            return y
+        }
+        return window(x, kernel: kernel, stride: stride, padding: padding) { plane, w, ys, xs in
             var m = -Float.infinity
             for iy in ys { for ix in xs {
                 let v = plane[iy * w + ix]

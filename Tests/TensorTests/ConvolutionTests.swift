@@ -1,7 +1,7 @@
 import CKernels
 import Tensor
-import XCTest
 import TestSupport
+import XCTest
 
 /// Optimised kernels against the naive references on random shapes (the torch comparisons live in
 /// ParityTests). Tolerance: float32 GEMM accumulation vs a double-precision naive sum, relative 1e-5
@@ -205,6 +205,38 @@ final class ConvolutionTests: XCTestCase {
         let x = random([7, 30]), wt = random([11, 30]), b = random([11]).data
         assertClose(Linear(weight: wt, bias: b)(x), Naive.linear(x, wt, b), "linear")
         XCTAssertEqual(Linear(weight: wt, bias: b)(Tensor(shape: [0, 30])).shape, [0, 11])
+    }
+
+    /// ResNet's 3x3 stride-2 pooling (a C kernel) on every variant this CPU has, on widths around its
+    /// eight-output vector block, against the pooling loop's own rule (visit the clipped window row by
+    /// row, take v when v > m or v is NaN): equal +0 and -0 keep the first seen, a NaN the last.
+    func testStemMaxPoolKeepsTheLoopsBitsOnEveryVariant() {
+        var rng = SplitMix64(seed: 5)
+        let specials: [Float] = [0, -0, .nan, Float(bitPattern: 0x7FC0_0001), -.infinity, 3]
+        for (h, w) in [(9, 10), (20, 37), (33, 64), (7, 18), (5, 17), (6, 16), (1, 40), (40, 1)] {
+            let count = 2 * 3 * h * w
+            let data = (0..<count).map { i -> Float in
+                i % 7 == 3 ? specials[Int(rng.next() % UInt64(specials.count))] : Float(Int(rng.next() % 9) - 4) * 0.5
+            }
+            let x = Tensor(shape: [2, 3, h, w], data: data)
+            let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+            var expected = [UInt32]()
+            for p in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var m = -Float.infinity
+                for y in max(0, 2 * oy - 1)..<min(h, 2 * oy + 2) { for xx in max(0, 2 * ox - 1)..<min(w, 2 * ox + 2) {
+                    let v = data[(p * h + y) * w + xx]
+                    if v > m || v.isNaN { m = v }
+                }}
+                expected.append(m.bitPattern)
+            }}}
+            for vector in [false, true] {
+                Pooling.vectorMaxPool = vector
+                let y = Pooling.maxPool2d(x, kernel: 3, stride: 2, padding: 1)
+                XCTAssertEqual(y.shape, [2, 3, oh, ow])
+                XCTAssertEqual(y.data.map(\.bitPattern), expected, "\(h) x \(w), vector \(vector)")
+            }
+            Pooling.vectorMaxPool = true
+        }
     }
 
     func testMaxPoolMatchesNaive() {

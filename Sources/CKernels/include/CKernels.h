@@ -74,6 +74,11 @@ int rcnn_sha256_has_extensions(void);
 /* The widest vector instructions this CPU and OS support: 3 = AVX-512 (F, BW, DQ, VL),
  * 2 = AVX2 with FMA, 1 = AVX, 0 = SSE only (and 0 on other architectures). */
 int rcnn_cpu_vector_level(void);
+/* 3x3 max pooling, stride 2, padding 1, of one h x w plane into dst ((h - 1) / 2 + 1 rows of
+ * (w - 1) / 2 + 1): each window clipped to the plane, visited row by row, m = (v > m || v is NaN)
+ * ? v : m from -infinity. `vector` allows the AVX2 variant where the CPU has it; both give the same
+ * bits. */
+void rcnn_maxpool_3x3s2(int vector, const float *src, int h, int w, float *dst);
 
 /* ---- int8: u8 activations x s8 weights -> s32 (int8_gemm.c) ---- */
 
