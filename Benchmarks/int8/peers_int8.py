@@ -145,7 +145,7 @@ def ov_runner(path, threads):
     return run
 
 
-def ours_variant(rcnn, cfg, images_dir, count, workdir, threads):
+def ours_variant(rcnn, cfg, images_dir, count, workdir, threads, extra=()):
     """Calibrates our int8 variant of cfg on the first `count` images; returns the variant's path."""
     with open(cfg) as f:
         conf = json.load(f)
@@ -157,11 +157,12 @@ def ours_variant(rcnn, cfg, images_dir, count, workdir, threads):
     name = f"{conf['name']}_int8"
     bits = [] if cpu_has_vnni() else ["--weight-bits", "7"]
     res = subprocess.run([rcnn, "calibrate", "--config", source, "--images", images_dir, "--count", str(count),
-                          "--out", name, "--threads", str(threads), "--force"] + bits, capture_output=True, text=True)
+                          "--out", name, "--threads", str(threads), "--force"] + bits + list(extra),
+                         capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(res.stderr.strip()[-300:])
     for line in res.stdout.strip().splitlines():
-        if line.startswith((f"{name}:", "whole model", "wrote")):
+        if line.startswith((f"{name}:", "whole model", "wrote", "ResNet blocks")):
             log("  " + line)
     return os.path.join(workdir, f"{name}.json")
 
@@ -198,7 +199,8 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
     workdir = os.path.join(ROOT, ".cache/bench/int8", name)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
-    variant = ours_variant(rcnn, cfg, calib_dir, len(images), workdir, args.threads)
+    variant = ours_variant(rcnn, cfg, calib_dir, len(images), workdir, args.threads,
+                           ["--int8-joins"] if getattr(args, "int8_joins", False) else [])
     row["variant"] = variant
     with open(variant) as f:
         q = json.load(f)["quantization"]
