@@ -23,6 +23,25 @@ extension Conv2d {
         }
     }
 
+    /// Each of `heads` applied to `sequence(convs, x)`, as an RPN runs its objectness and box
+    /// layers on the shared convolution's output. Where the heads are int8 with one input
+    /// quantization, the sequence ends in their levels (the last convolution's requantizing store)
+    /// and every head multiplies those: the shared output is neither written in float32 nor
+    /// quantized once per head. The bits of running the heads one by one on the float output.
+    public static func sequence(_ convs: [Conv2d], _ x: Tensor, heads: [Conv2d]) -> [Tensor] {
+        guard chaining, let first = heads.first?.int8,
+              heads.allSatisfy({ $0.int8?.input == first.input }) else {
+            let shared = sequence(convs, x)
+            return heads.map { $0(shared) }
+        }
+        let levels: QuantizedActivations
+        switch chain(convs, x, levels: nil, endingIn: first) {
+        case .levels(let l): levels = l
+        case .float(let y): levels = first.quantize(y)
+        }
+        return heads.map { $0.int8!(levels, activation: $0.activation) }
+    }
+
     /// `sequence(convs, x)` followed by a residual join, `max(y + residual, 0)`, as a ResNet block
     /// ends. `levels`, when given, are `x` already quantized for the first convolution (the previous
     /// block's output). With int8 layers the join happens in the last convolution's store, and

@@ -92,4 +92,45 @@ extension Int8Tests {
             }
         }
     }
+
+    /// An RPN-style head (shared 3x3 + ReLU, then two 1x1 layers) through
+    /// `Conv2d.sequence(_:_:heads:)`: the heads' outputs have the bits of running each on the float
+    /// shared output, on every path, with the heads sharing one quantization (levels handed on),
+    /// quantized differently or one of them float32 (the float path), and with chains off.
+    func testSequenceWithHeadsGivesTheBitsOfEachHeadOnTheSharedOutput() {
+        var g = Geometry(n: 1, c: 24, o: 24, h: 13, w: 17, kh: 3, kw: 3)
+        g.padding = (1, 1)
+        let shared = makeConv(g, activation: .relu)
+        let x = input(Geometry(n: 1, c: 24, o: 0, h: 13, w: 17, kh: 1, kw: 1), -1...1.5)
+        let y = shared(x)
+        let q = ActivationQuantization(lower: 0, upper: y.data.max()! * 0.9)
+        var hg = Geometry(n: 1, c: 24, o: 3, h: 1, w: 1, kh: 1, kw: 1)
+        let cls = makeConv(hg)
+        hg.o = 12
+        let box = makeConv(hg)
+        let conv8 = shared.quantized(input: ActivationQuantization(lower: -1, upper: 1.5))
+        let cases: [(String, [Conv2d])] = [
+            ("one quantization", [cls.quantized(input: q), box.quantized(input: q)]),
+            ("two quantizations", [cls.quantized(input: q), box.quantized(input: ActivationQuantization(lower: -0.1, upper: 2))]),
+            ("a float head", [cls.quantized(input: q), box]),
+        ]
+        for path in paths {
+            Int8Kernels.path = path
+            for (name, heads) in cases {
+                for chains in [true, false] {
+                    Conv2d.int8ChainsEnabled = chains
+                    let t = Conv2d.sequence([conv8], x)
+                    let expected = heads.map { $0(t).data.map(\.bitPattern) }
+                    let got = Conv2d.sequence([conv8], x, heads: heads)
+                    XCTAssertEqual(got.map { $0.data.map(\.bitPattern) }, expected, "\(name) on \(path), chains \(chains)")
+                    XCTAssertEqual(got.map(\.shape), [[1, 3, 13, 17], [1, 12, 13, 17]])
+                }
+                Conv2d.int8ChainsEnabled = true
+            }
+            // No shared layers: the input itself quantized once for both heads.
+            let heads = cases[0].1
+            XCTAssertEqual(Conv2d.sequence([], y, heads: heads).map { $0.data.map(\.bitPattern) },
+                           heads.map { $0(y).data.map(\.bitPattern) })
+        }
+    }
 }

@@ -35,8 +35,8 @@ public struct RegionProposalNetwork: Sendable {
     /// Runs the head on every level.
     public func head(_ features: [Tensor]) -> [LevelOutput] {
         features.map { f in
-            let t = Conv2d.sequence(convs, f)
-            return LevelOutput(objectness: objectness(t), deltas: deltas(t))
+            let out = Conv2d.sequence(convs, f, heads: [objectness, deltas])
+            return LevelOutput(objectness: out[0], deltas: out[1])
         }
     }
 
