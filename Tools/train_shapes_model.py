@@ -181,6 +181,17 @@ def evaluate(model, split_dir, n_images, log_prefix="eval"):
     return stats
 
 
+def scheduled_lr(it, peak, warmup_iters, total_iters):
+    """The learning rate at iteration `it`: linear warm-up to `peak` over `warmup_iters`, then cosine
+    decay to 0 at `total_iters` (the peak while no total is planned yet)."""
+    if it < warmup_iters:
+        return peak * (0.001 + 0.999 * it / warmup_iters)
+    if total_iters is None:
+        return peak
+    p = min(1.0, (it - warmup_iters) / max(1, total_iters - warmup_iters))
+    return peak * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
 def set_train_mode(model):
     """model.train(), except that frozen BatchNorm and dropout layers (no parameter requiring
     grad) stay in eval mode, so that BatchNorm running statistics do not move. (The model, RPN and
@@ -361,14 +372,7 @@ def main():
                 if want != torch.get_num_threads():
                     torch.set_num_threads(want)
                     log(f"iter {it}: load from other processes ~{others:.1f}; using {want} thread(s)")
-            # LR: linear warm-up, then cosine to 0 at total_iters
-            if it < args.warmup_iters:
-                lr = args.lr * (0.001 + 0.999 * it / args.warmup_iters)
-            elif total_iters is None:
-                lr = args.lr
-            else:
-                p = min(1.0, (it - args.warmup_iters) / max(1, total_iters - args.warmup_iters))
-                lr = args.lr * 0.5 * (1.0 + math.cos(math.pi * p))
+            lr = scheduled_lr(it, args.lr, args.warmup_iters, total_iters)
             for g in opt.param_groups:
                 g["lr"] = lr
 

@@ -19,7 +19,6 @@ then calibrate and compare as the README's int8 section shows (rcnn calibrate, r
 """
 import argparse
 import importlib.util
-import math
 import os
 import sys
 import time
@@ -110,13 +109,7 @@ def main():
         if it == 20 or (it > 20 and it % 50 == 0):
             per_iter = (time.time() - start) / it
             total = it + int((deadline - time.time()) / per_iter)
-        if it < args.warmup_iters:
-            lr = args.lr * (0.001 + 0.999 * it / args.warmup_iters)
-        elif total is None:
-            lr = args.lr
-        else:
-            p = min(1.0, (it - args.warmup_iters) / max(1, total - args.warmup_iters))
-            lr = args.lr * 0.5 * (1.0 + math.cos(math.pi * p))
+        lr = TRAIN.scheduled_lr(it, args.lr, args.warmup_iters, total)
         for g in opt.param_groups:
             g["lr"] = lr
         batch = []
