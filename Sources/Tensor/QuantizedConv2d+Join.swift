@@ -48,18 +48,13 @@ extension QuantizedConv2d {
             down = (d, l)
         }
         var values = keepValues ? Tensor.uninitialized([x.n, oh, ow, o]) : nil
-        let ownBytes = readsInPlace ? 0 : weights.paddedK
-        let downBytes = down.map { $0.conv.readsInPlace ? 0 : $0.conv.weights.paddedK } ?? 0
+        let ownBytes = loweredBytesPerRow
+        let downBytes = down?.conv.loweredBytesPerRow ?? 0
         let levels = QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { out in
             withOptionalStorage(&values) { kept in
                 x.withLevels { xl in
                     PackedInt8Weights.inTasks(m: m, columns: down == nil ? o : 2 * o, bytesPerRow: ownBytes + downBytes) { acc, bytes, first, count in
-                        if readsInPlace {
-                            weights.multiply(m: count, a: xl + first * inChannels, lda: inChannels, into: acc, ldc: o)
-                        } else {
-                            lower(xl, x, first: first, count: count, into: bytes)
-                            weights.multiply(m: count, a: bytes, lda: weights.paddedK, into: acc, ldc: o)
-                        }
+                        multiplyRows(xl, x, first: first, count: count, scratch: bytes, into: acc)
                         let dst = out + first * o, keep = kept.map { $0 + first * o }
                         switch shortcut {
                         case .values(let t):
@@ -78,13 +73,7 @@ extension QuantizedConv2d {
                         case .downsample(let d, let l):
                             let sums = acc + count * o
                             l.withLevels { sl in
-                                if d.readsInPlace {
-                                    d.weights.multiply(m: count, a: sl + first * d.inChannels, lda: d.inChannels, into: sums, ldc: o)
-                                } else {
-                                    let rows = bytes + count * ownBytes
-                                    d.lower(sl, l, first: first, count: count, into: rows)
-                                    d.weights.multiply(m: count, a: rows, lda: d.weights.paddedK, into: sums, ldc: o)
-                                }
+                                d.multiplyRows(sl, l, first: first, count: count, scratch: bytes + count * ownBytes, into: sums)
                             }
                             d.weights.withConstants { off, scale, bias in
                                 let sc = rcnn_i8_shortcut(levels: nil, scale: 0, zero_point: 0, values: nil, sums: sums, offset: off,

@@ -186,6 +186,22 @@ public struct QuantizedConv2d: Sendable {
         kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) && inChannels % 4 == 0
     }
 
+    /// Scratch bytes per output row that `multiplyRows` lowers into: none when it reads in place.
+    var loweredBytesPerRow: Int { readsInPlace ? 0 : weights.paddedK }
+
+    /// The sums of output pixels `first..<first + count` of `x` (levels at `levels`) into `acc`
+    /// (`outChannels` per row): the input's rows read in place, or lowered into `scratch`
+    /// (`loweredBytesPerRow` per row) first.
+    func multiplyRows(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,
+                      scratch: UnsafeMutablePointer<UInt8>, into acc: UnsafeMutablePointer<Int32>) {
+        if readsInPlace {
+            weights.multiply(m: count, a: levels + first * inChannels, lda: inChannels, into: acc, ldc: outChannels)
+        } else {
+            lower(levels, x, first: first, count: count, into: scratch)
+            weights.multiply(m: count, a: scratch, lda: weights.paddedK, into: acc, ldc: outChannels)
+        }
+    }
+
     /// Writes the multiply's rows for output pixels `first..<first + count` of `x` (whose levels are
     /// at `levels`) into `dst`, `weights.paddedK` bytes each, in (tap, channel) order.
     func lower(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,

@@ -165,15 +165,15 @@ struct ResNet: FeatureExtractor {
             guard let q = block.int8Layers else { return nil }
             inputs.append(q.convs[0].input)
         }
+        // Lateral layer i reads returned map i (the backbone checked their channels at load).
         guard let lastLateral = returned.firstIndex(of: stages.count - 1).flatMap({ lateral[$0] }) else { return nil }
-        guard lastLateral.inChannels == outChannels[returned.firstIndex(of: stages.count - 1)!] else { return nil }
         let targets = Array(inputs.dropFirst()) + [lastLateral.input]
         // A returned stage other than the last hands the next stage's input levels to its lateral layer.
         var end = 0
         for (s, stage) in stages.enumerated() {
             end += stage.count
             guard let i = returned.firstIndex(of: s), s < stages.count - 1 else { continue }
-            guard let l = lateral[i], l.input == targets[end - 1], l.inChannels == outChannels[i] else { return nil }
+            guard let l = lateral[i], l.input == targets[end - 1] else { return nil }
         }
         return targets
     }
