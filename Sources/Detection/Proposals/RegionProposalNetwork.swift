@@ -86,21 +86,4 @@ public struct RegionProposalNetwork: Sendable {
         if keep.count > config.postNmsTopNTest { keep.removeLast(keep.count - config.postNmsTopNTest) }
         return (keep.map { kb[$0] }, keep.map { ks[$0] })
     }
-
-    /// Indices of the `k` largest values, largest first (ties: lower index first).
-    static func topK(_ v: [Float], _ k: Int) -> [Int] {
-        if k >= v.count {
-            return v.indices.sorted { v[$0] > v[$1] || (v[$0] == v[$1] && $0 < $1) }
-        }
-        // Partial selection: find the k-th value by sorting a copy, then collect and sort.
-        var sorted = v
-        sorted.sort(by: >)
-        let kth = sorted[k - 1]
-        var idx: [Int] = []
-        idx.reserveCapacity(k + 16)
-        for i in v.indices where v[i] > kth { idx.append(i) }
-        for i in v.indices where v[i] == kth && idx.count < k { idx.append(i) }
-        idx.sort { v[$0] > v[$1] || (v[$0] == v[$1] && $0 < $1) }
-        return idx
-    }
 }
