@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import same_work
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -205,8 +207,10 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
     with open(variant) as f:
         q = json.load(f)["quantization"]
     row["ours_int8_layers"], row["ours_float_layers"] = len(q["layers"]), len(q.get("float_layers", []))
-    row["ours_f32"], _ = bench_ours(cfg, args.image, args.threads, args.runs)
-    row["ours_int8"], _ = bench_ours(variant, args.image, args.threads, args.runs)
+    row["ours_f32"], out_f32 = bench_ours(cfg, args.image, args.threads, args.runs)
+    row["ours_int8"], out_int8 = bench_ours(variant, args.image, args.threads, args.runs)
+    row["ours_f32_regions"], row["ours_int8_regions"] = out_f32.get("proposals"), out_int8.get("proposals")
+    row["ours_reproduced"] = same_work.ours_agreement(rcnn, cfg, variant, args.image, args.threads)
     log(f"  ours f32 {row['ours_f32']:.0f} ms, int8 {row['ours_int8']:.0f} ms "
         f"({row['ours_int8_layers']} int8 layers, {row['ours_float_layers']} float)")
     peers = quantize_peers(model, x, workdir, images, args.threads)
@@ -222,6 +226,12 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
                                                         args.runs)
             except Exception as e:  # noqa: BLE001
                 row[f"{peer}_{precision}_error"] = f"{type(e).__name__}: {e}"[:200]
+                continue
+            row[f"{peer}_{precision}_regions"] = same_work.peer_regions(peer, files[precision], a, args.threads)
+        if files["int8"] is not None and f"{peer}_int8" in row and f"{peer}_f32" in row:
+            row[f"{peer}_reproduced"] = same_work.peer_agreement(
+                RUNNERS[peer](files["f32"], args.threads), RUNNERS[peer](files["int8"], args.threads), a,
+                coco_results, agreement)
         log(f"  {peer} f32 {row.get(f'{peer}_f32', float('nan')):.0f} ms, "
             f"int8 {row.get(f'{peer}_int8', float('nan')):.0f} ms")
     row["peer_files"] = peers
@@ -245,6 +255,22 @@ def print_int8_table(rows, args):
         for p in ("onnxruntime", "openvino"):
             cells += [ms(r, f"{p}_f32"), f"{ms(r, f'{p}_int8')} ({ratio(r, f'{p}_int8', f'{p}_f32')})"]
         cells += [ratio(r, "ours_int8", "onnxruntime_int8"), ratio(r, "ours_int8", "openvino_int8")]
+        print(f"| {r['model']} | " + " | ".join(cells) + " |")
+    print("\nSame work on the timed image: regions each box head classified (float32 / int8), and the share of "
+          "the runtime's own float32 detections its int8 model reproduced there (class, IoU >= 0.9); "
+          "Benchmarks/int8/same_work.py")
+    print("| model | ours regions | ours reproduced | ONNX Runtime regions | ONNX Runtime reproduced "
+          "| OpenVINO regions | OpenVINO reproduced |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+
+    def regions(r, p):
+        return " / ".join(str(r.get(f"{p}_{k}_regions", "-")) for k in ("f32", "int8"))
+
+    def reproduced(r, p):
+        n, total = r.get(f"{p}_reproduced", (0, 0))
+        return f"{n}/{total} ({100 * n / total:.0f}%)" if total else "-"
+    for r in rows:
+        cells = [f"{regions(r, p)} | {reproduced(r, p)}" for p in ("ours", "onnxruntime", "openvino")]
         print(f"| {r['model']} | " + " | ".join(cells) + " |")
     for r in rows:
         for k, v in r.items():

@@ -57,10 +57,12 @@ struct Bench: ParsableCommand {
         var samples: [String: [Double]] = [:]
         var order: [String] = []
         var detections = 0
+        var proposals: Int?
         var flops: [String: UInt64] = [:]
         for _ in 0..<runs {
             let (det, t) = detector.detect(rgb, options: options)
             detections = det.count
+            proposals = t.proposals
             flops = t.flops
             flops["total"] = t.flops.values.reduce(0, +)
             for (name, ms) in t.stages + [("total", t.totalMs)] {
@@ -77,12 +79,13 @@ struct Bench: ParsableCommand {
             var out: [String: Any] = ["sgemm_gflop_per_s": peak, "winograd": Conv2d.winogradEnabled, "model": detector.name, "pipeline": pipeline.rawValue, "peak_rss_mb": Self.peakRSSMegabytes(), "image": ["width": rgb.width, "height": rgb.height],
                                       "runs": runs, "warmup": warmup, "threads": BLAS.threads, "blas_core": BLAS.coreName, "blas_core_note": BLASKernelSelection.note ?? "",
                                       "load_ms": loadMs, "detections": detections]
+            if let proposals { out["proposals"] = proposals }
             out["stages"] = stats.map { ["stage": $0.0, "median_ms": $0.1, "min_ms": $0.2, "max_ms": $0.3, "gflop": $0.4,
                                          "gflop_per_s": $0.1 > 0 ? $0.4 / ($0.1 / 1000) : 0] }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("\(detector.name) (\(pipeline.rawValue) pipeline) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName)\(BLASKernelSelection.note.map { " (\($0))" } ?? ""); load \(String(format: "%.0f", loadMs)) ms; \(detections) detections; peak RSS \(String(format: "%.0f", Self.peakRSSMegabytes())) MB")
+            print("\(detector.name) (\(pipeline.rawValue) pipeline) on \(rgb.width)x\(rgb.height), \(runs) runs after \(warmup) warm-up, \(BLAS.threads) threads, BLAS \(BLAS.coreName)\(BLASKernelSelection.note.map { " (\($0))" } ?? ""); load \(String(format: "%.0f", loadMs)) ms; \(proposals.map { "\($0) proposals, " } ?? "")\(detections) detections; peak RSS \(String(format: "%.0f", Self.peakRSSMegabytes())) MB")
             print("measured SGEMM (1536^3, best of 5) on \(BLAS.threads) threads: \(String(format: "%.1f", peak)) GFLOP/s; Winograd \(Conv2d.winogradEnabled ? "on" : "off (RCNN_WINOGRAD=0)")")
             print("stage           median ms     min ms     max ms      GFLOP  GFLOP/s  of SGEMM")
             for (name, med, lo, hi, gflop) in stats {

@@ -165,6 +165,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(userHeader.contains("BLAS Prescott;"), userHeader)
     }
 
+    /// `rcnn bench` reports how many regions the box head classified (the RPN's proposals after its
+    /// NMS, at most post_nms_top_n_test), in the JSON and in the header line, so that a time can be
+    /// read beside the work done.
+    func testBenchReportsTheBoxHeadsRegions() throws {
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.model))) as? [String: Any])
+        let limit = try XCTUnwrap((config["rpn"] as? [String: Any])?["post_nms_top_n_test"] as? Int)
+        let args = ["bench", "--size", "200x150", "--runs", "1", "--warmup", "0", "--threads", "1", "--pipeline", "faster"]
+        let json = try run(binary, args + ["--format", "json"])
+        XCTAssertEqual(json.status, 0, json.errors)
+        let out = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let proposals = try XCTUnwrap(out["proposals"] as? Int, json.output)
+        XCTAssertGreaterThan(proposals, 0)
+        XCTAssertLessThanOrEqual(proposals, limit)
+        let text = try run(binary, args)
+        XCTAssertEqual(text.status, 0, text.errors)
+        XCTAssertTrue(text.output.contains("; \(proposals) proposals, "), text.output)
+    }
+
     /// `--model` replaces Config/server.json's list, so that file's `default_model` (a model not
     /// in the new list) must not stop the server: the first named model becomes the default.
     /// A temporary directory (the caller removes it) with `NAME.json`: the embedded default model

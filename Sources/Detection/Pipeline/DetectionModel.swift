@@ -125,6 +125,7 @@ public final class DetectionModel: Sendable {
                 rpn.proposals(rpn.head(features.maps), paddedSize: input.padded, imageSize: input.resized).boxes
             }
         }
+        timings.proposals = proposals.count
         var det = timings.measure("box_head") { () -> Detections in
             let (logits, deltas) = roiHeads.classify(features, proposals: proposals, imageSize: input.resized)
             return roiHeads.postprocess(logits: logits, deltas: deltas, proposals: proposals, imageSize: input.resized,
@@ -172,6 +173,7 @@ public final class DetectionModel: Sendable {
         var timings = StageTimings()
         var regions = externalProposals(image, options, &timings)
         if regions.count > options.rcnnMaxRegions { regions.removeLast(regions.count - options.rcnnMaxRegions) }
+        timings.proposals = regions.count
         let mean = config.transform.imageMean.map { Float($0) }, std = config.transform.imageStd.map { Float($0) }
         let c = Float(warper.context), s = Float(warper.size)
         let inner = [Box(c, c, s - c, s - c)]

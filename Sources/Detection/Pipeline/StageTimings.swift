@@ -7,6 +7,9 @@ public struct StageTimings: Sendable {
     /// GEMM-layer floating-point operations per measured stage (`FLOPCounter`; meaningful when one
     /// request runs at a time).
     public private(set) var flops: [String: UInt64] = [:]
+    /// The regions the box head classified (the RPN's proposals, or the external ones of the fast
+    /// pipeline); nil where no box head ran.
+    public var proposals: Int?
 
     public init() {}
 
@@ -25,6 +28,7 @@ public struct StageTimings: Sendable {
     public mutating func append(_ other: StageTimings) {
         stages += other.stages
         flops.merge(other.flops) { $0 + $1 }
+        proposals = other.proposals ?? proposals
     }
 
     public var totalMs: Double { stages.reduce(0) { $0 + $1.ms } }
