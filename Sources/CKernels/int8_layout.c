@@ -382,6 +382,13 @@ void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, 
     requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, NULL, 0);
 }
 
+void rcnn_i8_requantize_rows_keeping(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                                     const float *scale, const float *bias, int act, float inv_scale, int zero_point,
+                                     uint8_t *dst, long ldd, float *values, long ldv) {
+    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, values,
+                    ldv);
+}
+
 void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                        const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
                        int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {

@@ -29,15 +29,46 @@ extension Conv2d {
     /// and every head multiplies those: the shared output is neither written in float32 nor
     /// quantized once per head. The bits of running the heads one by one on the float output.
     public static func sequence(_ convs: [Conv2d], _ x: Tensor, heads: [Conv2d]) -> [Tensor] {
-        guard chaining, let first = heads.first?.int8,
-              heads.allSatisfy({ $0.int8?.input == first.input }) else {
+        guard chaining, let first = sharedInput(heads) else {
             let shared = sequence(convs, x)
             return heads.map { $0(shared) }
         }
+        return run(heads, on: chain(convs, x, levels: nil, endingIn: first))
+    }
+
+    /// The quantization in which `sequence(_:levels:heads:)` takes its input: where chains run and
+    /// the heads are int8 with one input quantization, the first convolution's input quantization
+    /// when it is int8 (the heads' without convolutions); else nil, and the input must come as a
+    /// float tensor. An FPN whose output layers are int8 can then store its maps' levels in the
+    /// same pass as the maps.
+    public static func levelsInput(_ convs: [Conv2d], heads: [Conv2d]) -> ActivationQuantization? {
+        guard chaining, let first = sharedInput(heads) else { return nil }
+        guard let conv = convs.first else { return first.input }
+        return conv.int8?.input
+    }
+
+    /// `sequence(convs, x, heads:)` on `x` already quantized as `levelsInput(convs, heads:)` says:
+    /// the same bits as on the float tensor those levels were quantized from.
+    public static func sequence(_ convs: [Conv2d], levels: QuantizedActivations, heads: [Conv2d]) -> [Tensor] {
+        guard let wanted = levelsInput(convs, heads: heads), let first = sharedInput(heads) else {
+            preconditionFailure("sequence on levels needs chains and int8 heads with one input quantization")
+        }
+        precondition(levels.quantization == wanted, "levels quantized as \(levels.quantization), the first layer reads \(wanted)")
+        return run(heads, on: chain(convs, Tensor(shape: [0]), levels: levels, endingIn: first))
+    }
+
+    /// The heads' int8 layer when every head is int8 with one input quantization.
+    private static func sharedInput(_ heads: [Conv2d]) -> QuantizedConv2d? {
+        guard let first = heads.first?.int8, heads.allSatisfy({ $0.int8?.input == first.input }) else { return nil }
+        return first
+    }
+
+    /// Every head (int8, one input quantization) on a chain's output.
+    private static func run(_ heads: [Conv2d], on output: ChainOutput) -> [Tensor] {
         let levels: QuantizedActivations
-        switch chain(convs, x, levels: nil, endingIn: first) {
+        switch output {
         case .levels(let l): levels = l
-        case .float(let y): levels = first.quantize(y)
+        case .float(let y): levels = heads[0].int8!.quantize(y)
         }
         return heads.map { $0.int8!(levels, activation: $0.activation) }
     }

@@ -170,8 +170,9 @@ public final class PackedInt8Weights: @unchecked Sendable {
     /// Dequantizes `rows` rows of sums, applies `activation` (identity, ReLU or hardswish) and
     /// quantizes them as `next`'s input (multiplying by 1 / its scale, as the quantizing layer does)
     /// into row-major levels (`n` per row).
+    /// With `values`, the activated float results are stored there too (`n` per row).
     func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, activation: Activation, for next: ActivationQuantization,
-                        into dst: UnsafeMutablePointer<UInt8>) {
+                        into dst: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>? = nil) {
         precondition(Self.requantizable(activation), "requantizing applies identity, ReLU or hardswish, got \(activation)")
         let act: Int32 = switch activation {
         case .relu: RCNN_I8_ACT_RELU
@@ -179,8 +180,13 @@ public final class PackedInt8Weights: @unchecked Sendable {
         default: RCNN_I8_ACT_IDENTITY
         }
         withConstants { off, sc, b in
-            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
-                                    1 / next.scale, Int32(next.zeroPoint), dst, n)
+            if let values {
+                rcnn_i8_requantize_rows_keeping(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
+                                                1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
+            } else {
+                rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
+                                        1 / next.scale, Int32(next.zeroPoint), dst, n)
+            }
         }
     }
 

@@ -112,6 +112,28 @@ public struct QuantizedConv2d: Sendable {
         }
     }
 
+    /// The same, also keeping the activated float output as pixel rows `[n, h, w, c]` (channels
+    /// last): one pass over the sums gives a map that channels-last readers (RoIAlign) sample and
+    /// the next layer's levels. The values have the bits of `callAsFunction(_:activation:)`'s NCHW
+    /// output, the levels those of quantizing it.
+    public func callAsFunction(_ x: QuantizedActivations, activation: Activation,
+                               rowsQuantizedFor next: ActivationQuantization) -> (rows: Tensor, levels: QuantizedActivations) {
+        precondition(PackedInt8Weights.requantizable(activation), "requantizing applies identity, ReLU or hardswish only")
+        let (oh, ow) = checkedOutputSize(x)
+        let o = outChannels
+        var rows = Tensor.uninitialized([x.n, oh, ow, o])
+        let levels = rows.data.withUnsafeMutableBufferPointer { vs in
+            let values = vs.baseAddress!
+            return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
+                run(x) { acc, first, count in
+                    weights.requantizeRows(acc, rows: count, activation: activation, for: next, into: levels + first * o,
+                                           values: values + first * o)
+                }
+            }
+        }
+        return (rows, levels)
+    }
+
     /// Convolves a quantized input (the layer's activation must be identity) and joins a residual
     /// branch: `max(conv + residual, 0)`, the float32 add-ReLU's bits, in one pass over the sums.
     /// With `next`, the output's levels for that layer come with it (what `quantize` would make of

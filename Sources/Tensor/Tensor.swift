@@ -122,13 +122,24 @@ extension Tensor {
     /// An NCHW tensor's values as pixel rows, `[n, h, w, c]` (each pixel's channels together).
     public func channelsLast() -> Tensor {
         precondition(rank == 4, "channelsLast expects [N, C, H, W], got \(shape)")
-        let n = shape[0], c = shape[1], h = shape[2], w = shape[3], plane = h * w
-        var out = Tensor.uninitialized([n, h, w, c])
+        return transposingEachImage(rows: shape[1], columns: shape[2] * shape[3], into: [shape[0], shape[2], shape[3], shape[1]])
+    }
+
+    /// Pixel rows `[n, h, w, c]` back to NCHW `[n, c, h, w]` (the inverse of `channelsLast`).
+    public func channelsFirst() -> Tensor {
+        precondition(rank == 4, "channelsFirst expects [N, H, W, C], got \(shape)")
+        return transposingEachImage(rows: shape[1] * shape[2], columns: shape[3], into: [shape[0], shape[3], shape[1], shape[2]])
+    }
+
+    /// Each image (leading index) as a `rows` x `columns` matrix, transposed, into `shape`.
+    private func transposingEachImage(rows: Int, columns: Int, into shape: [Int]) -> Tensor {
+        let size = rows * columns
+        var out = Tensor.uninitialized(shape)
         data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
-                for b in 0..<n {
-                    rcnn_transpose(src.baseAddress! + b * c * plane, Int32(c), Int32(plane), plane,
-                                   dst.baseAddress! + b * c * plane, c)
+                for b in 0..<self.shape[0] {
+                    rcnn_transpose(src.baseAddress! + b * size, Int32(rows), Int32(columns), columns,
+                                   dst.baseAddress! + b * size, rows)
                 }
             }
         }

@@ -16,33 +16,10 @@ final class Int8JoinWiringTests: XCTestCase {
     }
 
     func testBlocksOnLevelsHandEachLayerTheLevelsTheSemanticsAskFor() throws {
-        guard Fixtures.manifest("manifest.json") != nil else { return }
-        let dir = Fixtures.root.appendingPathComponent("fasterrcnn_resnet50_fpn")
-        let source = dir.appendingPathComponent("fasterrcnn_resnet50_fpn.json")
-        let float = try DetectionModel(configURL: source)
-        var rng = SplitMix64(seed: 11)
-        let x = Tensor(shape: [1, 3, 96, 128], data: (0..<(3 * 96 * 128)).map { _ in Float(rng.next() % 4001) / 1000 - 2 })
-        let calibrator = ActivationCalibrator(chooseBySpeed: false)
-        _ = calibrator.recording { float.backbone(x) }
-        var table = calibrator.configuration(source: float.name, images: 1)
-        XCTAssertEqual(table.floatLayers?.map(\.name), ["backbone.body.conv1"], "every backbone layer but the stem in int8")
-
-        func variant(_ joins: String?) throws -> DetectionModel {
-            table.residualJoins = joins
-            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("rcnn-joins-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-            addTeardownBlock { try? FileManager.default.removeItem(at: tmp) }
-            var dict = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any])
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            dict["quantization"] = try JSONSerialization.jsonObject(with: encoder.encode(table))
-            let weights = try XCTUnwrap(dict["weights"] as? String)
-            try FileManager.default.createSymbolicLink(at: tmp.appendingPathComponent(weights),
-                                                       withDestinationURL: dir.appendingPathComponent(weights))
-            let url = tmp.appendingPathComponent("r50_joins.json")
-            try JSONSerialization.data(withJSONObject: dict).write(to: url)
-            return try DetectionModel(configURL: url)
-        }
+        guard let fixture = try R50Int8Fixture() else { return }
+        let x = fixture.x
+        XCTAssertEqual(fixture.table.floatLayers?.map(\.name), ["backbone.body.conv1"], "every backbone layer but the stem in int8")
+        func variant(_ joins: String?) throws -> DetectionModel { try fixture.variant(joins: joins, in: self) }
         let joined = try variant("int8")
         let body = try XCTUnwrap(joined.backbone.body as? ResNet)
         let fpn = try XCTUnwrap(joined.backbone.fpn)

@@ -50,9 +50,12 @@ public struct Backbone: Sendable {
         return resnet.int8Joins ? "levels, int8 joins" : "levels"
     }
 
-    /// Runs body (and FPN) on a normalised, padded `[1, 3, H, W]` batch.
-    public func callAsFunction(_ x: Tensor) -> FeatureMaps {
+    /// Runs body (and FPN) on a normalised, padded `[1, 3, H, W]` batch. With `rpnInput` (the
+    /// quantization the RPN head reads, `RegionProposalNetwork.levelsInput`) an FPN with int8
+    /// output layers keeps its maps as pixel rows with their levels for the RPN
+    /// (`FeaturePyramidNetwork.callAsFunction(_:rpnInput:)`).
+    public func callAsFunction(_ x: Tensor, rpnInput: ActivationQuantization? = nil) -> FeatureMaps {
         guard let fpn else { return FeatureMaps(names: featureNames, maps: body(x)) }
-        return FeatureMaps(names: featureNames, maps: fpn(body(x, lateral: fpn.inner.map(\.int8))))
+        return FeatureMaps(names: featureNames, stored: fpn(body(x, lateral: fpn.inner.map(\.int8)), rpnInput: rpnInput))
     }
 }

@@ -32,6 +32,14 @@ struct FeaturePyramidNetwork: Sendable {
 
     /// The same on a body's outputs, some of which may come as levels for their int8 lateral layer.
     func callAsFunction(_ inputs: [FeatureInput]) -> [Tensor] {
+        self(inputs, rpnInput: nil).map(\.channelsFirst)
+    }
+
+    /// The outputs as `FeatureMaps` keeps them. With `rpnInput` (the quantization the RPN head's
+    /// first layer reads, `RegionProposalNetwork.levelsInput`), a level whose output layer is int8
+    /// (chains on, one image) comes as pixel rows with its levels for the RPN, both from one pass
+    /// over the output layer's sums, and no NCHW map; the values are the NCHW map's bits.
+    func callAsFunction(_ inputs: [FeatureInput], rpnInput: ActivationQuantization?) -> [FeatureMaps.Stored] {
         precondition(inputs.count == inner.count, "fpn expects \(inner.count) inputs, got \(inputs.count)")
         func lateral(_ i: Int) -> Tensor {
             switch inputs[i] {
@@ -41,18 +49,25 @@ struct FeaturePyramidNetwork: Sendable {
                 return int8(levels, activation: inner[i].activation)
             }
         }
-        var results = [Tensor](repeating: Tensor(shape: [0]), count: inputs.count)
+        func output(_ i: Int, _ x: Tensor) -> FeatureMaps.Stored {
+            guard let rpnInput, let int8 = layer[i].int8, Conv2d.chaining, x.shape[0] == 1,
+                  PackedInt8Weights.requantizable(layer[i].activation) else { return FeatureMaps.Stored(nchw: layer[i](x)) }
+            let (rows, levels) = int8(int8.quantize(x), activation: layer[i].activation, rowsQuantizedFor: rpnInput)
+            return FeatureMaps.Stored(nchw: nil, rows: (rows, levels))
+        }
+        var results = [FeatureMaps.Stored](repeating: FeatureMaps.Stored(nchw: nil), count: inputs.count)
         var last = lateral(inputs.count - 1)
-        results[inputs.count - 1] = layer[inputs.count - 1](last)
+        results[inputs.count - 1] = output(inputs.count - 1, last)
         for i in stride(from: inputs.count - 2, through: 0, by: -1) {
             var lateral = lateral(i)
             let top = Interpolation.nearest(last, outH: lateral.shape[2], outW: lateral.shape[3])
             lateral.add(top)
             last = lateral
-            results[i] = layer[i](last)
+            results[i] = output(i, last)
         }
         if maxPoolLevel {
-            results.append(Pooling.maxPool2d(results[results.count - 1], kernel: 1, stride: 2))
+            // The coarsest output subsampled (a 1x1 max pool): small, kept NCHW.
+            results.append(FeatureMaps.Stored(nchw: Pooling.maxPool2d(results[results.count - 1].channelsFirst, kernel: 1, stride: 2)))
         }
         return results
     }

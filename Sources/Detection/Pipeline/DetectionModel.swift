@@ -115,14 +115,15 @@ public final class DetectionModel: Sendable {
         if pipeline == .rcnn { return detectRCNN(image, options: options) }
         let external = pipeline == .fast ? externalProposals(image, options, &timings) : nil
         let input = timings.measure("preprocess") { preprocessor(image) }
-        let features = timings.measure("backbone") { backbone(input.batch) }
+        // With the RPN's own proposals an int8 FPN stores its maps' levels for the RPN head too.
+        let features = timings.measure("backbone") { backbone(input.batch, rpnInput: external == nil ? rpn.levelsInput : nil) }
         let proposals: [Box]
         if let external {
             // Into the resized image, as torchvision's transform resizes target boxes.
             proposals = DetectionModel.mapBack(external, resized: input.original, original: input.resized)
         } else {
             proposals = timings.measure("rpn") {
-                rpn.proposals(rpn.head(features.maps), paddedSize: input.padded, imageSize: input.resized).boxes
+                rpn.proposals(rpn.head(features), paddedSize: input.padded, imageSize: input.resized).boxes
             }
         }
         timings.proposals = proposals.count

@@ -40,6 +40,26 @@ public struct RegionProposalNetwork: Sendable {
         }
     }
 
+    /// The quantization the head's first layer reads where it runs on levels (int8 layers, chains
+    /// on), which the backbone can then store beside its maps; nil for a float32 head.
+    public var levelsInput: ActivationQuantization? { Conv2d.levelsInput(convs, heads: [objectness, deltas]) }
+
+    /// Runs the head on every level of `features`, on the levels the FPN stored for it where it
+    /// did (`Backbone.callAsFunction(_:rpnInput:)`): the same bits as on the float maps.
+    public func head(_ features: FeatureMaps) -> [LevelOutput] {
+        let stored = features.rpnLevels
+        let wanted = levelsInput
+        return stored.indices.map { i in
+            let out: [Tensor]
+            if let levels = stored[i], levels.quantization == wanted {
+                out = Conv2d.sequence(convs, levels: levels, heads: [objectness, deltas])
+            } else {
+                out = Conv2d.sequence(convs, features.map(i), heads: [objectness, deltas])
+            }
+            return LevelOutput(objectness: out[0], deltas: out[1])
+        }
+    }
+
     /// Proposals in resized-image coordinates, best first, with their objectness probabilities.
     /// - Parameters:
     ///   - paddedSize: the batch tensor's (h, w), which sets the anchor strides.

@@ -39,24 +39,36 @@ public struct MultiScaleRoIAlign: Sendable {
     }
 
     /// Pools `boxes` (resized-image coordinates) into `[boxes.count, C, outputSize, outputSize]`.
+    /// Maps the backbone kept as pixel rows are sampled where they lie; NCHW maps are copied
+    /// channels-last first (`RoIAlign.pool`).
     public func callAsFunction(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int)) -> Tensor {
-        let maps = featmapNames.map { features[$0]! }
-        let scales = maps.map { MultiScaleRoIAlign.inferScale(featureSize: $0.shape[2], imageSize: imageSize.h) }
-        let c = maps[0].shape[1]
+        let index = featmapNames.map { name -> Int in
+            guard let i = features.names.firstIndex(of: name) else { preconditionFailure("no feature map named \(name)") }
+            return i
+        }
+        let shapes = index.map { features.shape($0) }
+        let scales = shapes.map { MultiScaleRoIAlign.inferScale(featureSize: $0[2], imageSize: imageSize.h) }
+        let c = shapes[0][1]
         var out = Tensor(shape: [boxes.count, c, outputSize, outputSize])
         if boxes.isEmpty { return out }
-        if maps.count == 1 {
-            RoIAlign.pool(maps[0], boxes: boxes, outputH: outputSize, outputW: outputSize, spatialScale: scales[0],
-                          samplingRatio: samplingRatio, aligned: false, into: &out, rows: Array(boxes.indices))
-            return out
-        }
-        let lv = levels(boxes, scales: scales)
-        for (l, map) in maps.enumerated() {
+        let lv = levelOf(index.count, boxes, scales)
+        for (l, i) in index.enumerated() {
             let rows = boxes.indices.filter { lv[$0] == l }
             if rows.isEmpty { continue }
-            RoIAlign.pool(map, boxes: rows.map { boxes[$0] }, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
-                          samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
+            let picked = rows.map { boxes[$0] }
+            if let pixelRows = features.rows(featmapNames[l]) {
+                RoIAlign.pool(rows: pixelRows, boxes: picked, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
+                              samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
+            } else {
+                RoIAlign.pool(features.map(i), boxes: picked, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
+                              samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
+            }
         }
         return out
+    }
+
+    /// Each box's level: the only one, or `levels(_:scales:)`.
+    private func levelOf(_ count: Int, _ boxes: [Box], _ scales: [Float]) -> [Int] {
+        count == 1 ? [Int](repeating: 0, count: boxes.count) : levels(boxes, scales: scales)
     }
 }

@@ -1,0 +1,82 @@
+@testable import Detection
+import Foundation
+import Imaging
+import Tensor
+import TestSupport
+import XCTest
+
+/// ResNet-50 FPN int8 with the FPN's output layers keeping their maps as pixel rows beside the RPN
+/// head's levels (`Backbone.callAsFunction(_:rpnInput:)`): the rows are the NCHW maps' bits, the
+/// levels are those maps quantized for the RPN, and the RPN head, RoIAlign and the whole
+/// detection give the bits of the NCHW path.
+final class Int8FeatureRowsTests: XCTestCase {
+    override func tearDown() {
+        Conv2d.int8ChainsEnabled = true
+    }
+
+    private func bytes(_ l: QuantizedActivations) -> [UInt8] {
+        l.withLevels { Array(UnsafeBufferPointer(start: $0, count: l.n * l.h * l.w * l.c)) }
+    }
+
+    private func bits(_ t: Tensor) -> [UInt32] { t.data.map(\.bitPattern) }
+
+    func testRowsAndRPNLevelsKeepTheNCHWPathsBits() throws {
+        guard let fixture = try R50Int8Fixture() else { return }
+        let model = try fixture.variant(in: self)
+        let rpnInput = try XCTUnwrap(model.rpn.levelsInput, "the RPN head runs on levels")
+        let x = fixture.x
+        let nchw = model.backbone(x)
+        let kept = model.backbone(x, rpnInput: rpnInput)
+        XCTAssertEqual(nchw.rpnLevels.map { $0 == nil }, [true, true, true, true, true])
+        XCTAssertEqual(kept.rpnLevels.map { $0 == nil }, [false, false, false, false, true], "P2-P5 as rows, the pooled level NCHW")
+        for i in nchw.names.indices {
+            XCTAssertEqual(kept.shape(i), nchw.maps[i].shape)
+            XCTAssertEqual(bits(kept.map(i)), bits(nchw.maps[i]), "level \(nchw.names[i])")
+            if let levels = kept.rpnLevels[i] {
+                XCTAssertEqual(bytes(levels), bytes(try XCTUnwrap(model.rpn.convs[0].int8).quantize(nchw.maps[i])),
+                               "level \(nchw.names[i]): the RPN's levels")
+                XCTAssertEqual(try XCTUnwrap(kept.rows(kept.names[i])).shape, [1, levels.h, levels.w, levels.c])
+            }
+        }
+        let heads = (model.rpn.head(kept), model.rpn.head(nchw.maps))
+        for (a, b) in zip(heads.0, heads.1) {
+            XCTAssertEqual(bits(a.objectness), bits(b.objectness))
+            XCTAssertEqual(bits(a.deltas), bits(b.deltas))
+        }
+        // RoIAlign on the rows against the NCHW maps, boxes over every level and past the borders.
+        var rng = SplitMix64(seed: 5)
+        let boxes = (0..<300).map { _ -> Box in
+            // Sides of 4 to 700 pixels: RoIAlign's levels 2 to 5 (P2-P5) all get boxes.
+            let s = exp2f(2 + Float(rng.next() % 1000) / 1000 * 7.5)
+            let x0 = Float(rng.next() % 150) - 20, y0 = Float(rng.next() % 110) - 20
+            return Box(x0, y0, x0 + s * Float(rng.next() % 3 + 1) / 2, y0 + s)
+        }
+        guard case .align(let pooler) = model.roiHeads.boxPool else { return XCTFail("ResNet-50 FPN pools with RoIAlign") }
+        let pooled = pooler(kept, boxes: boxes, imageSize: (96, 128))
+        XCTAssertEqual(bits(pooled), bits(pooler(nchw, boxes: boxes, imageSize: (96, 128))))
+        XCTAssertEqual(Set(pooler.levels(boxes, scales: [0.25, 0.125, 0.0625, 0.03125])), [0, 1, 2, 3], "boxes on every level")
+    }
+
+    /// The whole pipeline, rows and levels on (chains on) against every layer on its float input
+    /// (chains off): the same detections, bit for bit.
+    func testDetectionsMatchTheNCHWPath() throws {
+        guard let fixture = try R50Int8Fixture() else { return }
+        let model = try fixture.variant(in: self)
+        XCTAssertNotNil(model.rpn.levelsInput, "the RPN head runs on the levels the FPN stores")
+        var rng = SplitMix64(seed: 9)
+        let image = RGBImage(width: 160, height: 120, pixels: (0..<(160 * 120 * 3)).map { i in
+            UInt8(truncatingIfNeeded: (i / 3 % 160) + Int(rng.next() % 40))
+        })
+        let options = DetectionModel.Options(pipeline: .faster)
+        let (rows, timings) = model.detect(image, options: options)
+        Conv2d.int8ChainsEnabled = false
+        let (flat, _) = model.detect(image, options: options)
+        Conv2d.int8ChainsEnabled = true
+        XCTAssertEqual(timings.proposals, 1000)
+        XCTAssertGreaterThan(rows.count, 20, "enough detections to compare")
+        XCTAssertEqual(rows.labels, flat.labels)
+        XCTAssertEqual(rows.scores.map(\.bitPattern), flat.scores.map(\.bitPattern))
+        XCTAssertEqual(rows.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern),
+                       flat.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern))
+    }
+}
