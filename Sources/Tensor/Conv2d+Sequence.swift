@@ -23,6 +23,19 @@ extension Conv2d {
         }
     }
 
+    /// `sequence(convs, x)` quantized as `next` (a layer that reads levels: Mask R-CNN's int8
+    /// upsampling after its int8 mask convolutions): where the last convolution is int8 with
+    /// identity, ReLU or hardswish its store writes the levels, else the float output is quantized.
+    /// The levels of quantizing `sequence(convs, x)`; nil where chains cannot run (the caller runs
+    /// the float sequence).
+    public static func sequence(_ convs: [Conv2d], _ x: Tensor, levelsFor next: ActivationQuantization) -> QuantizedActivations? {
+        guard chaining else { return nil }
+        switch chain(convs, x, levels: nil, endingIn: next) {
+        case .levels(let l): return l
+        case .float(let y): return QuantizedActivations(quantizing: y, as: next)
+        }
+    }
+
     /// Each of `heads` applied to `sequence(convs, x)`, as an RPN runs its objectness and box
     /// layers on the shared convolution's output. Where the heads are int8 with one input
     /// quantization, the sequence ends in their levels (the last convolution's requantizing store)
@@ -33,7 +46,7 @@ extension Conv2d {
             let shared = sequence(convs, x)
             return heads.map { $0(shared) }
         }
-        return run(heads, on: chain(convs, x, levels: nil, endingIn: first))
+        return run(heads, on: chain(convs, x, levels: nil, endingIn: first.input))
     }
 
     /// The quantization in which `sequence(_:levels:heads:)` takes its input: where chains run and
@@ -54,7 +67,7 @@ extension Conv2d {
             preconditionFailure("sequence on levels needs chains and int8 heads with one input quantization")
         }
         precondition(levels.quantization == wanted, "levels quantized as \(levels.quantization), the first layer reads \(wanted)")
-        return run(heads, on: chain(convs, Tensor(shape: [0]), levels: levels, endingIn: first))
+        return run(heads, on: chain(convs, Tensor(shape: [0]), levels: levels, endingIn: first.input))
     }
 
     /// The heads' int8 layer when every head is int8 with one input quantization.
@@ -86,7 +99,7 @@ extension Conv2d {
             return (y, nil)
         }
         let input: QuantizedActivations
-        switch chain(Array(convs.dropLast()), x, levels: levels, endingIn: lastInt8) {
+        switch chain(Array(convs.dropLast()), x, levels: levels, endingIn: lastInt8.input) {
         case .levels(let l): input = l
         case .float(let y): input = lastInt8.quantize(y)
         }
@@ -116,14 +129,14 @@ extension Conv2d {
     /// Runs `convs` on `x` (or on `levels`, `x` quantized for the first layer), ending in levels for
     /// `consumer` where the last layer is int8 with identity, ReLU or hardswish, else in floats.
     private static func chain(_ convs: [Conv2d], _ x: Tensor, levels input: QuantizedActivations?,
-                              endingIn consumer: QuantizedConv2d?) -> ChainOutput {
+                              endingIn consumer: ActivationQuantization?) -> ChainOutput {
         if convs.isEmpty { return input.map { .levels($0) } ?? .float(x) }
         var float = x
         var levels = input
         for (i, conv) in convs.enumerated() {
-            let next = i + 1 < convs.count ? convs[i + 1].int8 : consumer
+            let next = i + 1 < convs.count ? convs[i + 1].int8?.input : consumer
             if let int8 = conv.int8, let next, PackedInt8Weights.requantizable(conv.activation) {
-                levels = int8(levels ?? int8.quantize(float), activation: conv.activation, quantizedFor: next.input)
+                levels = int8(levels ?? int8.quantize(float), activation: conv.activation, quantizedFor: next)
             } else if let int8 = conv.int8, let l = levels {
                 float = int8(l, activation: conv.activation)
                 levels = nil

@@ -173,12 +173,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
     /// With `values`, the activated float results are stored there too (`n` per row).
     func requantizeRows(_ acc: UnsafePointer<Int32>, rows: Int, activation: Activation, for next: ActivationQuantization,
                         into dst: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>? = nil) {
-        precondition(Self.requantizable(activation), "requantizing applies identity, ReLU or hardswish, got \(activation)")
-        let act: Int32 = switch activation {
-        case .relu: RCNN_I8_ACT_RELU
-        case .hardswish: RCNN_I8_ACT_HARDSWISH
-        default: RCNN_I8_ACT_IDENTITY
-        }
+        let act = Self.code(activation)
         withConstants { off, sc, b in
             if let values {
                 rcnn_i8_requantize_rows_keeping(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
@@ -187,6 +182,29 @@ public final class PackedInt8Weights: @unchecked Sendable {
                 rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
                                         1 / next.scale, Int32(next.zeroPoint), dst, n)
             }
+        }
+    }
+
+    /// `requantizeRows` on the sums of `columns` only (rows of sums `n` apart), into rows of
+    /// `dst` `ldd` apart: one tap of a transposed convolution, whose consecutive input pixels feed
+    /// output pixels `kw` apart.
+    func requantizeColumns(_ acc: UnsafePointer<Int32>, rows: Int, columns: Range<Int>, activation: Activation,
+                           for next: ActivationQuantization, into dst: UnsafeMutablePointer<UInt8>, ldd: Int) {
+        precondition(columns.lowerBound >= 0 && columns.upperBound <= n, "columns \(columns) of \(n)")
+        let act = Self.code(activation), j = columns.lowerBound
+        withConstants { off, sc, b in
+            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc + j, n, Int32(rows), Int32(columns.count), off + j,
+                                    sc + j, b + j, act, 1 / next.scale, Int32(next.zeroPoint), dst, ldd)
+        }
+    }
+
+    /// The kernels' code for a requantizable activation.
+    static func code(_ activation: Activation) -> Int32 {
+        precondition(requantizable(activation), "requantizing applies identity, ReLU or hardswish, got \(activation)")
+        return switch activation {
+        case .relu: RCNN_I8_ACT_RELU
+        case .hardswish: RCNN_I8_ACT_HARDSWISH
+        default: RCNN_I8_ACT_IDENTITY
         }
     }
 

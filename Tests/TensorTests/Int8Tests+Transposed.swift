@@ -1,5 +1,5 @@
 import CKernels
-import Tensor
+@testable import Tensor
 import TestSupport
 import XCTest
 
@@ -126,5 +126,54 @@ extension Int8Tests {
         XCTAssertFalse(ConvTranspose2d(weight: w4, bias: nil, stride: 2, padding: 1).quantizable, "keypoint logits: 4x4 stride 2")
         XCTAssertFalse(ConvTranspose2d(weight: w2, bias: nil, stride: 1).quantizable)
         XCTAssertFalse(ConvTranspose2d(weight: w2, bias: nil, stride: 2, outputPadding: 1).quantizable)
+    }
+
+    /// Levels out: every geometry (tasks that end inside a row, 3x3 taps, a 1x1 input) and
+    /// activation gives, on every path, the levels of quantizing the float output for the next
+    /// layer; and `Conv2d.sequence(_:_:levelsFor:)` hands the upsampling the levels of quantizing
+    /// the float sequence's output.
+    func testTransposedConvolutionLevelsAreTheQuantizedFloatOutput() {
+        func bytes(_ l: QuantizedActivations) -> [UInt8] {
+            l.withLevels { Array(UnsafeBufferPointer(start: $0, count: l.n * l.h * l.w * l.c)) }
+        }
+        for (i, g) in transposedGeometries.enumerated() {
+            for act in [Activation.identity, .relu, .hardswish] {
+                let layer = makeTransposed(g, activation: act)
+                let x = Tensor(shape: [g.n, g.c, g.h, g.w], data: (0..<(g.n * g.c * g.h * g.w)).map { _ in
+                    Float.random(in: -2...3, using: &rng)
+                })
+                let int8 = layer.quantized(input: ActivationQuantization(lower: -2, upper: 3)).int8!
+                let next = ActivationQuantization(lower: -0.5, upper: 1.5)
+                for path in paths {
+                    Int8Kernels.path = path
+                    let levels = QuantizedActivations(quantizing: x, as: int8.input)
+                    let float = int8(levels, activation: act)
+                    let got = int8(levels, activation: act, quantizedFor: next)
+                    XCTAssertEqual([got.n, got.h, got.w, got.c], [g.n, g.h * g.k, g.w * g.k, g.o])
+                    let want = bytes(QuantizedActivations(quantizing: float, as: next))
+                    XCTAssertEqual(bytes(got), want, "geometry \(i), \(act) on \(path)")
+                    XCTAssertGreaterThan(Set(want).count, 10, "levels spread over the range")
+                }
+            }
+        }
+        // A ReLU conv chain into the upsampling, as the mask head runs it.
+        var cg = Geometry(n: 3, c: 12, o: 16, h: 6, w: 5, kh: 3, kw: 3)
+        cg.padding = (1, 1)
+        let conv = makeConv(cg, activation: .relu).quantized(input: ActivationQuantization(lower: -1, upper: 1))
+        var g2 = cg
+        g2.c = 16
+        let conv2 = makeConv(g2, activation: .relu).quantized(input: ActivationQuantization(lower: 0, upper: 0.8))
+        let up = makeTransposed((3, 16, 8, 6, 5, 2), activation: .relu)
+            .quantized(input: ActivationQuantization(lower: 0, upper: 1.2)).int8!
+        let x = input(Geometry(n: 3, c: 12, o: 0, h: 6, w: 5, kh: 1, kw: 1), -1...1)
+        for path in paths {
+            Int8Kernels.path = path
+            let chained = Conv2d.sequence([conv, conv2], x, levelsFor: up.input)
+            let unchained = Conv2d.sequence([conv, conv2], x)
+            XCTAssertEqual(chained.map(bytes), bytes(QuantizedActivations(quantizing: unchained, as: up.input)), "on \(path)")
+        }
+        Conv2d.int8ChainsEnabled = false
+        XCTAssertNil(Conv2d.sequence([conv], x, levelsFor: up.input), "chains off: the caller runs the float sequence")
+        Conv2d.int8ChainsEnabled = true
     }
 }

@@ -24,8 +24,14 @@ struct MaskHead: Sendable {
                                  out: config.boxPredictor.numClasses, kernel: 1)
     }
 
-    /// Pooled `[R, C, 14, 14]` features to `[R, K, 28, 28]` mask logits.
+    /// Pooled `[R, C, 14, 14]` features to `[R, K, 28, 28]` mask logits. With the upsampling and
+    /// logits layers in int8 (chains on), levels flow from the mask convolutions through the
+    /// upsampling into the logits layer with no float tensor between them; the same bits.
     func callAsFunction(_ pooled: Tensor) -> Tensor {
+        if let up8 = upsample.int8, let logits8 = logits.int8, PackedInt8Weights.requantizable(upsample.activation),
+           let levels = Conv2d.sequence(convs, pooled, levelsFor: up8.input) {
+            return logits8(up8(levels, activation: upsample.activation, quantizedFor: logits8.input), activation: logits.activation)
+        }
         let x = Conv2d.sequence(convs, pooled)
         return logits(upsample(x))
     }
