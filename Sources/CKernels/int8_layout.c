@@ -158,6 +158,36 @@ void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float
     }
 }
 
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static int add_quantize_avx2(float *dst, const float *add, int n, float inv_scale,
+                                                             float zp, uint8_t *levels) {
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 a = _mm256_add_ps(_mm256_loadu_ps(dst + i), _mm256_loadu_ps(add + i));
+        const __m256 b = _mm256_add_ps(_mm256_loadu_ps(dst + i + 8), _mm256_loadu_ps(add + i + 8));
+        _mm256_storeu_ps(dst + i, a);
+        _mm256_storeu_ps(dst + i + 8, b);
+        _mm_storeu_si128((__m128i *)(levels + i), pack16(levels8(a, inv, zpv), levels8(b, inv, zpv)));
+    }
+    return i;
+}
+#endif
+
+void rcnn_i8_add_quantize(int isa, float *dst, const float *add, int n, float inv_scale, int zero_point,
+                          uint8_t *levels) {
+    const float zp = (float)zero_point;
+    int i = 0;
+#if defined(__x86_64__)
+    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) i = add_quantize_avx2(dst, add, n, inv_scale, zp, levels);
+#endif
+    (void)isa;
+    for (; i < n; i++) {
+        dst[i] = dst[i] + add[i];
+        levels[i] = quantize(dst[i], inv_scale, zp);
+    }
+}
+
 void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int kw, int stride_h, int stride_w,
                    int pad_h, int pad_w, int dil_h, int dil_w, int oh, int ow, int zero_point,
                    long first, int rows, uint8_t *dst, long ldd) {
@@ -488,12 +518,38 @@ void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long f
     }
 }
 
-void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                        const float *scale, const float *bias, int relu, float *dst, long ldd) {
+#if defined(__x86_64__)
+/* rcnn_i8_store_rows eight channels at a time; returns the channels done per row. */
+__attribute__((target("avx2"))) static int store_rows_avx2(const int32_t *acc, long ldacc, int rows, int n,
+                                                           const int32_t *offset, const float *scale, const float *bias,
+                                                           int relu, float *dst, long ldd) {
+    const int n8 = n / 8 * 8;
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (size_t)r * ldacc;
         float *out = dst + (size_t)r * ldd;
-        for (int o = 0; o < n; o++) out[o] = dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu);
+        for (int o = 0; o < n8; o += 8) {
+            __m256 v = dequantize8(a + o, _mm256_loadu_si256((const __m256i *)(offset + o)), _mm256_loadu_ps(scale + o),
+                                   bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps());
+            if (relu) v = relu8(v);
+            _mm256_storeu_ps(out + o, v);
+        }
+    }
+    return n8;
+}
+#endif
+
+void rcnn_i8_store_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+                        const float *scale, const float *bias, int relu, float *dst, long ldd) {
+    int done = 0;
+#if defined(__x86_64__)
+    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2))
+        done = store_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, relu, dst, ldd);
+#endif
+    (void)isa;
+    for (int r = 0; r < rows; r++) {
+        const int32_t *a = acc + (size_t)r * ldacc;
+        float *out = dst + (size_t)r * ldd;
+        for (int o = done; o < n; o++) out[o] = dequantize(a[o], offset[o], scale[o], bias ? bias[o] : 0.0f, relu);
     }
 }
 

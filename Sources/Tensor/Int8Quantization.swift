@@ -296,7 +296,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
     /// Dequantizes `rows` rows of sums into row-major `dst` (`n` per row).
     func storeRows(_ acc: UnsafePointer<Int32>, rows: Int, relu: Bool, into dst: UnsafeMutablePointer<Float>) {
         withConstants { off, sc, b in
-            rcnn_i8_store_rows(acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, n)
+            rcnn_i8_store_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, relu ? 1 : 0, dst, n)
         }
     }
 

@@ -112,6 +112,22 @@ public struct QuantizedConv2d: Sendable {
         }
     }
 
+    /// Convolves a quantized input into pixel rows `[n, h, w, c]` (channels last), applying
+    /// ReLU or nothing: the values of `callAsFunction(_:activation:)`'s NCHW output.
+    public func rows(_ x: QuantizedActivations, activation: Activation) -> Tensor {
+        precondition(activation == .identity || activation == .relu, "rows apply identity or ReLU, got \(activation)")
+        let (oh, ow) = checkedOutputSize(x)
+        let o = outChannels
+        var rows = Tensor.uninitialized([x.n, oh, ow, o])
+        rows.data.withUnsafeMutableBufferPointer { vs in
+            let values = vs.baseAddress!
+            run(x) { acc, first, count in
+                weights.storeRows(acc, rows: count, relu: activation == .relu, into: values + first * o)
+            }
+        }
+        return rows
+    }
+
     /// The same, also keeping the activated float output as pixel rows `[n, h, w, c]` (channels
     /// last): one pass over the sums gives a map that channels-last readers (RoIAlign) sample and
     /// the next layer's levels. The values have the bits of `callAsFunction(_:activation:)`'s NCHW

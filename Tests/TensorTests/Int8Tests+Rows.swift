@@ -68,4 +68,58 @@ extension Int8Tests {
         XCTAssertNil(Conv2d.levelsInput([conv8], heads: heads), "chains off")
         Conv2d.int8ChainsEnabled = true
     }
+
+    /// The FPN's top-down merge on rows against the NCHW ops (nearest upsampling, add, quantize),
+    /// on every path: 2x, non-integer and equal size ratios, two images, and channel counts with a
+    /// remainder after the 16-wide loop; and the lateral layer's rows against its NCHW output.
+    func testTopDownMergeOnRowsGivesTheNCHWSumsAndTheirLevels() {
+        let q = ActivationQuantization(lower: -1.5, upper: 2.5)
+        for (n, c, h, w, th, tw) in [(1, 37, 12, 10, 6, 5), (2, 16, 13, 11, 5, 7), (1, 5, 4, 4, 4, 4)] {
+            let lateral = input(Geometry(n: n, c: c, o: 0, h: h, w: w, kh: 1, kw: 1), -1...1)
+            let top = input(Geometry(n: n, c: c, o: 0, h: th, w: tw, kh: 1, kw: 1), -1...1)
+            var sum = lateral
+            sum.add(Interpolation.nearest(top, outH: h, outW: w))
+            for path in paths {
+                Int8Kernels.path = path
+                var rows = lateral.channelsLast()
+                let levels = QuantizedActivations.mergingTopDown(&rows, top.channelsLast(), as: q)
+                XCTAssertEqual(rows.data.map(\.bitPattern), sum.channelsLast().data.map(\.bitPattern), "\(h)x\(w) from \(th)x\(tw) on \(path)")
+                XCTAssertEqual(bytes(levels), bytes(QuantizedActivations(quantizing: sum, as: q)), "\(h)x\(w) levels on \(path)")
+            }
+        }
+        var g = Geometry(n: 2, c: 20, o: 37, h: 7, w: 9, kh: 1, kw: 1)
+        g.stride = (1, 1)
+        for activation in [Activation.identity, .relu] {
+            let conv8 = makeConv(g, activation: activation).quantized(input: ActivationQuantization(lower: -1, upper: 2)).int8!
+            let x = conv8.quantize(input(g, -1...2))
+            for path in paths {
+                Int8Kernels.path = path
+                XCTAssertEqual(conv8.rows(x, activation: activation).data.map(\.bitPattern),
+                               conv8(x, activation: activation).channelsLast().data.map(\.bitPattern), "\(activation) on \(path)")
+            }
+        }
+    }
+
+    /// An int8 fully connected layer (the box head's) gives the same bits on every path (its
+    /// row store is vectorized on AVX2) and stays within a few percent of the float32 layer.
+    func testLinearGivesOneResultOnEveryPathNearTheFloatLayer() {
+        let (o, k, m) = (37, 50, 23)
+        let weight = Tensor(shape: [o, k], data: (0..<(o * k)).map { _ in Float.random(in: -1...1, using: &rng) / Float(k).squareRoot() })
+        let bias = (0..<o).map { _ in Float.random(in: -0.3...0.3, using: &rng) }
+        let x = Tensor(shape: [m, k], data: (0..<(m * k)).map { _ in Float.random(in: -1...2, using: &rng) })
+        for activation in [Activation.identity, .relu] {
+            let layer = Linear(weight: weight, bias: bias, activation: activation)
+            let int8 = layer.quantized(input: ActivationQuantization(lower: -1, upper: 2))
+            Int8Kernels.path = .baseline
+            let reference = int8(x)
+            for path in paths {
+                Int8Kernels.path = path
+                XCTAssertEqual(int8(x).data.map(\.bitPattern), reference.data.map(\.bitPattern), "\(activation) on \(path)")
+            }
+            let float = layer(x), top = float.data.map(abs).max()!
+            let worst = zip(reference.data, float.data).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 0.03 * top, "\(activation): int8 within 3% of the largest output")
+            XCTAssertGreaterThan(worst, 0, "the int8 layer ran")
+        }
+    }
 }

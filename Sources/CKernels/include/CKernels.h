@@ -124,6 +124,12 @@ void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane
 /* Quantizes a rows x cols matrix, zeroing dst's columns up to cols rounded up to 4. */
 void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
                            uint8_t *dst, long ldd);
+/* dst[i] += add[i] for i < n (the float32 add), and levels[i] = that sum quantized as
+ * rcnn_i8_quantize_to_nhwc quantizes: one pixel of an FPN level's top-down merge, quantized for the
+ * level's output layer in the same pass. `isa` as for rcnn_i8_quantize_to_nhwc; every path gives
+ * the same sums and levels. */
+void rcnn_i8_add_quantize(int isa, float *dst, const float *add, int n, float inv_scale, int zero_point,
+                          uint8_t *levels);
 /* Lowers output pixels [first, first + rows) (numbered over images, rows, columns) of a convolution
  * over src [images][h][w][channels] into dst rows of kh * kw * channels bytes in (ki, kj, channel)
  * order, zero_point outside the image, then zeros up to a multiple of 4. */
@@ -197,8 +203,9 @@ void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n,
 void rcnn_i8_store_upsampled(const int32_t *acc, long ldacc, long first, int rows, int channels, int kh, int kw,
                              int h, int w, const int32_t *offset, const float *scale, const float *bias, int relu,
                              float *dst);
-/* The same into a row-major dst (rows x n, leading dimension ldd), for linear layers. */
-void rcnn_i8_store_rows(const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
+/* The same into a row-major dst (rows x n, leading dimension ldd): linear layers, and convolutions
+ * whose output is kept as pixel rows. `isa` as for rcnn_i8_store_nchw; every path gives the same values. */
+void rcnn_i8_store_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long ldd);
 
 #endif

@@ -41,6 +41,7 @@ struct FeaturePyramidNetwork: Sendable {
     /// over the output layer's sums, and no NCHW map; the values are the NCHW map's bits.
     func callAsFunction(_ inputs: [FeatureInput], rpnInput: ActivationQuantization?) -> [FeatureMaps.Stored] {
         precondition(inputs.count == inner.count, "fpn expects \(inner.count) inputs, got \(inputs.count)")
+        if let rpnInput, let stored = onRows(inputs, rpnInput: rpnInput) { return withPooledLevel(stored) }
         func lateral(_ i: Int) -> Tensor {
             switch inputs[i] {
             case .float(let x): return inner[i](x)
@@ -65,9 +66,52 @@ struct FeaturePyramidNetwork: Sendable {
             last = lateral
             results[i] = output(i, last)
         }
-        if maxPoolLevel {
-            // The coarsest output subsampled (a 1x1 max pool): small, kept NCHW.
-            results.append(FeatureMaps.Stored(nchw: Pooling.maxPool2d(results[results.count - 1].channelsFirst, kernel: 1, stride: 2)))
+        return withPooledLevel(results)
+    }
+
+    /// `results` plus, when configured, the coarsest output subsampled (a 1x1 max pool: small,
+    /// kept NCHW).
+    private func withPooledLevel(_ results: [FeatureMaps.Stored]) -> [FeatureMaps.Stored] {
+        guard maxPoolLevel, let last = results.last else { return results }
+        return results + [FeatureMaps.Stored(nchw: Pooling.maxPool2d(last.channelsFirst, kernel: 1, stride: 2))]
+    }
+
+    /// The whole FPN on pixel rows, where every lateral and output layer is int8 with identity or
+    /// ReLU (chains on, one image): each lateral layer stores rows, the top-down sum is added to
+    /// them in place and quantized for the output layer in the same pass
+    /// (`QuantizedActivations.mergingTopDown`; the coarsest level's lateral layer quantizes its
+    /// own output for its output layer), and each output layer stores rows and the RPN's levels.
+    /// No NCHW tensor is written, upsampled or quantized; the bits of the NCHW path. nil where
+    /// the layers do not allow it.
+    private func onRows(_ inputs: [FeatureInput], rpnInput: ActivationQuantization) -> [FeatureMaps.Stored]? {
+        let lateral8 = inner.compactMap(\.int8), output8 = layer.compactMap(\.int8)
+        let images = inputs.map { input -> Int in
+            switch input {
+            case .float(let x): return x.shape[0]
+            case .levels(let l): return l.n
+            }
+        }
+        guard Conv2d.chaining, lateral8.count == inner.count, output8.count == layer.count, images.allSatisfy({ $0 == 1 }),
+              (inner + layer).allSatisfy({ $0.activation == .identity || $0.activation == .relu }) else { return nil }
+        func levels(_ i: Int) -> QuantizedActivations {
+            switch inputs[i] {
+            case .float(let x): return lateral8[i].quantize(x)
+            case .levels(let l): return l
+            }
+        }
+        func output(_ i: Int, _ x: QuantizedActivations) -> FeatureMaps.Stored {
+            let (rows, levels) = output8[i](x, activation: layer[i].activation, rowsQuantizedFor: rpnInput)
+            return FeatureMaps.Stored(nchw: nil, rows: (rows, levels))
+        }
+        let top = inputs.count - 1
+        var results = [FeatureMaps.Stored](repeating: FeatureMaps.Stored(nchw: nil), count: inputs.count)
+        var (last, lastLevels) = lateral8[top](levels(top), activation: inner[top].activation, rowsQuantizedFor: output8[top].input)
+        results[top] = output(top, lastLevels)
+        for i in stride(from: top - 1, through: 0, by: -1) {
+            var rows = lateral8[i].rows(levels(i), activation: inner[i].activation)
+            lastLevels = QuantizedActivations.mergingTopDown(&rows, last, as: output8[i].input)
+            results[i] = output(i, lastLevels)
+            last = rows
         }
         return results
     }
