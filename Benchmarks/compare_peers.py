@@ -24,7 +24,9 @@ parity tests cover ours; a peer that fails to convert or run is reported as fail
 --int8 prints the int8 table instead (Benchmarks/int8/peers_int8.py): our int8 variant (`rcnn
 calibrate`), ONNX Runtime static int8 (QDQ) and OpenVINO int8 (NNCF), each calibrated on the first
 --calib-count images of --calib (default: the shapes generator's calibration split, seed 31, made
-under .cache/bench), each beside its own float32 time on the same export. With --accuracy VAL_DIR
+under .cache/bench), each beside its own float32 time on the same export; all six are timed in
+--runs interleaved rounds (one run of each per round), and the ratios are medians of per-round
+ratios. A same-work table follows (Benchmarks/int8/same_work.py). With --accuracy VAL_DIR
 (a make_shapes_dataset.py split) the default model's float32 and int8 of every runtime are run over
 the split and scored by pycocotools (bbox, segm, keypoint AP). `--install` adds nncf.
 """
@@ -215,7 +217,7 @@ def main_int8(args, x, image):
         log(f"{name}:")
         model, cfg = load_torch_model(name)
         row = peers_int8.int8_columns(name, model, x, cfg, os.path.join(ROOT, ".build/release/rcnn"), bench_ours,
-                                      time_calls, args, calib)
+                                      args, calib)
         rows.append(row)
         if args.accuracy and name == "shapes_mask_rcnn":
             accuracy = peers_int8.accuracy(row, cfg, os.path.join(ROOT, ".build/release/rcnn"), args.accuracy,

@@ -18,6 +18,7 @@ int8/f32 ratio compares like with like.
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -193,9 +194,16 @@ def quantize_peers(model, x, workdir, images, threads):
 RUNNERS = {"onnxruntime": ort_runner, "openvino": ov_runner}
 
 
-def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_dir):
-    """Times our float32 and int8 variant and each peer's float32 and int8 on one input
-    (bench_ours and time_calls: compare_peers.py's timers)."""
+def once(fn):
+    """Milliseconds of one call."""
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def int8_columns(name, model, x, cfg, rcnn, bench_ours, args, calib_dir):
+    """Times our float32 and int8 variant and each peer's float32 and int8 on one input, in
+    interleaved rounds (bench_ours: compare_peers.py's timer of our engine)."""
     images = calibration_images(calib_dir, args.calib_count)
     row = {"model": name, "calibration_images": len(images)}
     workdir = os.path.join(ROOT, ".cache/bench/int8", name)
@@ -207,14 +215,17 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
     with open(variant) as f:
         q = json.load(f)["quantization"]
     row["ours_int8_layers"], row["ours_float_layers"] = len(q["layers"]), len(q.get("float_layers", []))
-    row["ours_f32"], out_f32 = bench_ours(cfg, args.image, args.threads, args.runs)
-    row["ours_int8"], out_int8 = bench_ours(variant, args.image, args.threads, args.runs)
+    _, out_f32 = bench_ours(cfg, args.image, args.threads, 1)
+    _, out_int8 = bench_ours(variant, args.image, args.threads, 1)
     row["ours_f32_regions"], row["ours_int8_regions"] = out_f32.get("proposals"), out_int8.get("proposals")
     row["ours_reproduced"] = same_work.ours_agreement(rcnn, cfg, variant, args.image, args.threads)
-    log(f"  ours f32 {row['ours_f32']:.0f} ms, int8 {row['ours_int8']:.0f} ms "
-        f"({row['ours_int8_layers']} int8 layers, {row['ours_float_layers']} float)")
     peers = quantize_peers(model, x, workdir, images, args.threads)
     a = x.numpy()
+    # One timer per runtime and precision, run in interleaved rounds (one run of each per round) so
+    # that a slower minute of a shared machine falls on every runtime alike. Ours runs as `rcnn
+    # bench --runs 1 --warmup 1` in its own process each round; the peers stay loaded and warm.
+    timers = {"ours_f32": lambda: bench_ours(cfg, args.image, args.threads, 1)[0],
+              "ours_int8": lambda: bench_ours(variant, args.image, args.threads, 1)[0]}
     for peer, files in peers.items():
         if "error" in files:
             row[f"{peer}_int8_error"] = files["error"]
@@ -222,25 +233,33 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, time_calls, args, calib_
             if files[precision] is None:
                 continue
             try:
-                row[f"{peer}_{precision}"] = time_calls(lambda r=RUNNERS[peer](files[precision], args.threads): r(a),
-                                                        args.runs)
+                run = RUNNERS[peer](files[precision], args.threads)
+                run(a)  # warm-up
             except Exception as e:  # noqa: BLE001
                 row[f"{peer}_{precision}_error"] = f"{type(e).__name__}: {e}"[:200]
                 continue
+            timers[f"{peer}_{precision}"] = lambda r=run: once(lambda: r(a))
             row[f"{peer}_{precision}_regions"] = same_work.peer_regions(peer, files[precision], a, args.threads)
-        if files["int8"] is not None and f"{peer}_int8" in row and f"{peer}_f32" in row:
+        if files["int8"] is not None and f"{peer}_int8" in timers and f"{peer}_f32" in timers:
             row[f"{peer}_reproduced"] = same_work.peer_agreement(
                 RUNNERS[peer](files["f32"], args.threads), RUNNERS[peer](files["int8"], args.threads), a,
                 coco_results, agreement)
-        log(f"  {peer} f32 {row.get(f'{peer}_f32', float('nan')):.0f} ms, "
-            f"int8 {row.get(f'{peer}_int8', float('nan')):.0f} ms")
+    rounds = {k: [] for k in timers}
+    for r in range(args.runs):
+        for k, timer in timers.items():
+            rounds[k].append(timer())
+        log(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} ms" for k, v in rounds.items()))
+    for k, v in rounds.items():
+        row[k] = statistics.median(v)
+    row["rounds"] = rounds
     row["peer_files"] = peers
     return row
 
 
 def print_int8_table(rows, args):
     print(f"\nint8, {cpu_name()}: one {args.image_desc} image, {args.threads} threads, median of {args.runs} "
-          f"after one warm-up; each runtime calibrated on the same {args.calib_count} images")
+          f"interleaved rounds (one run of every runtime per round, after a warm-up; ratios: median of the "
+          f"per-round ratios); each runtime calibrated on the same {args.calib_count} images")
     print("| model | ours f32 | ours int8 (int8/f32) | ONNX Runtime f32 | ONNX Runtime int8 (int8/f32) "
           "| OpenVINO f32 | OpenVINO int8 (int8/f32) | ours int8 / ORT int8 | ours int8 / OpenVINO int8 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -249,6 +268,10 @@ def print_int8_table(rows, args):
         return f"{r[k]:.0f} ms" if k in r else "failed"
 
     def ratio(r, a, b):
+        # The median of the per-round ratios where both were timed in the same rounds.
+        rounds = r.get("rounds", {})
+        if a in rounds and b in rounds:
+            return f"{statistics.median(x / y for x, y in zip(rounds[a], rounds[b])):.2f}x"
         return f"{r[a] / r[b]:.2f}x" if a in r and b in r else "-"
     for r in rows:
         cells = [ms(r, "ours_f32"), f"{ms(r, 'ours_int8')} ({ratio(r, 'ours_int8', 'ours_f32')})"]
