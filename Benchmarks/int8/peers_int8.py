@@ -239,15 +239,23 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, args, calib_dir):
                 row[f"{peer}_{precision}_error"] = f"{type(e).__name__}: {e}"[:200]
                 continue
             timers[f"{peer}_{precision}"] = lambda r=run: once(lambda: r(a))
-            row[f"{peer}_{precision}_regions"] = same_work.peer_regions(peer, files[precision], a, args.threads)
+            try:
+                row[f"{peer}_{precision}_regions"] = same_work.peer_regions(peer, files[precision], a, args.threads)
+            except Exception as e:  # noqa: BLE001  (the same-work table shows "-")
+                row[f"{peer}_{precision}_regions_error"] = f"{type(e).__name__}: {e}"[:200]
         if files["int8"] is not None and f"{peer}_int8" in timers and f"{peer}_f32" in timers:
-            row[f"{peer}_reproduced"] = same_work.peer_agreement(
-                RUNNERS[peer](files["f32"], args.threads), RUNNERS[peer](files["int8"], args.threads), a,
-                coco_results, agreement)
+            try:
+                row[f"{peer}_reproduced"] = same_work.peer_agreement(
+                    RUNNERS[peer](files["f32"], args.threads), RUNNERS[peer](files["int8"], args.threads), a,
+                    coco_results, agreement)
+            except Exception as e:  # noqa: BLE001
+                row[f"{peer}_reproduced_error"] = f"{type(e).__name__}: {e}"[:200]
     rounds = {k: [] for k in timers}
+    order = list(timers)
     for r in range(args.runs):
-        for k, timer in timers.items():
-            rounds[k].append(timer())
+        # Each round starts one runtime later, so no runtime always runs first or last.
+        for k in order[r % len(order):] + order[:r % len(order)]:
+            rounds[k].append(timers[k]())
         log(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} ms" for k, v in rounds.items()))
     for k, v in rounds.items():
         row[k] = statistics.median(v)

@@ -7,8 +7,9 @@ extension Conv2d {
         ProcessInfo.processInfo.environment["RCNN_INT8_CHAINS"] != "0"
 
     /// Whether chains may run now: enabled, and no input observer (calibration) that must see every
-    /// layer's float input.
-    public static var chaining: Bool { int8ChainsEnabled && inputObserver == nil }
+    /// layer's float input (the mask head's chain also passes levels into its transposed
+    /// convolution).
+    public static var chaining: Bool { int8ChainsEnabled && inputObserver == nil && ConvTranspose2d.inputObserver == nil }
 
     /// Runs `convs` one after another on `x`. Where an int8 convolution whose activation is
     /// identity, ReLU or hardswish feeds another int8 convolution, its sums go straight to the next

@@ -8,7 +8,8 @@ import Foundation
 ///
 /// The input is quantized once into pixel-major (NHWC) bytes; tasks of output pixels then lower
 /// their rows in (tap, channel) order (1x1 stride-1 convolutions read the quantized input as it
-/// is), multiply, and store straight into the NCHW output. A depthwise layer sums each channel's
+/// is), multiply, and store straight into the NCHW output, into pixel rows, or into the next
+/// layer's levels (with the residual join where a ResNet block ends). A depthwise layer sums each channel's
 /// taps straight from the pixel-major levels (`rcnn_i8_depthwise`) into the same rows of sums, so
 /// the stores and chains are the dense layer's. Results are identical on every instruction-set
 /// path. Immutable; thread-safe.

@@ -21,10 +21,12 @@ final class Int8FeatureRowsTests: XCTestCase {
     private func bits(_ t: Tensor) -> [UInt32] { t.data.map(\.bitPattern) }
 
     func testRowsAndRPNLevelsKeepTheNCHWPathsBits() throws {
-        guard let fixture = try R50Int8Fixture() else { return }
+        guard let (fixture, x) = try Int8VariantFixture.resNet50() else { return }
         let model = try fixture.variant(in: self)
         let rpnInput = try XCTUnwrap(model.rpn.levelsInput, "the RPN head runs on levels")
-        let x = fixture.x
+        let fpn = try XCTUnwrap(model.backbone.fpn)
+        XCTAssertNotNil(fpn.onRows(model.backbone.body(x, lateral: fpn.inner.map(\.int8)), rpnInput: rpnInput),
+                        "every lateral and output layer is int8: the whole FPN runs on rows")
         let nchw = model.backbone(x)
         let kept = model.backbone(x, rpnInput: rpnInput)
         XCTAssertEqual(nchw.rpnLevels.map { $0 == nil }, [true, true, true, true, true])
@@ -60,7 +62,7 @@ final class Int8FeatureRowsTests: XCTestCase {
     /// The whole pipeline, rows and levels on (chains on) against every layer on its float input
     /// (chains off): the same detections, bit for bit.
     func testDetectionsMatchTheNCHWPath() throws {
-        guard let fixture = try R50Int8Fixture() else { return }
+        guard let (fixture, _) = try Int8VariantFixture.resNet50() else { return }
         let model = try fixture.variant(in: self)
         XCTAssertNotNil(model.rpn.levelsInput, "the RPN head runs on the levels the FPN stores")
         var rng = SplitMix64(seed: 9)
@@ -78,5 +80,56 @@ final class Int8FeatureRowsTests: XCTestCase {
         XCTAssertEqual(rows.scores.map(\.bitPattern), flat.scores.map(\.bitPattern))
         XCTAssertEqual(rows.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern),
                        flat.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern))
+    }
+
+    /// A float32 lateral layer: the FPN cannot run on rows as a whole, and each int8 output layer
+    /// still stores rows with the RPN's levels (`FeaturePyramidNetwork`'s per-level path), with
+    /// the NCHW path's bits.
+    func testOutputRowsBesideAFloatLateralLayer() throws {
+        guard let (fixture, x) = try Int8VariantFixture.resNet50() else { return }
+        let model = try fixture.variant(keepFloat: ["backbone.fpn.inner_blocks.1.0"], in: self)
+        let rpnInput = try XCTUnwrap(model.rpn.levelsInput)
+        let fpn = try XCTUnwrap(model.backbone.fpn)
+        XCTAssertNil(fpn.inner[1].int8)
+        XCTAssertNil(fpn.onRows(model.backbone.body(x, lateral: fpn.inner.map(\.int8)), rpnInput: rpnInput))
+        let nchw = model.backbone(x)
+        let kept = model.backbone(x, rpnInput: rpnInput)
+        XCTAssertEqual(kept.rpnLevels.map { $0 == nil }, [false, false, false, false, true])
+        for i in nchw.names.indices {
+            XCTAssertEqual(bits(kept.map(i)), bits(nchw.maps[i]), "level \(nchw.names[i])")
+            if let levels = kept.rpnLevels[i] {
+                XCTAssertEqual(bytes(levels), bytes(try XCTUnwrap(model.rpn.convs[0].int8).quantize(nchw.maps[i])))
+            }
+        }
+    }
+
+    /// The default model (MobileNetV3-Large FPN Mask R-CNN with keypoints) calibrated on a sample
+    /// image, every layer int8 that can be: chains on (the FPN on rows from float laterals' inputs,
+    /// the RPN on the stored levels, the mask head on levels through its upsampling) against chains
+    /// off, the same detections, masks and keypoints bit for bit.
+    func testDefaultModelChainsMatchTheUnchainedPath() throws {
+        let image = try ImageDecoder.decode(try Data(contentsOf: Repository.url("Samples/shapes_val_0000.jpg")))
+        let fixture = try Int8VariantFixture(source: Repository.url("Config/models/shapes_mask_rcnn.json")) { model in
+            _ = model.detect(image)
+        }
+        let model = try fixture.variant(in: self)
+        XCTAssertNotNil(model.rpn.levelsInput, "the RPN head runs on levels")
+        let mask = try XCTUnwrap(model.roiHeads.maskHead)
+        XCTAssertNotNil(mask.upsample.int8, "the mask upsampling is int8")
+        XCTAssertNotNil(mask.logits.int8, "the mask logits layer is int8")
+        var options = DetectionModel.Options(pipeline: .mask)
+        options.scoreThreshold = 0.05
+        let (chained, _) = model.detect(image, options: options)
+        Conv2d.int8ChainsEnabled = false
+        let (plain, _) = model.detect(image, options: options)
+        Conv2d.int8ChainsEnabled = true
+        XCTAssertGreaterThan(chained.count, 10, "enough detections to compare")
+        XCTAssertEqual(chained.labels, plain.labels)
+        XCTAssertEqual(chained.scores.map(\.bitPattern), plain.scores.map(\.bitPattern))
+        XCTAssertEqual(chained.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern),
+                       plain.boxes.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }.map(\.bitPattern))
+        let probabilities = try XCTUnwrap(chained.maskProbabilities)
+        XCTAssertEqual(probabilities.map { $0.map(\.bitPattern) }, try XCTUnwrap(plain.maskProbabilities).map { $0.map(\.bitPattern) })
+        XCTAssertEqual(chained.keypoints?.map { $0.map { [$0.x, $0.y, $0.score].map(\.bitPattern) } }, plain.keypoints?.map { $0.map { [$0.x, $0.y, $0.score].map(\.bitPattern) } })
     }
 }

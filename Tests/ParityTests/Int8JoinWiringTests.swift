@@ -16,8 +16,7 @@ final class Int8JoinWiringTests: XCTestCase {
     }
 
     func testBlocksOnLevelsHandEachLayerTheLevelsTheSemanticsAskFor() throws {
-        guard let fixture = try R50Int8Fixture() else { return }
-        let x = fixture.x
+        guard let (fixture, x) = try Int8VariantFixture.resNet50() else { return }
         XCTAssertEqual(fixture.table.floatLayers?.map(\.name), ["backbone.body.conv1"], "every backbone layer but the stem in int8")
         func variant(_ joins: String?) throws -> DetectionModel { try fixture.variant(joins: joins, in: self) }
         let joined = try variant("int8")

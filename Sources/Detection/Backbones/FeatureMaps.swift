@@ -4,8 +4,9 @@ import Tensor
 ///
 /// A map is kept NCHW, or, where an int8 FPN output layer stored it in one pass with the RPN
 /// head's input levels, as pixel rows `[n, h, w, c]` with those levels: RoIAlign samples the rows
-/// and the RPN multiplies the levels, so the int8 path never writes, transposes or quantizes the
-/// map again. `maps` and the subscript give NCHW either way.
+/// and the RPN multiplies the levels, so on the int8 path of a RoIAlign model nothing writes,
+/// transposes or quantizes the map again. `maps`, `map(_:)` and the subscript give NCHW either way,
+/// transposing rows on each call (the FPN's small pooled level, RoI max pooling, `rcnn compare`).
 public struct FeatureMaps: Sendable {
     public var names: [String]
     private var stored: [Stored]

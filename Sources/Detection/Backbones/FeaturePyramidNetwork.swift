@@ -83,7 +83,7 @@ struct FeaturePyramidNetwork: Sendable {
     /// own output for its output layer), and each output layer stores rows and the RPN's levels.
     /// No NCHW tensor is written, upsampled or quantized; the bits of the NCHW path. nil where
     /// the layers do not allow it.
-    private func onRows(_ inputs: [FeatureInput], rpnInput: ActivationQuantization) -> [FeatureMaps.Stored]? {
+    func onRows(_ inputs: [FeatureInput], rpnInput: ActivationQuantization) -> [FeatureMaps.Stored]? {
         let lateral8 = inner.compactMap(\.int8), output8 = layer.compactMap(\.int8)
         let images = inputs.map { input -> Int in
             switch input {
