@@ -408,13 +408,7 @@ static void requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, i
 
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                             uint8_t *dst, long ldd) {
-    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, NULL, 0);
-}
-
-void rcnn_i8_requantize_rows_keeping(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                                     const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                                     uint8_t *dst, long ldd, float *values, long ldv) {
+                             uint8_t *dst, long ldd, float *values, long ldv) {
     requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, values,
                     ldv);
 }

@@ -175,13 +175,8 @@ public final class PackedInt8Weights: @unchecked Sendable {
                         into dst: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>? = nil) {
         let act = Self.code(activation)
         withConstants { off, sc, b in
-            if let values {
-                rcnn_i8_requantize_rows_keeping(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
-                                                1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
-            } else {
-                rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
-                                        1 / next.scale, Int32(next.zeroPoint), dst, n)
-            }
+            rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
+                                    1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
         }
     }
 
@@ -194,7 +189,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         let act = Self.code(activation), j = columns.lowerBound
         withConstants { off, sc, b in
             rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc + j, n, Int32(rows), Int32(columns.count), off + j,
-                                    sc + j, b + j, act, 1 / next.scale, Int32(next.zeroPoint), dst, ldd)
+                                    sc + j, b + j, act, 1 / next.scale, Int32(next.zeroPoint), dst, ldd, nil, 0)
         }
     }
 

@@ -5,7 +5,8 @@ import XCTest
 /// layer (`callAsFunction(_:activation:rowsQuantizedFor:)`, what an int8 FPN's output layers
 /// run), and the RPN-style head that starts from those levels (`Conv2d.sequence(_:levels:heads:)`).
 extension Int8Tests {
-    private func bytes(_ l: QuantizedActivations) -> [UInt8] {
+    /// Every level, in storage order.
+    func bytes(_ l: QuantizedActivations) -> [UInt8] {
         l.withLevels { Array(UnsafeBufferPointer(start: $0, count: l.n * l.h * l.w * l.c)) }
     }
 

@@ -133,9 +133,6 @@ extension Int8Tests {
     /// layer; and `Conv2d.sequence(_:_:levelsFor:)` hands the upsampling the levels of quantizing
     /// the float sequence's output.
     func testTransposedConvolutionLevelsAreTheQuantizedFloatOutput() {
-        func bytes(_ l: QuantizedActivations) -> [UInt8] {
-            l.withLevels { Array(UnsafeBufferPointer(start: $0, count: l.n * l.h * l.w * l.c)) }
-        }
         for (i, g) in transposedGeometries.enumerated() {
             for act in [Activation.identity, .relu, .hardswish] {
                 let layer = makeTransposed(g, activation: act)

@@ -156,15 +156,11 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
 /* Dequantizes rows of acc as rcnn_i8_store_nchw does, applies `act` (RCNN_I8_ACT_*), then quantizes
  * each value for the next layer (as rcnn_i8_quantize_to_nhwc would) into row-major u8 dst (rows x n,
  * leading dimension ldd): the same levels as storing, activating and quantizing again, without the
- * float tensor. */
+ * float tensor. When `values` is not NULL the activated floats are stored there too (float rows ldv
+ * apart): a map kept as pixel rows and the next layer's levels from one pass over the sums. */
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                             uint8_t *dst, long ldd);
-/* rcnn_i8_requantize_rows that also stores the activated float values into `values` (float rows ldv
- * apart), as pixel rows: the float map and the next layer's levels from one pass over the sums. */
-void rcnn_i8_requantize_rows_keeping(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                                     const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                                     uint8_t *dst, long ldd, float *values, long ldv);
+                             uint8_t *dst, long ldd, float *values, long ldv);
 /* A convolution ending at a residual join: dst = max(dequantized + residual, 0) (residual laid out as
  * dst, the add-ReLU of the float32 path: v <= 0 gives +0), and, when levels is not NULL, the same
  * values quantized (inv_scale, zero_point) for the next layer into pixel-major levels, row r of

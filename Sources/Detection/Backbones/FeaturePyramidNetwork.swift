@@ -53,8 +53,7 @@ struct FeaturePyramidNetwork: Sendable {
         func output(_ i: Int, _ x: Tensor) -> FeatureMaps.Stored {
             guard let rpnInput, let int8 = layer[i].int8, Conv2d.chaining, x.shape[0] == 1,
                   PackedInt8Weights.requantizable(layer[i].activation) else { return FeatureMaps.Stored(nchw: layer[i](x)) }
-            let (rows, levels) = int8(int8.quantize(x), activation: layer[i].activation, rowsQuantizedFor: rpnInput)
-            return FeatureMaps.Stored(nchw: nil, rows: (rows, levels))
+            return outputRows(i, int8.quantize(x), rpnInput: rpnInput)
         }
         var results = [FeatureMaps.Stored](repeating: FeatureMaps.Stored(nchw: nil), count: inputs.count)
         var last = lateral(inputs.count - 1)
@@ -67,6 +66,12 @@ struct FeaturePyramidNetwork: Sendable {
             results[i] = output(i, last)
         }
         return withPooledLevel(results)
+    }
+
+    /// Output layer `i` (int8) on its input levels, kept as pixel rows with the RPN's levels.
+    private func outputRows(_ i: Int, _ x: QuantizedActivations, rpnInput: ActivationQuantization) -> FeatureMaps.Stored {
+        let (rows, levels) = layer[i].int8!(x, activation: layer[i].activation, rowsQuantizedFor: rpnInput)
+        return FeatureMaps.Stored(nchw: nil, rows: (rows, levels))
     }
 
     /// `results` plus, when configured, the coarsest output subsampled (a 1x1 max pool: small,
@@ -99,18 +104,14 @@ struct FeaturePyramidNetwork: Sendable {
             case .levels(let l): return l
             }
         }
-        func output(_ i: Int, _ x: QuantizedActivations) -> FeatureMaps.Stored {
-            let (rows, levels) = output8[i](x, activation: layer[i].activation, rowsQuantizedFor: rpnInput)
-            return FeatureMaps.Stored(nchw: nil, rows: (rows, levels))
-        }
         let top = inputs.count - 1
         var results = [FeatureMaps.Stored](repeating: FeatureMaps.Stored(nchw: nil), count: inputs.count)
         var (last, lastLevels) = lateral8[top](levels(top), activation: inner[top].activation, rowsQuantizedFor: output8[top].input)
-        results[top] = output(top, lastLevels)
+        results[top] = outputRows(top, lastLevels, rpnInput: rpnInput)
         for i in stride(from: top - 1, through: 0, by: -1) {
             var rows = lateral8[i].rows(levels(i), activation: inner[i].activation)
             lastLevels = QuantizedActivations.mergingTopDown(&rows, last, as: output8[i].input)
-            results[i] = output(i, lastLevels)
+            results[i] = outputRows(i, lastLevels, rpnInput: rpnInput)
             last = rows
         }
         return results
