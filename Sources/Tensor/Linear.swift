@@ -31,9 +31,11 @@ public struct Linear: Sendable {
     }
 
     /// The same layer run in int8 for inputs quantized as `input`, weights to `weightBits` (8 or 7)
-    /// (float weights kept for reference).
-    public func quantized(input: ActivationQuantization, weightBits: Int = 8) -> Linear {
-        Linear(self, int8: QuantizedLinear(self, input: input, weightBits: weightBits))
+    /// (float weights kept for reference); `pooled` packs the weights for pooled features read
+    /// bins-major (`QuantizedLinear.pooled`).
+    public func quantized(input: ActivationQuantization, weightBits: Int = 8,
+                          pooled: (channels: Int, bins: Int)? = nil) -> Linear {
+        Linear(self, int8: QuantizedLinear(self, input: input, weightBits: weightBits, pooled: pooled))
     }
 
     public var inFeatures: Int { weight.shape[1] }

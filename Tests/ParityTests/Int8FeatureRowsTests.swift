@@ -57,6 +57,29 @@ final class Int8FeatureRowsTests: XCTestCase {
         let pooled = pooler(kept, boxes: boxes, imageSize: (96, 128))
         XCTAssertEqual(bits(pooled), bits(pooler(nchw, boxes: boxes, imageSize: (96, 128))))
         XCTAssertEqual(Set(pooler.levels(boxes, scales: [0.25, 0.125, 0.0625, 0.03125])), [0, 1, 2, 3], "boxes on every level")
+
+        // The int8 fc6 reads RoIAlign's samples quantized bins-major: each box's pooled [C, 7x7]
+        // transposed and quantized as fc6 would, from rows and from NCHW maps alike.
+        let input = try XCTUnwrap(model.roiHeads.boxHead.levelsInput, "the int8 fc6 reads levels")
+        let c = pooled.shape[1], bins = pooled.shape[2] * pooled.shape[3]
+        XCTAssertEqual(input.rowBytes, c * bins)
+        var expected = [UInt8](repeating: 0, count: boxes.count * c * bins)
+        for r in boxes.indices { for ch in 0..<c { for bin in 0..<bins {
+            expected[(r * bins + bin) * c + ch] = UInt8(input.quantization.level(pooled.data[(r * c + ch) * bins + bin]))
+        } } }
+        XCTAssertGreaterThan(Set(expected).count, 20, "levels spread over the range")
+        for features in [kept, nchw] {
+            XCTAssertEqual(pooler.levels(features, boxes: boxes, imageSize: (96, 128), quantization: input.quantization,
+                                         rowBytes: input.rowBytes), expected)
+        }
+        // The box head on those levels against fc6 quantizing the float tensor (chains off).
+        let onLevels = model.roiHeads.classify(kept, proposals: boxes, imageSize: (96, 128))
+        Conv2d.int8ChainsEnabled = false
+        XCTAssertNil(model.roiHeads.boxHead.levelsInput, "chains off: fc6 quantizes the float tensor")
+        let onFloats = model.roiHeads.classify(kept, proposals: boxes, imageSize: (96, 128))
+        Conv2d.int8ChainsEnabled = true
+        XCTAssertEqual(bits(onLevels.logits), bits(onFloats.logits))
+        XCTAssertEqual(bits(onLevels.deltas), bits(onFloats.deltas))
     }
 
     /// The whole pipeline, rows and levels on (chains on) against every layer on its float input

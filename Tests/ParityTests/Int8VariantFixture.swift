@@ -21,15 +21,23 @@ struct Int8VariantFixture {
     }
 
     /// The ResNet-50 FPN parity fixture (`fasterrcnn_resnet50_fpn`) calibrated on one seeded random
-    /// input through the backbone and the RPN head (every one of their layers in int8 but the stem;
-    /// the box head stays float32), with that input; nil (with the fixtures' XCTFail) where the
-    /// fixtures are missing.
+    /// input through the backbone, the RPN head and the box head on 200 seeded boxes (every layer
+    /// in int8 but the stem), with that input; nil (with the fixtures' XCTFail) where the fixtures
+    /// are missing.
     static func resNet50() throws -> (fixture: Int8VariantFixture, x: Tensor)? {
         guard Fixtures.manifest("manifest.json") != nil else { return nil }
         let source = Fixtures.root.appendingPathComponent("fasterrcnn_resnet50_fpn/fasterrcnn_resnet50_fpn.json")
         var rng = SplitMix64(seed: 11)
         let x = Tensor(shape: [1, 3, 96, 128], data: (0..<(3 * 96 * 128)).map { _ in Float(rng.next() % 4001) / 1000 - 2 })
-        return (try Int8VariantFixture(source: source) { model in _ = model.rpn.head(model.backbone(x).maps) }, x)
+        let boxes = (0..<200).map { _ -> Box in
+            let x0 = Float(rng.next() % 100), y0 = Float(rng.next() % 70)
+            return Box(x0, y0, x0 + 4 + Float(rng.next() % 60), y0 + 4 + Float(rng.next() % 40))
+        }
+        return (try Int8VariantFixture(source: source) { model in
+            let features = model.backbone(x)
+            _ = model.rpn.head(features.maps)
+            _ = model.roiHeads.classify(features, proposals: boxes, imageSize: (96, 128))
+        }, x)
     }
 
     /// The int8 variant, with `residual_joins` set to `joins` and the layers in `keepFloat` left

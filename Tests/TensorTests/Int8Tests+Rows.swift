@@ -123,4 +123,39 @@ extension Int8Tests {
             XCTAssertGreaterThan(worst, 0, "the int8 layer ran")
         }
     }
+
+    /// A layer over pooled features packed bins-major (`QuantizedLinear.pooled`) gives the plain
+    /// layer's bits on every path, both from the float `[C, bins]` rows (transposed while quantized)
+    /// and from levels quantized bins-major by the caller; a wrong permutation of the weights
+    /// would change the sums.
+    func testPooledLayerGivesThePlainLayersBits() throws {
+        // 9 channels of 5 bins: k = 45, not a multiple of 4 (padded rows); more rows than a task.
+        let (o, c, bins, m) = (21, 9, 5, 203)
+        let k = c * bins
+        let weight = Tensor(shape: [o, k], data: (0..<(o * k)).map { _ in Float.random(in: -1...1, using: &rng) })
+        let bias = (0..<o).map { _ in Float.random(in: -0.3...0.3, using: &rng) }
+        let x = Tensor(shape: [m, c, bins], data: (0..<(m * k)).map { _ in Float.random(in: -1...2, using: &rng) })
+        let q = ActivationQuantization(lower: -1, upper: 2)
+        let layer = Linear(weight: weight, bias: bias, activation: .relu)
+        let plain = try XCTUnwrap(layer.quantized(input: q).int8)
+        let pooled = try XCTUnwrap(layer.quantized(input: q, pooled: (c, bins)).int8)
+        XCTAssertEqual(pooled.weights.offset, plain.weights.offset)
+        XCTAssertNotEqual(pooled.weights.levels(), plain.weights.levels(), "the weights are permuted")
+        Int8Kernels.path = .baseline
+        let reference = plain(x, activation: .relu).data.map(\.bitPattern)
+        XCTAssertGreaterThan(Set(reference).count, m, "distinct outputs")
+        // The caller's levels: each row's [C, bins] transposed to [bins, C], quantized, padded.
+        let kp = pooled.weights.paddedK
+        var levels = [UInt8](repeating: 0, count: m * kp)
+        for r in 0..<m { for bin in 0..<bins { for ch in 0..<c {
+            levels[r * kp + bin * c + ch] = UInt8(q.level(x.data[r * k + ch * bins + bin]))
+        } } }
+        for path in paths {
+            Int8Kernels.path = path
+            XCTAssertEqual(pooled(x, activation: .relu).data.map(\.bitPattern), reference, "float rows on \(path)")
+            let y = levels.withUnsafeBufferPointer { pooled(levels: $0.baseAddress!, rows: m, activation: .relu) }
+            XCTAssertEqual(y.shape, [m, o])
+            XCTAssertEqual(y.data.map(\.bitPattern), reference, "levels on \(path)")
+        }
+    }
 }

@@ -18,7 +18,8 @@ struct BoxHead: Sendable {
             guard let rep = head.representationSize else {
                 throw WeightsError.invalidConfig(file: loader.path, reason: "two_mlp box head needs representation_size")
             }
-            fcs.append(try loader.linear("roi_heads.box_head.fc6", in: channels * pool * pool, out: rep, activation: .relu))
+            fcs.append(try loader.linear("roi_heads.box_head.fc6", in: channels * pool * pool, out: rep, activation: .relu,
+                                         pooled: (channels, pool * pool)))
             fcs.append(try loader.linear("roi_heads.box_head.fc7", in: rep, out: rep, activation: .relu))
         } else {
             let convLayers = head.convLayers ?? [], fcLayers = head.fcLayers ?? []
@@ -64,6 +65,24 @@ struct BoxHead: Sendable {
         var x = Conv2d.sequence(convs, pooled)
         x.reshape([x.shape[0], x.count / max(1, x.shape[0])])
         for fc in fcs { x = fc(x) }
+        return (clsScore(x), bboxPred(x))
+    }
+
+    /// The first layer when it reads RoIAlign's samples as levels, bins-major (an int8 fc6 of a
+    /// two-MLP head): its input quantization and row stride; nil otherwise, or while chains cannot
+    /// run (calibration observes every layer's float input; `RCNN_INT8_CHAINS=0` compares).
+    var levelsInput: (quantization: ActivationQuantization, rowBytes: Int)? {
+        guard convs.isEmpty, Conv2d.chaining, Linear.inputObserver == nil, let first = fcs.first,
+              let int8 = first.int8, int8.pooled != nil else { return nil }
+        return (int8.input, int8.weights.paddedK)
+    }
+
+    /// `callAsFunction` on `rows` rows of pooled levels laid out as `levelsInput` says: the same
+    /// bits as pooling into floats and quantizing them in the first layer.
+    func callAsFunction(levels: UnsafePointer<UInt8>, rows: Int) -> (logits: Tensor, deltas: Tensor) {
+        let first = fcs[0]
+        var x = first.int8!(levels: levels, rows: rows, activation: first.activation)
+        for fc in fcs.dropFirst() { x = fc(x) }
         return (clsScore(x), bboxPred(x))
     }
 }

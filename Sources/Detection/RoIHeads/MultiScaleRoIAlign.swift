@@ -42,15 +42,50 @@ public struct MultiScaleRoIAlign: Sendable {
     /// Maps the backbone kept as pixel rows are sampled where they lie; NCHW maps are copied
     /// channels-last first (`RoIAlign.pool`).
     public func callAsFunction(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int)) -> Tensor {
-        let index = featmapNames.map { name -> Int in
+        let c = features.shape(mapIndices(features)[0])[1]
+        var out = Tensor.uninitialized([boxes.count, c, outputSize, outputSize])
+        out.data.withUnsafeMutableBufferPointer { o in
+            pool(features, boxes: boxes, imageSize: imageSize, into: .nchw(o.baseAddress!))
+        }
+        return out
+    }
+
+    /// The same samples quantized as `quantization`, each box's row bins-major (`[outputSize^2, C]`,
+    /// then zeros up to a multiple of 4) and `rowBytes` apart: the levels an int8 layer reading
+    /// pooled features bins-major (`QuantizedLinear.pooled`) would quantize from
+    /// `callAsFunction`'s tensor, without that tensor.
+    public func levels(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int),
+                       quantization: ActivationQuantization, rowBytes: Int) -> [UInt8] {
+        let c = features.shape(mapIndices(features)[0])[1]
+        precondition(rowBytes >= (c * outputSize * outputSize + 3) & ~3, "rows of \(rowBytes) bytes for \(c) channels")
+        return [UInt8](unsafeUninitializedCapacity: boxes.count * rowBytes) { buffer, n in
+            if let base = buffer.baseAddress {
+                pool(features, boxes: boxes, imageSize: imageSize,
+                     into: .levels(base, rowBytes: rowBytes, quantization: quantization))
+                // Bytes past the padding to 4 are never read; give them a value all the same.
+                let used = (c * outputSize * outputSize + 3) & ~3
+                if used < rowBytes {
+                    for r in 0..<boxes.count { (base + r * rowBytes + used).initialize(repeating: 0, count: rowBytes - used) }
+                }
+            }
+            n = boxes.count * rowBytes
+        }
+    }
+
+    /// The index of each of `featmapNames` among the features' maps.
+    private func mapIndices(_ features: FeatureMaps) -> [Int] {
+        featmapNames.map { name -> Int in
             guard let i = features.names.firstIndex(of: name) else { preconditionFailure("no feature map named \(name)") }
             return i
         }
+    }
+
+    /// Writes every box's pooled bins into its row of `out` (`RoIAlign.Destination`).
+    private func pool(_ features: FeatureMaps, boxes: [Box], imageSize: (h: Int, w: Int), into out: RoIAlign.Destination) {
+        if boxes.isEmpty { return }
+        let index = mapIndices(features)
         let shapes = index.map { features.shape($0) }
         let scales = shapes.map { MultiScaleRoIAlign.inferScale(featureSize: $0[2], imageSize: imageSize.h) }
-        let c = shapes[0][1]
-        var out = Tensor(shape: [boxes.count, c, outputSize, outputSize])
-        if boxes.isEmpty { return out }
         let lv = levelOf(index.count, boxes, scales)
         for (l, i) in index.enumerated() {
             let rows = boxes.indices.filter { lv[$0] == l }
@@ -58,13 +93,12 @@ public struct MultiScaleRoIAlign: Sendable {
             let picked = rows.map { boxes[$0] }
             if let pixelRows = features.rows(featmapNames[l]) {
                 RoIAlign.pool(rows: pixelRows, boxes: picked, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
-                              samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
+                              samplingRatio: samplingRatio, aligned: false, into: out, rows: rows)
             } else {
                 RoIAlign.pool(features.map(i), boxes: picked, outputH: outputSize, outputW: outputSize, spatialScale: scales[l],
-                              samplingRatio: samplingRatio, aligned: false, into: &out, rows: rows)
+                              samplingRatio: samplingRatio, aligned: false, into: out, rows: rows)
             }
         }
-        return out
     }
 
     /// Each box's level: the only one, or `levels(_:scales:)`.

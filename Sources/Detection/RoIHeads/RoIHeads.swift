@@ -49,9 +49,16 @@ public struct RoIHeads: Sendable {
     public var hasMasks: Bool { maskHead != nil }
     public var hasKeypoints: Bool { keypointHead != nil }
 
-    /// Class logits `[P, K]` and deltas `[P, 4K]` for the proposals.
+    /// Class logits `[P, K]` and deltas `[P, 4K]` for the proposals. Where the box head's first
+    /// layer reads levels (`BoxHead.levelsInput`: an int8 fc6), RoIAlign quantizes its samples for
+    /// it directly, the same levels without the float tensor.
     public func classify(_ features: FeatureMaps, proposals: [Box], imageSize: (h: Int, w: Int)) -> (logits: Tensor, deltas: Tensor) {
-        boxHead(boxPool(features, boxes: proposals, imageSize: imageSize))
+        if !proposals.isEmpty, case .align(let align) = boxPool, let input = boxHead.levelsInput {
+            let levels = align.levels(features, boxes: proposals, imageSize: imageSize, quantization: input.quantization,
+                                      rowBytes: input.rowBytes)
+            return levels.withUnsafeBufferPointer { boxHead(levels: $0.baseAddress!, rows: proposals.count) }
+        }
+        return boxHead(boxPool(features, boxes: proposals, imageSize: imageSize))
     }
 
     /// Final detections in resized-image coordinates (no masks yet).

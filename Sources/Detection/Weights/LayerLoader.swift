@@ -80,7 +80,10 @@ struct LayerLoader {
                         dilation: dilation, groups: groups, activation: activation)
     }
 
-    func linear(_ prefix: String, in fin: Int, out fout: Int? = nil, activation: Activation = .identity) throws -> Linear {
+    /// A fully connected layer; `pooled` (channels, bins) when its input is RoI-pooled features,
+    /// which an int8 layer then reads bins-major (`QuantizedLinear.pooled`).
+    func linear(_ prefix: String, in fin: Int, out fout: Int? = nil, activation: Activation = .identity,
+                pooled: (channels: Int, bins: Int)? = nil) throws -> Linear {
         let wname = prefix + ".weight"
         guard let entry = file.entries[wname] else { throw WeightsError.missingTensor(file: path, name: wname) }
         let o = fout ?? entry.shape.first ?? 0
@@ -88,7 +91,7 @@ struct LayerLoader {
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: o) : nil
         let layer = Linear(weight: w, bias: b, activation: activation, name: prefix)
         guard let q = quantization?.take(prefix) else { return layer }
-        return layer.quantized(input: q, weightBits: quantization!.weightBits)
+        return layer.quantized(input: q, weightBits: quantization!.weightBits, pooled: pooled)
     }
 
     func convTranspose(_ prefix: String, in cin: Int, out cout: Int, kernel: Int, stride: Int, padding: Int = 0,
