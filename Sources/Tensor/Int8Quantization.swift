@@ -153,6 +153,30 @@ public final class PackedInt8Weights: @unchecked Sendable {
         precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
     }
 
+    /// The sums of output `j` for `m` rows of `a` (`paddedK` bytes each, `lda` apart), with those of
+    /// the other outputs of its panel of `RCNN_I8_NR` (the multiply's column block): `acc` gets
+    /// `RCNN_I8_NR` sums per row, and the result is j's column among them. One panel's work where
+    /// only one output is wanted.
+    func multiplyPanel(holding j: Int, m: Int, a: UnsafePointer<UInt8>, lda: Int,
+                       into acc: UnsafeMutablePointer<Int32>) -> Int {
+        precondition(j >= 0 && j < n, "output \(j) of \(n)")
+        let nr = Int(RCNN_I8_NR), first = j / nr * nr
+        let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed + first * paddedK, Int32(k),
+                              Int32(min(nr, n - first)), narrow ? 1 : 0, acc, nr)
+        precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+        return j - first
+    }
+
+    /// Dequantizes output `j`'s sums, column `column` of `rows` rows `ldacc` apart, into `dst`
+    /// (one value per row), as `storeRows` dequantizes that output.
+    func storeColumn(_ acc: UnsafePointer<Int32>, ldacc: Int, column: Int, output j: Int, rows: Int, relu: Bool,
+                     into dst: UnsafeMutablePointer<Float>) {
+        withConstants { off, sc, b in
+            rcnn_i8_store_rows(Int8Kernels.path.rawValue, acc + column, ldacc, Int32(rows), 1, off + j, sc + j, b + j,
+                               relu ? 1 : 0, dst, 1)
+        }
+    }
+
     /// Dequantizes `rows` rows of sums (`acc`, `n` per row), output pixels `first...` numbered over
     /// images, into the planes of an NCHW output of `plane` pixels per channel.
     func storeNCHW(_ acc: UnsafePointer<Int32>, first: Int, rows: Int, relu: Bool,

@@ -98,6 +98,48 @@ public struct QuantizedConv2d: Sendable {
         return y
     }
 
+    /// Output channel `channels[i]` of image i only, `[n, 1, oh, ow]`: each value has the bits of
+    /// that channel in `callAsFunction(x, activation:)`'s output (Mask R-CNN's logits layer, of
+    /// whose class maps each RoI needs its detection's). A convolution that reads its input in
+    /// place (1x1, stride 1) multiplies only the panel of 16 outputs holding each image's channel;
+    /// any other computes every channel and keeps the asked ones.
+    public func channels(_ x: QuantizedActivations, perImage channels: [Int], activation: Activation) -> Tensor {
+        precondition(channels.count == x.n, "\(channels.count) channels for \(x.n) images")
+        precondition(channels.allSatisfy { (0..<outChannels).contains($0) }, "channels outside 0..<\(outChannels)")
+        let (oh, ow) = checkedOutputSize(x)
+        let plane = oh * ow
+        var y = Tensor.uninitialized([x.n, 1, oh, ow])
+        guard readsInPlace, depthwiseWeights == nil else {
+            let all = self(x, activation: activation)
+            all.data.withUnsafeBufferPointer { a in
+                y.data.withUnsafeMutableBufferPointer { ys in
+                    for (i, ch) in channels.enumerated() {
+                        (ys.baseAddress! + i * plane).update(from: a.baseAddress! + (i * outChannels + ch) * plane, count: plane)
+                    }
+                }
+            }
+            return y
+        }
+        let c = inChannels, nr = Int(RCNN_I8_NR)
+        FLOPCounter.add(2 * x.n * plane * weights.k * nr)
+        x.withLevels { levels in
+            y.data.withUnsafeMutableBufferPointer { ys in
+                let dst = ys.baseAddress!
+                parallelFor(x.n) { i in
+                    Scratch.with(plane * nr) { buf in
+                        let acc = UnsafeMutableRawPointer(buf).bindMemory(to: Int32.self, capacity: plane * nr)
+                        let column = weights.multiplyPanel(holding: channels[i], m: plane, a: levels + i * plane * c,
+                                                           lda: c, into: acc)
+                        weights.storeColumn(acc, ldacc: nr, column: column, output: channels[i], rows: plane,
+                                            relu: activation == .relu, into: dst + i * plane)
+                        if activation != .identity && activation != .relu { activation.apply(dst + i * plane, count: plane) }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
     /// Convolves a quantized input and quantizes the output, after `activation` (identity, ReLU or
     /// hardswish), as `next`'s input: the levels `next.quantize(self(x, activation:))` would give,
     /// without the float tensor in between.

@@ -158,4 +158,32 @@ extension Int8Tests {
             XCTAssertEqual(y.data.map(\.bitPattern), reference, "levels on \(path)")
         }
     }
+
+    /// One output channel per image (Mask R-CNN's logits of each RoI's class) has the bits of that
+    /// channel of the whole convolution on every path: a 1x1 layer multiplying only the panel of 16
+    /// outputs holding it, channels in the first, a middle and the last, partial panel (91 outputs),
+    /// and a 3x3 layer, which computes every channel and keeps the asked ones.
+    func testOneChannelPerImageGivesTheWholeLayersBits() throws {
+        for (g, activation) in [(Geometry(n: 7, c: 32, o: 91, h: 5, w: 6, kh: 1, kw: 1), Activation.identity),
+                                (Geometry(n: 7, c: 8, o: 91, h: 5, w: 6, kh: 3, kw: 3, padding: (1, 1)), .relu)] {
+            let conv = makeConv(g, activation: activation)
+            let x = input(g, -1...2)
+            let int8 = try XCTUnwrap(conv.quantized(input: ActivationQuantization(lower: -1, upper: 2)).int8)
+            let levels = int8.quantize(x)
+            let channels = [90, 0, 17, 80, 15, 16, 90]
+            let plane = g.h * g.w
+            for path in paths {
+                Int8Kernels.path = path
+                let all = int8(levels, activation: activation)
+                let picked = int8.channels(levels, perImage: channels, activation: activation)
+                XCTAssertEqual(picked.shape, [g.n, 1, g.h, g.w])
+                for (i, ch) in channels.enumerated() {
+                    let base = (i * g.o + ch) * plane
+                    XCTAssertEqual(picked.data[i * plane..<(i + 1) * plane].map(\.bitPattern),
+                                   all.data[base..<base + plane].map(\.bitPattern), "\(g.kh)x\(g.kw), image \(i), channel \(ch) on \(path)")
+                }
+                XCTAssertGreaterThan(Set(picked.data).count, plane, "distinct values")
+            }
+        }
+    }
 }

@@ -28,11 +28,34 @@ struct MaskHead: Sendable {
     /// logits layers in int8 (chains on), levels flow from the mask convolutions through the
     /// upsampling into the logits layer with no float tensor between them; the same bits.
     func callAsFunction(_ pooled: Tensor) -> Tensor {
-        if let up8 = upsample.int8, let logits8 = logits.int8, PackedInt8Weights.requantizable(upsample.activation),
-           let levels = Conv2d.sequence(convs, pooled, levelsFor: up8.input) {
-            return logits8(up8(levels, activation: upsample.activation, quantizedFor: logits8.input), activation: logits.activation)
-        }
+        if let (levels, logits8) = logitsInput(pooled) { return logits8(levels, activation: logits.activation) }
         let x = Conv2d.sequence(convs, pooled)
         return logits(upsample(x))
+    }
+
+    /// The logits map of class `labels[i]` alone for RoI i, `[R, 1, 28, 28]`: the bits of that
+    /// channel of `callAsFunction`. With the int8 chain the logits layer computes only the panel of
+    /// classes holding each RoI's (`QuantizedConv2d.channels`), not all of them.
+    func logits(_ pooled: Tensor, labels: [Int]) -> Tensor {
+        precondition(labels.count == pooled.shape[0], "\(labels.count) labels for \(pooled.shape[0]) RoIs")
+        if let (levels, logits8) = logitsInput(pooled) {
+            return logits8.channels(levels, perImage: labels, activation: logits.activation)
+        }
+        let all = self(pooled)
+        let k = all.shape[1], plane = all.shape[2] * all.shape[3]
+        var y = Tensor.uninitialized([labels.count, 1, all.shape[2], all.shape[3]])
+        for (i, label) in labels.enumerated() {
+            precondition((0..<k).contains(label), "label \(label) of \(k) classes")
+            y.data.replaceSubrange(i * plane..<(i + 1) * plane, with: all.data[(i * k + label) * plane..<(i * k + label + 1) * plane])
+        }
+        return y
+    }
+
+    /// The logits layer's input levels where the upsampling and logits layers are int8 and chains
+    /// run: levels flow from the mask convolutions through the upsampling with no float tensor.
+    private func logitsInput(_ pooled: Tensor) -> (QuantizedActivations, QuantizedConv2d)? {
+        guard let up8 = upsample.int8, let logits8 = logits.int8, PackedInt8Weights.requantizable(upsample.activation),
+              let levels = Conv2d.sequence(convs, pooled, levelsFor: up8.input) else { return nil }
+        return (up8(levels, activation: upsample.activation, quantizedFor: logits8.input), logits8)
     }
 }

@@ -94,11 +94,11 @@ public struct RoIHeads: Sendable {
     /// Sigmoid mask probabilities (28x28) of each detection's class, boxes in resized coordinates.
     public func maskProbabilities(_ features: FeatureMaps, detections: Detections, imageSize: (h: Int, w: Int)) -> [[Float]] {
         guard let maskPool, let maskHead, detections.count > 0 else { return [] }
-        let logits = maskHead(maskPool(features, boxes: detections.boxes, imageSize: imageSize))
-        let k = logits.shape[1], m = logits.shape[2] * logits.shape[3]
-        return detections.labels.enumerated().map { i, label in
-            let base = (i * k + label) * m
-            return (0..<m).map { Activation.sigmoid(logits.data[base + $0]) }
+        let logits = maskHead.logits(maskPool(features, boxes: detections.boxes, imageSize: imageSize),
+                                     labels: detections.labels)
+        let m = logits.shape[2] * logits.shape[3]
+        return detections.labels.indices.map { i in
+            (0..<m).map { Activation.sigmoid(logits.data[i * m + $0]) }
         }
     }
 
