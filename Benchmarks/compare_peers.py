@@ -11,7 +11,10 @@ and onnx (pinned beside Debian's torch 1.13: numpy<2, onnx<1.17) into the runnin
 
 Models: the parity fixtures' converted weights (Tests/Parity/make_fixtures.py: random weights made
 realistic) for fasterrcnn_resnet50_fpn, maskrcnn_resnet50_fpn and fasterrcnn_mobilenet_v3_large_fpn,
-plus the embedded default model. The input is one deterministic 640x480 image (written to
+plus the embedded default model; `--model-dir DIR` takes the architectures' weights from converted
+models DIR/ARCH.json instead (trained ones, whose int8 RPNs keep as many proposals as float32: on the
+fixtures' random weights OpenVINO's int8 RPN keeps a quarter of them, so its box head does less
+work). The input is one deterministic 640x480 image (written to
 .cache/bench/input_640x480.png), which the COCO models resize to 800x1066 and the default model to
 320x240. Every runtime gets the same image; each model's torchvision module, exported to ONNX
 (opset 11, with its transform and postprocessing), is what ONNX Runtime and OpenVINO run.
@@ -72,8 +75,9 @@ def input_image(path):
     return path
 
 
-def load_torch_model(name):
-    """(torchvision model in eval mode, rcnn config path) for a model name."""
+def load_torch_model(name, model_dir=None):
+    """(torchvision model in eval mode, rcnn config path) for a model name: the parity fixture's
+    converted weights, or with model_dir the converted model NAME.json there."""
     import torch
     from safetensors.torch import load_file
     if name == "shapes_mask_rcnn":
@@ -84,9 +88,14 @@ def load_torch_model(name):
         m.load_state_dict(state)
         return m.eval(), cfg
     import make_fixtures
-    cfg = os.path.join(ROOT, ".cache/fixtures", name, f"{name}.json")
-    if not os.path.exists(cfg):
-        raise SystemExit(f"{cfg} is missing: run Tests/Parity/make_fixtures.py --out .cache/fixtures first")
+    if model_dir:
+        cfg = os.path.abspath(os.path.join(model_dir, f"{name}.json"))
+        if not os.path.exists(cfg):
+            raise SystemExit(f"{cfg} is missing: --model-dir holds converted models named after their architecture")
+    else:
+        cfg = os.path.join(ROOT, ".cache/fixtures", name, f"{name}.json")
+        if not os.path.exists(cfg):
+            raise SystemExit(f"{cfg} is missing: run Tests/Parity/make_fixtures.py --out .cache/fixtures first")
     model, _ = make_fixtures.rebuild_from_files(name, cfg)
     return model.eval(), cfg
 
@@ -123,6 +132,9 @@ def main():
     ap.add_argument("--calib-count", type=int, default=16, help="calibration images per runtime (default 16)")
     ap.add_argument("--int8-joins", action="store_true",
                     help="calibrate ours with --int8-joins (ResNet identity shortcuts from the input's levels)")
+    ap.add_argument("--model-dir", metavar="DIR",
+                    help="load the torchvision architectures from the converted models DIR/ARCH.json (trained "
+                         "weights, e.g. Benchmarks/int8/train_r50_heads.py's) instead of the parity fixtures")
     ap.add_argument("--accuracy", metavar="VAL_DIR",
                     help="with --int8: score the default model's f32 and int8 on this split (instances.json, images/)")
     args = ap.parse_args()
@@ -141,7 +153,7 @@ def main():
     rows = []
     for name in [m for m in args.models.split(",") if m]:
         log(f"{name}:")
-        model, cfg = load_torch_model(name)
+        model, cfg = load_torch_model(name, args.model_dir)
         row = {"model": name}
         row["ours"], detail = bench_ours(cfg, image, args.threads, args.runs)
         row["ours_stages"] = {s["stage"]: s["median_ms"] for s in detail["stages"]}
@@ -215,7 +227,7 @@ def main_int8(args, x, image):
     rows, accuracy = [], {}
     for name in [m for m in args.models.split(",") if m]:
         log(f"{name}:")
-        model, cfg = load_torch_model(name)
+        model, cfg = load_torch_model(name, args.model_dir)
         row = peers_int8.int8_columns(name, model, x, cfg, os.path.join(ROOT, ".build/release/rcnn"), bench_ours,
                                       args, calib)
         rows.append(row)
