@@ -25,7 +25,7 @@ public struct QuantizedActivations: @unchecked Sendable {
 
     /// Quantizes an NCHW float tensor as `quantization` into pixel-major levels: what every int8
     /// layer does to a float input.
-    init(quantizing x: Tensor, as quantization: ActivationQuantization) {
+    public init(quantizing x: Tensor, as quantization: ActivationQuantization) {
         precondition(x.rank == 4, "quantizing expects [N, C, H, W], got \(x.shape)")
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let plane = h * w

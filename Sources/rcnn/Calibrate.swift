@@ -34,7 +34,7 @@ struct Calibrate: ParsableCommand {
     var method: String = "percentile"
 
     @Option(name: .long, help: "Percentile of each side of a range (percentile method), in (50, 100].")
-    var percentile: Double = 99.99
+    var percentile: Double = 99.995
 
     @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
     var floatLayers: [String] = []

@@ -63,4 +63,40 @@ final class ActivationCalibratorTests: XCTestCase {
         everything.recordTiming("slower", floatSeconds: 1.0, int8Seconds: 1.3)
         XCTAssertEqual(everything.configuration(source: "test", images: 1).layers.map(\.name), ["slower"])
     }
+    /// The int8 run timed against float32 is the layer's int8 output (its input quantized before the
+    /// timing): the same bits as the quantized layer on the float input, for a 3x3 convolution with
+    /// ReLU, a depthwise one with hardswish and the mask head's 2x2 stride-2 upsampling with ReLU.
+    func testTheTimedInt8RunIsTheQuantizedLayersOutput() {
+        var seed: UInt64 = 7
+        func values(_ n: Int) -> [Float] {
+            (0..<n).map { _ in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int(seed >> 40) % 2001 - 1000) / 1000
+            }
+        }
+        let x = Tensor(shape: [2, 16, 5, 6], data: values(2 * 16 * 30).map { $0 * 2 + 0.5 })
+        let q = ActivationQuantization(lower: -1.5, upper: 2.5)
+        let convs = [Conv2d(weight: Tensor(shape: [24, 16, 3, 3], data: values(24 * 16 * 9)), bias: values(24), padding: 1,
+                            activation: .relu, name: "c"),
+                     Conv2d(weight: Tensor(shape: [16, 1, 3, 3], data: values(16 * 9)), bias: values(16), padding: 1,
+                            groups: 16, activation: .hardswish, name: "dw")]
+        for conv in convs {
+            let timed = ActivationCalibrator.int8Run(conv, on: x, input: q, weightBits: 8)()
+            let whole = conv.quantized(input: q)(x)
+            XCTAssertEqual(timed.shape, whole.shape, conv.name)
+            XCTAssertEqual(Self.differingBits(timed, whole), 0, "values whose bits differ, \(conv.name)")
+            XCTAssertGreaterThan(Set(timed.data).count, 100, conv.name)
+        }
+        let up = ConvTranspose2d(weight: Tensor(shape: [16, 8, 2, 2], data: values(16 * 8 * 4)), bias: values(8), stride: 2,
+                                 activation: .relu, name: "up")
+        let timed = ActivationCalibrator.int8Run(up, on: x, input: q, weightBits: 8)()
+        let whole = up.quantized(input: q)(x)
+        XCTAssertEqual(timed.shape, [2, 8, 10, 12])
+        XCTAssertEqual(Self.differingBits(timed, whole), 0, "values whose bits differ, upsampling")
+        XCTAssertGreaterThan(Set(timed.data).count, 100)
+    }
+
+    static func differingBits(_ a: Tensor, _ b: Tensor) -> Int {
+        zip(a.data, b.data).filter { $0.bitPattern != $1.bitPattern }.count + abs(a.count - b.count)
+    }
 }
