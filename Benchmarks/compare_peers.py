@@ -15,8 +15,9 @@ plus the embedded default model; `--model-dir DIR` takes the architectures' weig
 models DIR/ARCH.json instead (trained ones, whose int8 RPNs keep as many proposals as float32: on the
 fixtures' random weights OpenVINO's int8 RPN keeps a quarter of them, so its box head does less
 work). The input is one deterministic 640x480 image (written to
-.cache/bench/input_640x480.png), which the COCO models resize to 800x1066 and the default model to
-320x240. Every runtime gets the same image; each model's torchvision module, exported to ONNX
+.cache/bench/input_640x480.png), which each model resizes as its config's transform says (the COCO
+fixtures to 800x1066, the default model to 448x336, train_r50_heads.py's models to their --size).
+Every runtime gets the same image; each model's torchvision module, exported to ONNX
 (opset 11, with its transform and postprocessing), is what ONNX Runtime and OpenVINO run.
 
 What it measures: wall-clock time of one image through the whole model (preprocessing, backbone,
@@ -138,6 +139,14 @@ def main():
     ap.add_argument("--accuracy", metavar="VAL_DIR",
                     help="with --int8: score the default model's f32 and int8 on this split (instances.json, images/)")
     args = ap.parse_args()
+    if args.model_dir:
+        # Every model's config must be there before anything runs: a missing one would end the run
+        # after the earlier models were timed, losing their rows.
+        missing = [n for n in args.models.split(",") if n and n != "shapes_mask_rcnn"
+                   and not os.path.exists(os.path.join(args.model_dir, f"{n}.json"))]
+        if missing:
+            raise SystemExit(f"--model-dir {args.model_dir} has no {', '.join(m + '.json' for m in missing)}: "
+                             "pass --models with the architectures it holds")
     if args.install:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "numpy<2", "onnx<1.17", "onnxruntime", "openvino", "nncf"], check=True)

@@ -1,7 +1,7 @@
 """ResNet-50 FPN Mask R-CNN with trained heads on the shapes dataset, for the int8 reproduction measure.
 
 No pretrained ResNet-50 can be downloaded here, and random heads rank near-tied proposals and
-classes, so on random weights no int8 runtime keeps the float32 detections (README, int8 section).
+classes, so on random weights no int8 runtime keeps the float32 detections (Docs/int8.md).
 This script takes the damped random backbone of r50_weights.py (batch norms re-estimated, every
 residual branch scaled by --residual-gain), freezes its ResNet body, and trains the FPN, the RPN and
 the box and mask heads on the synthetic shapes scenes (Tools/make_shapes_dataset.py) for --minutes

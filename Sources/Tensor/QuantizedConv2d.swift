@@ -121,7 +121,8 @@ public struct QuantizedConv2d: Sendable {
             return y
         }
         let c = inChannels, nr = Int(RCNN_I8_NR)
-        FLOPCounter.add(2 * x.n * plane * weights.k * nr)
+        let panelWidths = channels.reduce(0) { $0 + min(nr, outChannels - $1 / nr * nr) }
+        FLOPCounter.add(2 * plane * weights.k * panelWidths)
         x.withLevels { levels in
             y.data.withUnsafeMutableBufferPointer { ys in
                 let dst = ys.baseAddress!

@@ -161,10 +161,11 @@ extension Int8Tests {
 
     /// One output channel per image (Mask R-CNN's logits of each RoI's class) has the bits of that
     /// channel of the whole convolution on every path: a 1x1 layer multiplying only the panel of 16
-    /// outputs holding it, channels in the first, a middle and the last, partial panel (91 outputs),
-    /// and a 3x3 layer, which computes every channel and keeps the asked ones.
+    /// outputs holding it (identity and ReLU), channels in the first, a middle and the last, partial
+    /// panel (91 outputs), and a 3x3 layer, which computes every channel and keeps the asked ones.
     func testOneChannelPerImageGivesTheWholeLayersBits() throws {
         for (g, activation) in [(Geometry(n: 7, c: 32, o: 91, h: 5, w: 6, kh: 1, kw: 1), Activation.identity),
+                                (Geometry(n: 7, c: 32, o: 91, h: 5, w: 6, kh: 1, kw: 1), .relu),
                                 (Geometry(n: 7, c: 8, o: 91, h: 5, w: 6, kh: 3, kw: 3, padding: (1, 1)), .relu)] {
             let conv = makeConv(g, activation: activation)
             let x = input(g, -1...2)

@@ -6,10 +6,11 @@ import Tensor
 /// int8 layer's input quantization and which layers stay float32.
 ///
 /// Ranges: `percentile` (default) averages, over the layer's calls, the given percentile of each
-/// side of its input (from an even sample of at most 65536 values per call), so that rare outliers
-/// do not spend the 127 levels; `minmax` takes the extremes seen. The default, 99.995 (the 4th
-/// largest of a 65536-value sample), kept more of the float32 detections than 99.99 or 99.999 on
-/// both the default model and a trained-head ResNet-50 (README, Int8 variants).
+/// side of its input (from an even sample of every `count / 65536`-th value, 65536 to 131071 values
+/// per call for a larger input), so that rare outliers do not spend the 127 levels; `minmax` takes
+/// the extremes seen. The default, 99.995 (about the 4th to 7th largest value of such a sample),
+/// kept more of the float32 detections than 99.99 or 99.999 on both the default model and a
+/// trained-head ResNet-50 (Docs/int8.md, the percentile study).
 ///
 /// With `chooseBySpeed`, each int8-capable layer is also timed in float32 and in int8 on its first
 /// input (interleaved runs, the fastest of each, on this CPU with the current thread count; see
@@ -90,7 +91,10 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// quantizes its input before (outside the timing), since between int8 layers its input comes as
     /// levels from the layer before (`Conv2d.sequence`, the RPN head's shared levels); timing the
     /// quantization too would keep small layers, such as the RPN's 3-output objectness layer, in
-    /// float32, which breaks their chain and costs more than the layer.
+    /// float32, which breaks their chain and costs more than the layer. A layer that starts a chain
+    /// (ResNet's first block after max pooling, a head's first convolution after RoIAlign, any layer
+    /// with `RCNN_INT8_CHAINS=0`) does quantize its float input, so its timing favours int8 by that
+    /// step; those layers have many outputs per input value, so the step is a small part of their run.
     private func timeFirstCall(_ name: String, _ x: Tensor, float: () -> Tensor,
                                int8: (ActivationQuantization) -> () -> Tensor) {
         guard chooseBySpeed, !keepFloat.contains(name) else { return }
