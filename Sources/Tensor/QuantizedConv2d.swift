@@ -108,18 +108,8 @@ public struct QuantizedConv2d: Sendable {
         precondition(channels.allSatisfy { (0..<outChannels).contains($0) }, "channels outside 0..<\(outChannels)")
         let (oh, ow) = checkedOutputSize(x)
         let plane = oh * ow
+        guard readsInPlace, depthwiseWeights == nil else { return self(x, activation: activation).channels(perImage: channels) }
         var y = Tensor.uninitialized([x.n, 1, oh, ow])
-        guard readsInPlace, depthwiseWeights == nil else {
-            let all = self(x, activation: activation)
-            all.data.withUnsafeBufferPointer { a in
-                y.data.withUnsafeMutableBufferPointer { ys in
-                    for (i, ch) in channels.enumerated() {
-                        (ys.baseAddress! + i * plane).update(from: a.baseAddress! + (i * outChannels + ch) * plane, count: plane)
-                    }
-                }
-            }
-            return y
-        }
         let c = inChannels, nr = Int(RCNN_I8_NR)
         let panelWidths = channels.reduce(0) { $0 + min(nr, outChannels - $1 / nr * nr) }
         FLOPCounter.add(2 * plane * weights.k * panelWidths)

@@ -131,6 +131,23 @@ extension Tensor {
         return transposingEachImage(rows: shape[1] * shape[2], columns: shape[3], into: [shape[0], shape[3], shape[1], shape[2]])
     }
 
+    /// Channel `channels[i]` of image i only, `[n, 1, h, w]`, from an NCHW tensor (Mask R-CNN keeps
+    /// each RoI's map of its detection's class).
+    public func channels(perImage channels: [Int]) -> Tensor {
+        precondition(rank == 4 && channels.count == shape[0], "\(channels.count) channels for \(shape)")
+        let k = shape[1], plane = shape[2] * shape[3]
+        precondition(channels.allSatisfy { (0..<k).contains($0) }, "channels outside 0..<\(k)")
+        var out = Tensor.uninitialized([shape[0], 1, shape[2], shape[3]])
+        data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for (i, ch) in channels.enumerated() {
+                    (dst.baseAddress! + i * plane).update(from: src.baseAddress! + (i * k + ch) * plane, count: plane)
+                }
+            }
+        }
+        return out
+    }
+
     /// Each image (leading index) as a `rows` x `columns` matrix, transposed, into `shape`.
     private func transposingEachImage(rows: Int, columns: Int, into shape: [Int]) -> Tensor {
         let size = rows * columns

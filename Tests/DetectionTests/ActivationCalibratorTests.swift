@@ -63,6 +63,7 @@ final class ActivationCalibratorTests: XCTestCase {
         everything.recordTiming("slower", floatSeconds: 1.0, int8Seconds: 1.3)
         XCTAssertEqual(everything.configuration(source: "test", images: 1).layers.map(\.name), ["slower"])
     }
+
     /// The int8 run timed against float32 is the layer's int8 output (its input quantized before the
     /// timing): the same bits as the quantized layer on the float input, for a 3x3 convolution with
     /// ReLU, a depthwise one with hardswish and the mask head's 2x2 stride-2 upsampling with ReLU.

@@ -41,14 +41,7 @@ struct MaskHead: Sendable {
         if let (levels, logits8) = logitsInput(pooled) {
             return logits8.channels(levels, perImage: labels, activation: logits.activation)
         }
-        let all = self(pooled)
-        let k = all.shape[1], plane = all.shape[2] * all.shape[3]
-        var y = Tensor.uninitialized([labels.count, 1, all.shape[2], all.shape[3]])
-        for (i, label) in labels.enumerated() {
-            precondition((0..<k).contains(label), "label \(label) of \(k) classes")
-            y.data.replaceSubrange(i * plane..<(i + 1) * plane, with: all.data[(i * k + label) * plane..<(i * k + label + 1) * plane])
-        }
-        return y
+        return self(pooled).channels(perImage: labels)
     }
 
     /// The logits layer's input levels where the upsampling and logits layers are int8 and chains
