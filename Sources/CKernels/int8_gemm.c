@@ -19,12 +19,18 @@
  *
  * Blocking (Goto style): k in equal blocks of at most KC bytes, m in blocks of MC rows, n in 16-column
  * panels (a kc x 16 panel stays in L1), then MR-row tiles. Full tiles read A where it lies; a partial
- * last tile is copied into a small zero-padded stack buffer. Single-threaded: the caller splits m. */
+ * last tile is copied into a small zero-padded stack buffer. Single-threaded: the caller splits m.
+ *
+ * rcnn_i8_gemm_requantize runs the same loops with an epilogue: where a tile's last k block ends, its
+ * sums are dequantized, activated or joined and quantized for the next layer straight from the
+ * accumulator registers (int8_requantize.h's arithmetic, so the bits of the separate store), and
+ * only the u8 levels (and float values where asked) are written. */
 #include "CKernels.h"
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include "int8_requantize.h"
 
 #define NR RCNN_I8_NR
 #define KC 1152 /* a multiple of 4 */
@@ -48,9 +54,18 @@ void rcnn_i8_pack(const int8_t *w, int n, int k, long ldw, int8_t *packed) {
     }
 }
 
-/* A tile's operand: row r, k-group g at pa + r * rs + g * gs. */
+/* Where a tile's sums go instead of C on the last k block: requantized by `rq` as the multiply's
+ * rows row... and outputs col... (`isa` for the edge tiles' block store). */
+typedef struct {
+    const rcnn_i8_requantize *rq;
+    int isa;
+    int row, col;
+} epilogue;
+
+/* A tile's operand: row r, k-group g at pa + r * rs + g * gs. With an epilogue, C (when
+ * accumulating) holds the earlier k blocks' sums and is not written. */
 typedef void (*kernel_fn)(int groups, const uint8_t *pa, long rs, long gs, const int8_t *pb,
-                          int32_t *c, long ldc, int accumulate, int mr, int nr);
+                          int32_t *c, long ldc, int accumulate, int mr, int nr, const epilogue *ep);
 
 /* Stores an mr x nr corner of the accumulator tile t (MR rows of NR), adding to C when accumulating. */
 static inline void store_tile(const int32_t *t, int32_t *c, long ldc, int accumulate, int mr, int nr) {
@@ -64,8 +79,17 @@ static inline void store_tile(const int32_t *t, int32_t *c, long ldc, int accumu
     }
 }
 
+/* The epilogue of an mr x nr corner of tile t (MR rows of NR), after adding C's earlier sums when
+ * accumulating. */
+static void requantize_tile(int32_t *t, const int32_t *c, long ldc, int accumulate, int mr, int nr, const epilogue *ep) {
+    if (accumulate)
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < nr; j++) t[r * NR + j] += c[(size_t)r * ldc + j];
+    rcnn_i8_requantize_block(ep->isa, t, NR, mr, nr, ep->rq, ep->row, ep->col);
+}
+
 static void kernel_c(int groups, const uint8_t *pa, long rs, long gs, const int8_t *pb, int32_t *c,
-                     long ldc, int accumulate, int mr, int nr) {
+                     long ldc, int accumulate, int mr, int nr, const epilogue *ep) {
     int32_t t[4 * NR];
     memset(t, 0, sizeof t);
     for (int g = 0; g < groups; g++) {
@@ -79,7 +103,8 @@ static void kernel_c(int groups, const uint8_t *pa, long rs, long gs, const int8
         pa += gs;
         pb += 4 * NR;
     }
-    store_tile(t, c, ldc, accumulate, mr, nr);
+    if (ep) requantize_tile(t, c, ldc, accumulate, mr, nr, ep);
+    else store_tile(t, c, ldc, accumulate, mr, nr);
 }
 
 #if defined(__x86_64__)
@@ -108,10 +133,69 @@ __attribute__((target("avx2"), always_inline)) static inline void store_acc(__m2
     }
 }
 
+/* The epilogue of an accumulator tile of `rows` rows x NR columns: a whole tile requantized from the
+ * registers, an mr x nr corner through a stack tile and rcnn_i8_requantize_block. Each value goes
+ * through the arithmetic of requantize_block_avx2 (int8_layout.c), so it has the separate store's
+ * bits. */
+__attribute__((target("avx2"), always_inline)) static inline void requantize_acc(__m256i acc[][2], int rows,
+                                                                                const int32_t *c, long ldc,
+                                                                                int accumulate, int mr, int nr,
+                                                                                const epilogue *ep) {
+    if (mr != rows || nr != NR) {
+        int32_t t[MR_MAX * NR];
+        for (int r = 0; r < rows; r++) {
+            _mm256_storeu_si256((__m256i *)&t[r * NR], acc[r][0]);
+            _mm256_storeu_si256((__m256i *)&t[r * NR + 8], acc[r][1]);
+        }
+        requantize_tile(t, c, ldc, accumulate, mr, nr, ep);
+        return;
+    }
+    const rcnn_i8_requantize *rq = ep->rq;
+    const int col = ep->col;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i off0 = _mm256_loadu_si256((const __m256i *)(rq->offset + col));
+    const __m256i off1 = _mm256_loadu_si256((const __m256i *)(rq->offset + col + 8));
+    const __m256 s0 = _mm256_loadu_ps(rq->scale + col), s1 = _mm256_loadu_ps(rq->scale + col + 8);
+    const __m256 b0 = rq->bias ? _mm256_loadu_ps(rq->bias + col) : zero;
+    const __m256 b1 = rq->bias ? _mm256_loadu_ps(rq->bias + col + 8) : zero;
+    const __m256 inv = _mm256_set1_ps(rq->inv_scale), zpv = _mm256_set1_ps((float)rq->zero_point);
+    rcnn_i8_shortcut moved;
+    const rcnn_i8_shortcut *sc = NULL;
+    if (rq->shortcut) {
+        moved = rcnn_i8_shortcut_at(rq->shortcut, ep->row, col);
+        sc = &moved;
+    }
+    const __m256i shortcut_zp = _mm256_set1_epi32(sc ? sc->zero_point : 0);
+    const __m256 shortcut_scale = _mm256_set1_ps(sc ? sc->scale : 0.0f);
+    for (int r = 0; r < rows; r++) {
+        __m256i a0 = acc[r][0], a1 = acc[r][1];
+        if (accumulate) {
+            a0 = _mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(c + (size_t)r * ldc)));
+            a1 = _mm256_add_epi32(a1, _mm256_loadu_si256((const __m256i *)(c + (size_t)r * ldc + 8)));
+        }
+        __m256 v0 = dequantize8v(a0, off0, s0, b0), v1 = dequantize8v(a1, off1, s1, b1);
+        if (sc) {
+            v0 = join8(v0, shortcut8(sc, r, 0, shortcut_zp, shortcut_scale));
+            v1 = join8(v1, shortcut8(sc, r, 8, shortcut_zp, shortcut_scale));
+        } else {
+            v0 = activate8(v0, rq->act);
+            v1 = activate8(v1, rq->act);
+        }
+        const size_t at = (size_t)(ep->row + r);
+        if (rq->values) {
+            float *v = rq->values + at * rq->ldv + col;
+            _mm256_storeu_ps(v, v0);
+            _mm256_storeu_ps(v + 8, v1);
+        }
+        _mm_storeu_si128((__m128i *)(rq->dst + at * rq->ldd + col), pack16(levels8(v0, inv, zpv), levels8(v1, inv, zpv)));
+    }
+}
+
 #define DEFINE_KERNEL(NAME, TARGET, MR_, STEP)                                                     \
     __attribute__((target(TARGET))) static void NAME(int groups, const uint8_t *pa, long rs,       \
                                                      long gs, const int8_t *pb, int32_t *c,         \
-                                                     long ldc, int accumulate, int mr, int nr) {    \
+                                                     long ldc, int accumulate, int mr, int nr,      \
+                                                     const epilogue *ep) {                          \
         __m256i acc[MR_][2];                                                                       \
         for (int r = 0; r < MR_; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();              \
         const __m256i ones = _mm256_set1_epi16(1);                                                 \
@@ -129,7 +213,8 @@ __attribute__((target("avx2"), always_inline)) static inline void store_acc(__m2
             pa += gs;                                                                              \
             pb += 4 * NR;                                                                          \
         }                                                                                          \
-        store_acc(acc, MR_, c, ldc, accumulate, mr, nr);                                           \
+        if (ep) requantize_acc(acc, MR_, c, ldc, accumulate, mr, nr, ep);                          \
+        else store_acc(acc, MR_, c, ldc, accumulate, mr, nr);                                      \
     }
 
 #define STEP_AVX2(ACC, A, B) ACC = _mm256_add_epi32(ACC, _mm256_madd_epi16(_mm256_maddubs_epi16(A, B), ones))
@@ -147,7 +232,7 @@ DEFINE_KERNEL(kernel_avxvnni, "avx2,avxvnni", 6, STEP_AVXVNNI)
 #define NARROW_MR 3
 __attribute__((target("avx2"))) static void kernel_avx2_narrow(int groups, const uint8_t *pa, long rs, long gs,
                                                              const int8_t *pb, int32_t *c, long ldc,
-                                                             int accumulate, int mr, int nr) {
+                                                             int accumulate, int mr, int nr, const epilogue *ep) {
     __m256i acc[NARROW_MR][2];
     for (int r = 0; r < NARROW_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
@@ -186,7 +271,8 @@ __attribute__((target("avx2"))) static void kernel_avx2_narrow(int groups, const
             STEP_AVX2(acc[r][1], a, b1);
         }
     }
-    store_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr);
+    if (ep) requantize_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr, ep);
+    else store_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr);
 }
 #endif
 
@@ -223,8 +309,9 @@ static void pack_tile(uint8_t *dst, const uint8_t *a, long lda, int rows, int pc
         }
 }
 
-int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
-                 int narrow, int32_t *c, long ldc) {
+/* The multiply, storing C or, with `rq`, requantizing each tile on its last k block. */
+static int gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n, int narrow,
+                int32_t *c, long ldc, const rcnn_i8_requantize *rq) {
     if (!rcnn_i8_isa_supported(isa)) return -1;
     kernel_fn kernel = kernel_c;
     int mr = 4;
@@ -241,6 +328,7 @@ int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packe
     uint8_t tile[MR_MAX * KC];
     for (int pc = 0; pc < kp; pc += kcb) {
         const int kc = imin(kcb, kp - pc);
+        const int last = pc + kc >= kp;
         for (int ic = 0; ic < m; ic += MC) {
             const int mc = imin(MC, m - ic);
             const int full = mc / mr * mr;
@@ -248,14 +336,32 @@ int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packe
             for (int jr = 0; jr < np; jr += NR) {
                 const int8_t *bp = packed + (size_t)jr * kp + (size_t)pc * NR;
                 const int nr = imin(NR, n - jr);
-                int32_t *cj = c + (size_t)ic * ldc + jr;
-                for (int ir = 0; ir < full; ir += mr)
-                    kernel(kc / 4, a + (size_t)(ic + ir) * lda + pc, lda, 4, bp, cj + (size_t)ir * ldc, ldc,
-                           pc > 0, mr, nr);
-                if (full < mc)
-                    kernel(kc / 4, tile, 4, 4 * mr, bp, cj + (size_t)full * ldc, ldc, pc > 0, mc - full, nr);
+                /* c is untouched by a one-block multiply with an epilogue (and may be NULL then). */
+                int32_t *cj = pc > 0 || !rq || !last ? c + (size_t)ic * ldc + jr : NULL;
+                epilogue ep = {rq, isa, ic, jr};
+                const epilogue *e = rq && last ? &ep : NULL;
+                for (int ir = 0; ir < full; ir += mr) {
+                    ep.row = ic + ir;
+                    kernel(kc / 4, a + (size_t)(ic + ir) * lda + pc, lda, 4, bp, cj ? cj + (size_t)ir * ldc : NULL,
+                           ldc, pc > 0, mr, nr, e);
+                }
+                if (full < mc) {
+                    ep.row = ic + full;
+                    kernel(kc / 4, tile, 4, 4 * mr, bp, cj ? cj + (size_t)full * ldc : NULL, ldc, pc > 0, mc - full,
+                           nr, e);
+                }
             }
         }
     }
     return 0;
+}
+
+int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
+                 int narrow, int32_t *c, long ldc) {
+    return gemm(isa, m, a, lda, packed, k, n, narrow, c, ldc, NULL);
+}
+
+int rcnn_i8_gemm_requantize(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
+                            int narrow, int32_t *c, long ldc, const rcnn_i8_requantize *rq) {
+    return gemm(isa, m, a, lda, packed, k, n, narrow, c, ldc, rq);
 }

@@ -17,23 +17,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include "int8_requantize.h"
 #include "transpose8.h"
 
-/* No fused multiply-adds: the vector and scalar versions must round identically. */
-#pragma STDC FP_CONTRACT OFF
-
 static inline int imin(int a, int b) { return a < b ? a : b; }
-
-static inline uint8_t quantize(float x, float inv_scale, float zero_point) {
-    float v = x * inv_scale + zero_point;
-    v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 */
-    v = v < (float)RCNN_I8_MAX_ACTIVATION ? v : (float)RCNN_I8_MAX_ACTIVATION;
-    /* Round half to even without a library call (the baseline ISA has no rounding instruction):
-     * adding 1.5 * 2^23 leaves no fraction bits, so the float addition rounds v to an integer in
-     * the current (nearest-even) mode; exact for 0 <= v <= 127. */
-    const float magic = 12582912.0f;
-    return (uint8_t)(int)((v + magic) - magic);
-}
 
 /* Pixels [p0, p1) x channels [c0, c1), one scalar at a time. */
 static void quantize_block(const float *src, int channels, int plane, float inv_scale, float zp, int p0, int p1,
@@ -71,37 +58,14 @@ __attribute__((target("avx2"))) static inline void transpose_16x16_u8(__m128i r[
         }
 }
 
-/* Eight floats to eight levels (as int32), as quantize() does each. */
-__attribute__((target("avx2"))) static inline __m256i levels8(__m256 x, __m256 inv, __m256 zp) {
-    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
-    x = _mm256_add_ps(_mm256_mul_ps(x, inv), zp);
-    /* max_ps returns its second operand when the first is NaN: NaN goes to 0. */
-    x = _mm256_min_ps(_mm256_max_ps(x, zero), top);
-    /* cvtps rounds in the current mode (nearest even), as the scalar magic-number addition does. */
-    return _mm256_cvtps_epi32(x);
-}
 
-/* Two vectors of eight int32 levels (0...127) to sixteen bytes, in order. */
-__attribute__((target("avx2"))) static inline __m128i pack16(__m256i lo, __m256i hi) {
-    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8); /* 16-bit 0-7, 8-15 */
-    return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-}
 
 /* Sixteen floats to sixteen levels. */
 __attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp) {
     return pack16(levels8(_mm256_loadu_ps(s), inv, zp), levels8(_mm256_loadu_ps(s + 8), inv, zp));
 }
 
-/* Eight sums to floats, (a - off) * s + b, as dequantize() does each (before any ReLU). */
-__attribute__((target("avx2"))) static inline __m256 dequantize8(const int32_t *a, __m256i off, __m256 s, __m256 b) {
-    const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)a), off);
-    return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sum), s), b);
-}
 
-/* The scalar ReLU (v < 0 ? 0 : v): only values below zero become 0, NaN and -0 pass. */
-__attribute__((target("avx2"))) static inline __m256 relu8(__m256 v) {
-    return _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ), v);
-}
 
 __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *src, int channels, int plane,
                                                                    float inv_scale, float zp, int first, int count,
@@ -212,10 +176,6 @@ void rcnn_i8_lower(const uint8_t *src, int channels, int h, int w, int kh, int k
     }
 }
 
-static inline float dequantize(int32_t a, int32_t off, float s, float b, int relu) {
-    float v = (float)(a - off) * s + b;
-    return (relu && v < 0.0f) ? 0.0f : v;
-}
 
 /* Rows [r0, r0 + count) of acc, all in one image, whose first pixel is `pix` of the plane at out
  * (channel 0), channels [o0, o1). */
@@ -281,71 +241,14 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
     }
 }
 
-/* The float32 hardswish, x * min(max(x + 3, 0), 6) / 6, with its comparisons as written there:
- * max keeps t unless 0 >= t, min keeps t unless 6 < t, so NaN passes through both. */
-static inline float hardswish(float x) {
-    float t = x + 3.0f;
-    t = 0.0f >= t ? 0.0f : t;
-    t = 6.0f < t ? 6.0f : t;
-    return x * t / 6.0f;
-}
-
-static inline float activate(float v, int act) {
-    if (act == RCNN_I8_ACT_RELU) return v < 0.0f ? 0.0f : v;
-    if (act == RCNN_I8_ACT_HARDSWISH) return hardswish(v);
-    return v;
-}
-
-/* The shortcut value of channel o in row r of a residual join: a level of the block's input,
- * (level - zero point) * scale as ActivationQuantization.value computes it, the block input's float
- * value, or the downsampling layer's dequantized sum. */
-static inline float shortcut_value(const rcnn_i8_shortcut *sc, int r, int o) {
-    if (sc->levels) return (float)((int)sc->levels[(size_t)r * sc->ld + o] - sc->zero_point) * sc->scale;
-    if (sc->values) return sc->values[(size_t)r * sc->ld + o];
-    return dequantize(sc->sums[(size_t)r * sc->ld + o], sc->offset[o], sc->channel_scale[o],
-                      sc->bias ? sc->bias[o] : 0.0f, 0);
-}
-
-/* Channel o of row r: the dequantized sum a, then `act`, or with a shortcut the residual join
- * max(v + shortcut, 0) as the float32 add-ReLU computes it (v <= 0 gives +0, NaN passes). */
-static inline float requantized_value(int32_t a, int o, const int32_t *offset, const float *scale, const float *bias,
-                                      int act, const rcnn_i8_shortcut *sc, int r) {
-    const float v = dequantize(a, offset[o], scale[o], bias ? bias[o] : 0.0f, 0);
-    if (!sc) return activate(v, act);
-    const float joined = v + shortcut_value(sc, r, o);
-    return joined <= 0.0f ? 0.0f : joined;
-}
-
 #if defined(__x86_64__)
-/* Eight hardswish values, as hardswish() computes each. */
-__attribute__((target("avx2"))) static inline __m256 hardswish8(__m256 x) {
-    const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
-    __m256 t = _mm256_add_ps(x, three);
-    t = _mm256_blendv_ps(t, zero, _mm256_cmp_ps(zero, t, _CMP_GE_OQ));
-    t = _mm256_blendv_ps(t, six, _mm256_cmp_ps(six, t, _CMP_LT_OQ));
-    return _mm256_div_ps(_mm256_mul_ps(x, t), six);
-}
-
-/* Eight shortcut values of row r from channel o, as shortcut_value() computes each. */
-__attribute__((target("avx2"))) static inline __m256 shortcut8(const rcnn_i8_shortcut *sc, int r, int o,
-                                                                __m256i zp, __m256 scale) {
-    if (sc->levels) {
-        const __m128i bytes = _mm_loadl_epi64((const __m128i *)(sc->levels + (size_t)r * sc->ld + o));
-        const __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(bytes), zp);
-        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), scale);
-    }
-    if (sc->values) return _mm256_loadu_ps(sc->values + (size_t)r * sc->ld + o);
-    return dequantize8(sc->sums + (size_t)r * sc->ld + o, _mm256_loadu_si256((const __m256i *)(sc->offset + o)),
-                       _mm256_loadu_ps(sc->channel_scale + o),
-                       sc->bias ? _mm256_loadu_ps(sc->bias + o) : _mm256_setzero_ps());
-}
-
-/* requantize_rows() sixteen channels at a time, with requantized_value() for the rest. */
-__attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *acc, long ldacc, int rows, int n,
-                                                                  const int32_t *offset, const float *scale,
-                                                                  const float *bias, int act, const rcnn_i8_shortcut *sc,
-                                                                  float inv_scale, float zp, uint8_t *dst, long ldd,
-                                                                  float *values, long ldv) {
+/* rcnn_i8_requantize_block() sixteen channels at a time, with requantized_value() for the rest. The
+ * block's shortcut (`sc`) is already moved to its first row and column. */
+__attribute__((target("avx2"))) static void requantize_block_avx2(const int32_t *acc, long ldacc, int rows, int n,
+                                                                   const int32_t *offset, const float *scale,
+                                                                   const float *bias, int act, const rcnn_i8_shortcut *sc,
+                                                                   float inv_scale, float zp, uint8_t *dst, long ldd,
+                                                                   float *values, long ldv) {
     const int n16 = n / 16 * 16;
     const __m256 zero = _mm256_setzero_ps();
     const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
@@ -361,12 +264,9 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
                 __m256 v = dequantize8(a + j, _mm256_loadu_si256((const __m256i *)(offset + j)),
                                        _mm256_loadu_ps(scale + j), bias ? _mm256_loadu_ps(bias + j) : zero);
                 if (sc) {
-                    v = _mm256_add_ps(v, shortcut8(sc, r, j, shortcut_zp, shortcut_scale));
-                    v = _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LE_OQ), v);
-                } else if (act == RCNN_I8_ACT_RELU) {
-                    v = relu8(v);
-                } else if (act == RCNN_I8_ACT_HARDSWISH) {
-                    v = hardswish8(v);
+                    v = join8(v, shortcut8(sc, r, j, shortcut_zp, shortcut_scale));
+                } else {
+                    v = activate8(v, act);
                 }
                 if (values) _mm256_storeu_ps(values + (size_t)r * ldv + j, v);
                 level[h] = levels8(v, inv, zpv);
@@ -382,26 +282,34 @@ __attribute__((target("avx2"))) static void requantize_rows_avx2(const int32_t *
 }
 #endif
 
-/* Rows of sums dequantized, activated or joined to `sc` (requantized_value), stored as floats into
- * `values` when not NULL and quantized into dst. */
-static void requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
-                            const float *scale, const float *bias, int act, const rcnn_i8_shortcut *sc,
-                            float inv_scale, int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {
-    const float zp = (float)zero_point;
+void rcnn_i8_requantize_block(int isa, const int32_t *acc, long ldacc, int rows, int n, const rcnn_i8_requantize *rq,
+                              int row, int col) {
+    const float zp = (float)rq->zero_point;
+    const int32_t *offset = rq->offset + col;
+    const float *scale = rq->scale + col, *bias = rq->bias ? rq->bias + col : NULL;
+    uint8_t *dst = rq->dst + (size_t)row * rq->ldd + col;
+    float *values = rq->values ? rq->values + (size_t)row * rq->ldv + col : NULL;
+    rcnn_i8_shortcut moved;
+    const rcnn_i8_shortcut *sc = NULL;
+    if (rq->shortcut) {
+        moved = rcnn_i8_shortcut_at(rq->shortcut, row, col);
+        sc = &moved;
+    }
 #if defined(__x86_64__)
     if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
-        requantize_rows_avx2(acc, ldacc, rows, n, offset, scale, bias, act, sc, inv_scale, zp, dst, ldd, values, ldv);
+        requantize_block_avx2(acc, ldacc, rows, n, offset, scale, bias, rq->act, sc, rq->inv_scale, zp, dst, rq->ldd,
+                              values, rq->ldv);
         return;
     }
 #endif
     (void)isa;
     for (int r = 0; r < rows; r++) {
         const int32_t *a = acc + (size_t)r * ldacc;
-        uint8_t *d = dst + (size_t)r * ldd;
+        uint8_t *d = dst + (size_t)r * rq->ldd;
         for (int o = 0; o < n; o++) {
-            const float v = requantized_value(a[o], o, offset, scale, bias, act, sc, r);
-            if (values) values[(size_t)r * ldv + o] = v;
-            d[o] = quantize(v, inv_scale, zp);
+            const float v = requantized_value(a[o], o, offset, scale, bias, rq->act, sc, r);
+            if (values) values[(size_t)r * rq->ldv + o] = v;
+            d[o] = quantize(v, rq->inv_scale, zp);
         }
     }
 }
@@ -409,15 +317,16 @@ static void requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, i
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int act, float inv_scale, int zero_point,
                              uint8_t *dst, long ldd, float *values, long ldv) {
-    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, values,
-                    ldv);
+    const rcnn_i8_requantize rq = {offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, values, ldv};
+    rcnn_i8_requantize_block(isa, acc, ldacc, rows, n, &rq, 0, 0);
 }
 
 void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                        const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
                        int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {
-    requantize_rows(isa, acc, ldacc, rows, n, offset, scale, bias, RCNN_I8_ACT_IDENTITY, shortcut, inv_scale,
-                    zero_point, dst, ldd, values, ldv);
+    const rcnn_i8_requantize rq = {offset, scale, bias, RCNN_I8_ACT_IDENTITY, shortcut, inv_scale, zero_point,
+                                   dst, ldd, values, ldv};
+    rcnn_i8_requantize_block(isa, acc, ldacc, rows, n, &rq, 0, 0);
 }
 
 /* A residual join after a convolution: v = max(dequantized + residual, 0) as the float32 add-ReLU

@@ -204,6 +204,29 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
+    /// `multiply` then `requantizeRows` (without a shortcut) or `joinRows` (with one), fused
+    /// (`rcnn_i8_gemm_requantize`): each tile of sums is requantized as its last k block is summed,
+    /// so the sums of a one-block k never go to memory. The same levels and values as the two calls.
+    /// `partialSums` (`n` per row) carries the earlier blocks' sums where k spans several blocks.
+    func multiplyRequantizing(m: Int, a: UnsafePointer<UInt8>, lda: Int, partialSums: UnsafeMutablePointer<Int32>,
+                              activation: Activation, shortcut: rcnn_i8_shortcut? = nil,
+                              for next: ActivationQuantization, into dst: UnsafeMutablePointer<UInt8>,
+                              values: UnsafeMutablePointer<Float>? = nil) {
+        precondition(shortcut == nil || activation == .identity, "a residual join follows an identity activation")
+        let act = Self.code(activation)
+        withConstants { off, sc, b in
+            func run(_ join: UnsafePointer<rcnn_i8_shortcut>?) {
+                var rq = rcnn_i8_requantize(offset: off, scale: sc, bias: b, act: act, shortcut: join,
+                                            inv_scale: 1 / next.scale, zero_point: Int32(next.zeroPoint),
+                                            dst: dst, ldd: n, values: values, ldv: n)
+                let rc = rcnn_i8_gemm_requantize(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n),
+                                                 narrow ? 1 : 0, partialSums, n, &rq)
+                precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
+            }
+            if let shortcut { withUnsafePointer(to: shortcut) { run($0) } } else { run(nil) }
+        }
+    }
+
     /// `requantizeRows` on the sums of `columns` only (rows of sums `n` apart), into rows of
     /// `dst` `ldd` apart: one tap of a transposed convolution, whose consecutive input pixels feed
     /// output pixels `kw` apart.
@@ -287,6 +310,17 @@ public final class PackedInt8Weights: @unchecked Sendable {
     func multiplyInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
                          lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
                          store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
+        operandsInTasks(m: m, a: a, lower: lower) { rows, lda, acc, first, count in
+            multiply(m: count, a: rows, lda: lda, into: acc, ldc: n)
+            store(acc, first, count)
+        }
+    }
+
+    /// The tasks of `multiplyInTasks` without the multiply: `body(rows, lda, acc, first, count)`
+    /// gets each task's operand rows and scratch for its sums (`n` per row).
+    func operandsInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
+                         lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
+                         body: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
         let kp = paddedK
         Self.inTasks(m: m, columns: n, bytesPerRow: a == nil ? kp : 0) { acc, lowered, first, count in
             let (rows, lda): (UnsafePointer<UInt8>, Int)
@@ -296,8 +330,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
                 lower(first, count, lowered)
                 (rows, lda) = (UnsafePointer(lowered), kp)
             }
-            multiply(m: count, a: rows, lda: lda, into: acc, ldc: n)
-            store(acc, first, count)
+            body(rows, lda, acc, first, count)
         }
     }
 

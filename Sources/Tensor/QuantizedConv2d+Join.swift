@@ -54,21 +54,23 @@ extension QuantizedConv2d {
             withOptionalStorage(&values) { kept in
                 x.withLevels { xl in
                     PackedInt8Weights.inTasks(m: m, columns: down == nil ? o : 2 * o, bytesPerRow: ownBytes + downBytes) { acc, bytes, first, count in
-                        multiplyRows(xl, x, first: first, count: count, scratch: bytes, into: acc)
+                        let (rows, lda) = operandRows(xl, x, first: first, count: count, scratch: bytes)
                         let dst = out + first * o, keep = kept.map { $0 + first * o }
+                        func join(_ sc: rcnn_i8_shortcut) {
+                            weights.multiplyRequantizing(m: count, a: rows, lda: lda, partialSums: acc, activation: .identity,
+                                                         shortcut: sc, for: next, into: dst, values: keep)
+                        }
                         switch shortcut {
                         case .values(let t):
                             t.data.withUnsafeBufferPointer { v in
-                                let sc = rcnn_i8_shortcut(levels: nil, scale: 0, zero_point: 0, values: v.baseAddress! + first * o,
-                                                          sums: nil, offset: nil, channel_scale: nil, bias: nil, ld: o)
-                                weights.joinRows(acc, rows: count, shortcut: sc, for: next, into: dst, values: keep)
+                                join(rcnn_i8_shortcut(levels: nil, scale: 0, zero_point: 0, values: v.baseAddress! + first * o,
+                                                      sums: nil, offset: nil, channel_scale: nil, bias: nil, ld: o))
                             }
                         case .levels(let l):
                             l.withLevels { sl in
-                                let sc = rcnn_i8_shortcut(levels: sl + first * o, scale: l.quantization.scale,
-                                                          zero_point: Int32(l.quantization.zeroPoint), values: nil, sums: nil,
-                                                          offset: nil, channel_scale: nil, bias: nil, ld: o)
-                                weights.joinRows(acc, rows: count, shortcut: sc, for: next, into: dst, values: keep)
+                                join(rcnn_i8_shortcut(levels: sl + first * o, scale: l.quantization.scale,
+                                                      zero_point: Int32(l.quantization.zeroPoint), values: nil, sums: nil,
+                                                      offset: nil, channel_scale: nil, bias: nil, ld: o))
                             }
                         case .downsample(let d, let l):
                             let sums = acc + count * o
@@ -76,9 +78,8 @@ extension QuantizedConv2d {
                                 d.multiplyRows(sl, l, first: first, count: count, scratch: bytes + count * ownBytes, into: sums)
                             }
                             d.weights.withConstants { off, scale, bias in
-                                let sc = rcnn_i8_shortcut(levels: nil, scale: 0, zero_point: 0, values: nil, sums: sums, offset: off,
-                                                          channel_scale: scale, bias: bias, ld: o)
-                                weights.joinRows(acc, rows: count, shortcut: sc, for: next, into: dst, values: keep)
+                                join(rcnn_i8_shortcut(levels: nil, scale: 0, zero_point: 0, values: nil, sums: sums, offset: off,
+                                                      channel_scale: scale, bias: bias, ld: o))
                             }
                         }
                     }

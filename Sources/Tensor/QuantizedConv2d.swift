@@ -140,9 +140,7 @@ public struct QuantizedConv2d: Sendable {
         let (oh, ow) = checkedOutputSize(x)
         let o = outChannels
         return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
-            run(x) { acc, first, count in
-                weights.requantizeRows(acc, rows: count, activation: activation, for: next, into: levels + first * o)
-            }
+            run(x, activation: activation, quantizedFor: next, into: levels, values: nil)
         }
     }
 
@@ -175,10 +173,7 @@ public struct QuantizedConv2d: Sendable {
         let levels = rows.data.withUnsafeMutableBufferPointer { vs in
             let values = vs.baseAddress!
             return QuantizedActivations(n: x.n, h: oh, w: ow, c: o, quantization: next) { levels in
-                run(x) { acc, first, count in
-                    weights.requantizeRows(acc, rows: count, activation: activation, for: next, into: levels + first * o,
-                                           values: values + first * o)
-                }
+                run(x, activation: activation, quantizedFor: next, into: levels, values: values)
             }
         }
         return (rows, levels)
@@ -252,6 +247,30 @@ public struct QuantizedConv2d: Sendable {
         }
     }
 
+    /// `run` with `requantizeRows` as the store, fused into the multiply of a dense layer
+    /// (`multiplyRequantizing`): the output's levels into `levels`, and the activated values into
+    /// `values` when given (`outChannels` per output pixel, numbered over images).
+    private func run(_ x: QuantizedActivations, activation: Activation, quantizedFor next: ActivationQuantization,
+                     into levels: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>?) {
+        let o = outChannels
+        guard depthwiseWeights == nil else {
+            return run(x) { acc, first, count in
+                weights.requantizeRows(acc, rows: count, activation: activation, for: next, into: levels + first * o,
+                                       values: values.map { $0 + first * o })
+            }
+        }
+        let (oh, ow) = outputSize(h: x.h, w: x.w)
+        FLOPCounter.add(2 * x.n * o * oh * ow * weights.k)
+        x.withLevels { quantized in
+            weights.operandsInTasks(m: x.n * oh * ow, a: readsInPlace ? { first in (quantized + first * inChannels, inChannels) } : nil,
+                                    lower: { first, count, dst in lower(quantized, x, first: first, count: count, into: dst) }) {
+                rows, lda, acc, first, count in
+                weights.multiplyRequantizing(m: count, a: rows, lda: lda, partialSums: acc, activation: activation, for: next,
+                                             into: levels + first * o, values: values.map { $0 + first * o })
+            }
+        }
+    }
+
     /// Whether the multiply reads the quantized input where it lies (a 1x1 stride-1 convolution
     /// whose pixel rows are whole k-groups); otherwise each task lowers its rows (`lower`).
     var readsInPlace: Bool {
@@ -266,12 +285,18 @@ public struct QuantizedConv2d: Sendable {
     /// (`loweredBytesPerRow` per row) first.
     func multiplyRows(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,
                       scratch: UnsafeMutablePointer<UInt8>, into acc: UnsafeMutablePointer<Int32>) {
-        if readsInPlace {
-            weights.multiply(m: count, a: levels + first * inChannels, lda: inChannels, into: acc, ldc: outChannels)
-        } else {
-            lower(levels, x, first: first, count: count, into: scratch)
-            weights.multiply(m: count, a: scratch, lda: weights.paddedK, into: acc, ldc: outChannels)
-        }
+        let (rows, lda) = operandRows(levels, x, first: first, count: count, scratch: scratch)
+        weights.multiply(m: count, a: rows, lda: lda, into: acc, ldc: outChannels)
+    }
+
+    /// The multiply's operand rows for output pixels `first..<first + count` of `x`: the input's
+    /// levels where they lie, or lowered into `scratch` (`loweredBytesPerRow` per row). Returns the
+    /// first row and the leading dimension.
+    func operandRows(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,
+                     scratch: UnsafeMutablePointer<UInt8>) -> (UnsafePointer<UInt8>, Int) {
+        if readsInPlace { return (levels + first * inChannels, inChannels) }
+        lower(levels, x, first: first, count: count, into: scratch)
+        return (UnsafePointer(scratch), weights.paddedK)
     }
 
     /// Writes the multiply's rows for output pixels `first..<first + count` of `x` (whose levels are

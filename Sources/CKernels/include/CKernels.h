@@ -192,6 +192,32 @@ typedef struct {
 void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                        const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
                        int zero_point, uint8_t *dst, long ldd, float *values, long ldv);
+/* What rcnn_i8_gemm_requantize does with the sums in place of storing them: row i of the multiply
+ * dequantized (offset, scale, bias: per output, bias may be NULL), activated (`act`) or, when
+ * `shortcut` is not NULL, joined to the shortcut's row i, and quantized (inv_scale, zero_point) into
+ * dst + i * ldd; when `values` is not NULL the floats also go to values + i * ldv. Exactly
+ * rcnn_i8_requantize_rows (no shortcut) or rcnn_i8_join_rows on the stored sums. */
+typedef struct {
+    const int32_t *offset;
+    const float *scale;
+    const float *bias;
+    int act;
+    const rcnn_i8_shortcut *shortcut;
+    float inv_scale;
+    int zero_point;
+    uint8_t *dst;
+    long ldd;
+    float *values;
+    long ldv;
+} rcnn_i8_requantize;
+/* rcnn_i8_gemm followed by the requantizing store `rq`, fused: each tile of sums is requantized
+ * from the registers (or a small stack tile at the edges) as soon as its last k block is summed, so
+ * the int32 sums never go out to memory when k fits one block of the multiply; with longer k the
+ * partial sums of the earlier blocks pass through c (m x n, ldc), which is otherwise untouched.
+ * The same levels and values as rcnn_i8_gemm then the store, on every path. Returns -1 when this
+ * CPU lacks `isa`, else 0. */
+int rcnn_i8_gemm_requantize(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
+                            int narrow, int32_t *c, long ldc, const rcnn_i8_requantize *rq);
 /* A transposed convolution whose kernel equals its stride (no overlap, no padding): rows of acc are
  * input pixels first... (numbered over images), columns j = tap * channels + o with tap = a * kw + b;
  * each value, dequantized as rcnn_i8_store_nchw does with offset/scale/bias[j], goes to output pixel
