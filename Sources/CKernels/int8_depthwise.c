@@ -4,7 +4,7 @@
  * no float tensor or transpose around it.
  *
  * Channels lie together in each pixel, so a tap is one contiguous run of levels times one run of
- * weights, channel by channel; the sums are exact 32-bit integers (at most 127 * 127 per tap), so
+ * weights, channel by channel; the sums are exact 32-bit integers (at most 255 * 128 per tap), so
  * every compiled variant (AVX-512, AVX2, portable) gives the same integers as the naive sum. Taps outside the
  * image read the zero point, as the lowering of the dense convolutions does, so the per-channel
  * offset (zero point times the sum of the channel's weight levels) applies unchanged and the store

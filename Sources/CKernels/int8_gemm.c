@@ -13,9 +13,12 @@
  *                 for narrow (7-bit) weights the pair sums of two k-groups are added in s16 first,
  *                 one vpmaddwd for both (3 x 16: no spills with the staged rows)
  *   baseline      portable C on the same packed layout (4 x 16)
- * All four compute the exact integer product when A <= 127 (the AVX2 pair sum 2 * 127 * 128 =
- * 32512 stays inside s16); the baseline and VNNI paths are exact for all of u8 too. The engine
- * quantizes activations to 0...127 on every CPU so that every path gives the same integers.
+ * The baseline and VNNI paths are exact for all of u8 x s8. The AVX2 pair sum saturates at 16 bits,
+ * so AVX2 picks its kernel from what the caller promises (`flags`): 7-bit activations (A <= 127:
+ * a pair sum is at most 2 * 127 * 128 = 32512) take the kernels above; 8-bit activations with 7-bit
+ * weights (at most 2 * 255 * 64 = 32640) the plain 4 x 16 kernel; 8-bit activations with 8-bit
+ * weights the split kernel, which multiplies the low 7 bits and the top bit of each activation
+ * apart (twice the multiply instructions). So every path gives the same exact integers.
  *
  * Blocking (Goto style): k in equal blocks of at most KC bytes, m in blocks of MC rows, n in 16-column
  * panels (a kc x 16 panel stays in L1), then MR-row tiles. Full tiles read A where it lies; a partial
@@ -159,6 +162,7 @@ __attribute__((target("avx2"), always_inline)) static inline void requantize_acc
     const __m256 b0 = rq->bias ? _mm256_loadu_ps(rq->bias + col) : zero;
     const __m256 b1 = rq->bias ? _mm256_loadu_ps(rq->bias + col + 8) : zero;
     const __m256 inv = _mm256_set1_ps(rq->inv_scale), zpv = _mm256_set1_ps((float)rq->zero_point);
+    const __m256 topv = _mm256_set1_ps((float)rq->top);
     rcnn_i8_shortcut moved;
     const rcnn_i8_shortcut *sc = NULL;
     if (rq->shortcut) {
@@ -187,7 +191,7 @@ __attribute__((target("avx2"), always_inline)) static inline void requantize_acc
             _mm256_storeu_ps(v, v0);
             _mm256_storeu_ps(v + 8, v1);
         }
-        _mm_storeu_si128((__m128i *)(rq->dst + at * rq->ldd + col), pack16(levels8(v0, inv, zpv), levels8(v1, inv, zpv)));
+        _mm_storeu_si128((__m128i *)(rq->dst + at * rq->ldd + col), pack16(levels8(v0, inv, zpv, topv), levels8(v1, inv, zpv, topv)));
     }
 }
 
@@ -274,6 +278,36 @@ __attribute__((target("avx2"))) static void kernel_avx2_narrow(int groups, const
     if (ep) requantize_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr, ep);
     else store_acc(acc, NARROW_MR, c, ldc, accumulate, mr, nr);
 }
+
+/* AVX2 for 8-bit activations with 8-bit weights: each activation byte a = (a & 127) + 128 * (a >> 7),
+ * so one vpmaddubsw takes the low 7 bits (pair sums within 2 * 127 * 128) and another the top bits
+ * (0 or 1: pair sums within 2 * 128), widened apart, the second with 128 in vpmaddwd. The exact sum,
+ * at twice the multiply instructions of the 7-bit kernel. */
+__attribute__((target("avx2"))) static void kernel_avx2_split(int groups, const uint8_t *pa, long rs, long gs,
+                                                            const int8_t *pb, int32_t *c, long ldc, int accumulate,
+                                                            int mr, int nr, const epilogue *ep) {
+    __m256i acc[4][2];
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1), top = _mm256_set1_epi16(128);
+    for (int g = 0; g < groups; g++) {
+        const __m256i b0 = _mm256_loadu_si256((const __m256i *)pb);
+        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(pb + 32));
+        for (int r = 0; r < 4; r++) {
+            uint32_t a4;
+            memcpy(&a4, pa + r * rs, 4);
+            const __m256i lo = _mm256_set1_epi32((int32_t)(a4 & 0x7F7F7F7Fu));
+            const __m256i hi = _mm256_set1_epi32((int32_t)((a4 >> 7) & 0x01010101u));
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, b0), ones),
+                                                                     _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b0), top)));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, b1), ones),
+                                                                     _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b1), top)));
+        }
+        pa += gs;
+        pb += 4 * NR;
+    }
+    if (ep) requantize_acc(acc, 4, c, ldc, accumulate, mr, nr, ep);
+    else store_acc(acc, 4, c, ldc, accumulate, mr, nr);
+}
 #endif
 
 int rcnn_i8_isa_supported(int isa) {
@@ -310,13 +344,15 @@ static void pack_tile(uint8_t *dst, const uint8_t *a, long lda, int rows, int pc
 }
 
 /* The multiply, storing C or, with `rq`, requantizing each tile on its last k block. */
-static int gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n, int narrow,
+static int gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n, int flags,
                 int32_t *c, long ldc, const rcnn_i8_requantize *rq) {
     if (!rcnn_i8_isa_supported(isa)) return -1;
     kernel_fn kernel = kernel_c;
     int mr = 4;
+    const int narrow = flags & RCNN_I8_NARROW_WEIGHTS, wide = flags & RCNN_I8_WIDE_ACTIVATIONS;
 #if defined(__x86_64__)
-    if (isa == RCNN_I8_AVX2 && narrow) { kernel = kernel_avx2_narrow; mr = NARROW_MR; }
+    if (isa == RCNN_I8_AVX2 && wide && !narrow) kernel = kernel_avx2_split;
+    else if (isa == RCNN_I8_AVX2 && narrow && !wide) { kernel = kernel_avx2_narrow; mr = NARROW_MR; }
     else if (isa == RCNN_I8_AVX2) kernel = kernel_avx2;
     else if (isa == RCNN_I8_AVX512VNNI) { kernel = kernel_avx512vnni; mr = 6; }
     else if (isa == RCNN_I8_AVXVNNI) { kernel = kernel_avxvnni; mr = 6; }
@@ -357,11 +393,11 @@ static int gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed
 }
 
 int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
-                 int narrow, int32_t *c, long ldc) {
-    return gemm(isa, m, a, lda, packed, k, n, narrow, c, ldc, NULL);
+                 int flags, int32_t *c, long ldc) {
+    return gemm(isa, m, a, lda, packed, k, n, flags, c, ldc, NULL);
 }
 
 int rcnn_i8_gemm_requantize(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
-                            int narrow, int32_t *c, long ldc, const rcnn_i8_requantize *rq) {
-    return gemm(isa, m, a, lda, packed, k, n, narrow, c, ldc, rq);
+                            int flags, int32_t *c, long ldc, const rcnn_i8_requantize *rq) {
+    return gemm(isa, m, a, lda, packed, k, n, flags, c, ldc, rq);
 }

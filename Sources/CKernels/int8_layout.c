@@ -23,12 +23,12 @@
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
 /* Pixels [p0, p1) x channels [c0, c1), one scalar at a time. */
-static void quantize_block(const float *src, int channels, int plane, float inv_scale, float zp, int p0, int p1,
-                           int c0, int c1, uint8_t *dst) {
+static void quantize_block(const float *src, int channels, int plane, float inv_scale, float zp, float top, int p0,
+                           int p1, int c0, int c1, uint8_t *dst) {
     for (int ch = c0; ch < c1; ch++) {
         const float *s = src + (size_t)ch * plane;
         uint8_t *d = dst + ch;
-        for (int p = p0; p < p1; p++) d[(size_t)p * channels] = quantize(s[p], inv_scale, zp);
+        for (int p = p0; p < p1; p++) d[(size_t)p * channels] = quantize(s[p], inv_scale, zp, top);
     }
 }
 
@@ -61,16 +61,16 @@ __attribute__((target("avx2"))) static inline void transpose_16x16_u8(__m128i r[
 
 
 /* Sixteen floats to sixteen levels. */
-__attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp) {
-    return pack16(levels8(_mm256_loadu_ps(s), inv, zp), levels8(_mm256_loadu_ps(s + 8), inv, zp));
+__attribute__((target("avx2"))) static inline __m128i quantize16(const float *s, __m256 inv, __m256 zp, __m256 top) {
+    return pack16(levels8(_mm256_loadu_ps(s), inv, zp, top), levels8(_mm256_loadu_ps(s + 8), inv, zp, top));
 }
 
 
 
 __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *src, int channels, int plane,
-                                                                   float inv_scale, float zp, int first, int count,
-                                                                   uint8_t *dst) {
-    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+                                                                   float inv_scale, float zp, float top, int first,
+                                                                   int count, uint8_t *dst) {
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp), topv = _mm256_set1_ps(top);
     const int end = first + count, c16 = channels / 16 * 16;
     /* Blocks of up to 256 pixels: each channel's 1 KiB of them is read in one go, which the
      * hardware prefetcher follows better than one cache line from every channel in turn. */
@@ -80,23 +80,23 @@ __attribute__((target("avx2"))) static void quantize_to_nhwc_avx2(const float *s
         for (int c0 = 0; c0 < c16; c0 += 16)
             for (int p0 = b0; p0 < b1; p0 += 16) {
                 __m128i r[16];
-                for (int i = 0; i < 16; i++) r[i] = quantize16(src + (size_t)(c0 + i) * plane + p0, inv, zpv);
+                for (int i = 0; i < 16; i++) r[i] = quantize16(src + (size_t)(c0 + i) * plane + p0, inv, zpv, topv);
                 transpose_16x16_u8(r);
                 for (int i = 0; i < 16; i++)
                     _mm_storeu_si128((__m128i *)(dst + (size_t)(p0 + i) * channels + c0), r[i]);
             }
-        if (c16 < channels) quantize_block(src, channels, plane, inv_scale, zp, b0, b1, c16, channels, dst);
+        if (c16 < channels) quantize_block(src, channels, plane, inv_scale, zp, top, b0, b1, c16, channels, dst);
     }
-    if (full < end) quantize_block(src, channels, plane, inv_scale, zp, full, end, 0, channels, dst);
+    if (full < end) quantize_block(src, channels, plane, inv_scale, zp, top, full, end, 0, channels, dst);
 }
 #endif
 
 void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane, float inv_scale, int zero_point,
-                              int first, int count, uint8_t *dst) {
-    const float zp = (float)zero_point;
+                              int top_level, int first, int count, uint8_t *dst) {
+    const float zp = (float)zero_point, top = (float)top_level;
 #if defined(__x86_64__)
     if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
-        quantize_to_nhwc_avx2(src, channels, plane, inv_scale, zp, first, count, dst);
+        quantize_to_nhwc_avx2(src, channels, plane, inv_scale, zp, top, first, count, dst);
         return;
     }
 #endif
@@ -106,49 +106,49 @@ void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane
     enum { BLOCK = 64 };
     for (int p0 = first; p0 < first + count; p0 += BLOCK)
         for (int c0 = 0; c0 < channels; c0 += BLOCK)
-            quantize_block(src, channels, plane, inv_scale, zp, p0, imin(first + count, p0 + BLOCK), c0,
+            quantize_block(src, channels, plane, inv_scale, zp, top, p0, imin(first + count, p0 + BLOCK), c0,
                            imin(channels, c0 + BLOCK), dst);
 }
 
 void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
-                           uint8_t *dst, long ldd) {
-    const float zp = (float)zero_point;
+                           int top_level, uint8_t *dst, long ldd) {
+    const float zp = (float)zero_point, top = (float)top_level;
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * lds;
         uint8_t *d = dst + (size_t)r * ldd;
         int j = 0;
-        for (; j < cols; j++) d[j] = quantize(s[j], inv_scale, zp);
+        for (; j < cols; j++) d[j] = quantize(s[j], inv_scale, zp, top);
         for (; j < ldd && j < ((cols + 3) & ~3); j++) d[j] = 0;
     }
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static int add_quantize_avx2(float *dst, const float *add, int n, float inv_scale,
-                                                             float zp, uint8_t *levels) {
-    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+                                                             float zp, float top, uint8_t *levels) {
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp), topv = _mm256_set1_ps(top);
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 a = _mm256_add_ps(_mm256_loadu_ps(dst + i), _mm256_loadu_ps(add + i));
         const __m256 b = _mm256_add_ps(_mm256_loadu_ps(dst + i + 8), _mm256_loadu_ps(add + i + 8));
         _mm256_storeu_ps(dst + i, a);
         _mm256_storeu_ps(dst + i + 8, b);
-        _mm_storeu_si128((__m128i *)(levels + i), pack16(levels8(a, inv, zpv), levels8(b, inv, zpv)));
+        _mm_storeu_si128((__m128i *)(levels + i), pack16(levels8(a, inv, zpv, topv), levels8(b, inv, zpv, topv)));
     }
     return i;
 }
 #endif
 
 void rcnn_i8_add_quantize(int isa, float *dst, const float *add, int n, float inv_scale, int zero_point,
-                          uint8_t *levels) {
-    const float zp = (float)zero_point;
+                          int top_level, uint8_t *levels) {
+    const float zp = (float)zero_point, top = (float)top_level;
     int i = 0;
 #if defined(__x86_64__)
-    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) i = add_quantize_avx2(dst, add, n, inv_scale, zp, levels);
+    if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) i = add_quantize_avx2(dst, add, n, inv_scale, zp, top, levels);
 #endif
     (void)isa;
     for (; i < n; i++) {
         dst[i] = dst[i] + add[i];
-        levels[i] = quantize(dst[i], inv_scale, zp);
+        levels[i] = quantize(dst[i], inv_scale, zp, top);
     }
 }
 
@@ -247,11 +247,11 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
 __attribute__((target("avx2"))) static void requantize_block_avx2(const int32_t *acc, long ldacc, int rows, int n,
                                                                    const int32_t *offset, const float *scale,
                                                                    const float *bias, int act, const rcnn_i8_shortcut *sc,
-                                                                   float inv_scale, float zp, uint8_t *dst, long ldd,
-                                                                   float *values, long ldv) {
+                                                                   float inv_scale, float zp, float top, uint8_t *dst,
+                                                                   long ldd, float *values, long ldv) {
     const int n16 = n / 16 * 16;
     const __m256 zero = _mm256_setzero_ps();
-    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp), topv = _mm256_set1_ps(top);
     const __m256i shortcut_zp = _mm256_set1_epi32(sc ? sc->zero_point : 0);
     const __m256 shortcut_scale = _mm256_set1_ps(sc ? sc->scale : 0.0f);
     for (int r = 0; r < rows; r++) {
@@ -269,14 +269,14 @@ __attribute__((target("avx2"))) static void requantize_block_avx2(const int32_t 
                     v = activate8(v, act);
                 }
                 if (values) _mm256_storeu_ps(values + (size_t)r * ldv + j, v);
-                level[h] = levels8(v, inv, zpv);
+                level[h] = levels8(v, inv, zpv, topv);
             }
             _mm_storeu_si128((__m128i *)(d + o), pack16(level[0], level[1]));
         }
         for (int o = n16; o < n; o++) {
             const float v = requantized_value(a[o], o, offset, scale, bias, act, sc, r);
             if (values) values[(size_t)r * ldv + o] = v;
-            d[o] = quantize(v, inv_scale, zp);
+            d[o] = quantize(v, inv_scale, zp, top);
         }
     }
 }
@@ -284,7 +284,7 @@ __attribute__((target("avx2"))) static void requantize_block_avx2(const int32_t 
 
 void rcnn_i8_requantize_block(int isa, const int32_t *acc, long ldacc, int rows, int n, const rcnn_i8_requantize *rq,
                               int row, int col) {
-    const float zp = (float)rq->zero_point;
+    const float zp = (float)rq->zero_point, top = (float)rq->top;
     const int32_t *offset = rq->offset + col;
     const float *scale = rq->scale + col, *bias = rq->bias ? rq->bias + col : NULL;
     uint8_t *dst = rq->dst + (size_t)row * rq->ldd + col;
@@ -297,7 +297,7 @@ void rcnn_i8_requantize_block(int isa, const int32_t *acc, long ldacc, int rows,
     }
 #if defined(__x86_64__)
     if (isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2)) {
-        requantize_block_avx2(acc, ldacc, rows, n, offset, scale, bias, rq->act, sc, rq->inv_scale, zp, dst, rq->ldd,
+        requantize_block_avx2(acc, ldacc, rows, n, offset, scale, bias, rq->act, sc, rq->inv_scale, zp, top, dst, rq->ldd,
                               values, rq->ldv);
         return;
     }
@@ -309,22 +309,22 @@ void rcnn_i8_requantize_block(int isa, const int32_t *acc, long ldacc, int rows,
         for (int o = 0; o < n; o++) {
             const float v = requantized_value(a[o], o, offset, scale, bias, rq->act, sc, r);
             if (values) values[(size_t)r * rq->ldv + o] = v;
-            d[o] = quantize(v, rq->inv_scale, zp);
+            d[o] = quantize(v, rq->inv_scale, zp, top);
         }
     }
 }
 
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                             uint8_t *dst, long ldd, float *values, long ldv) {
-    const rcnn_i8_requantize rq = {offset, scale, bias, act, NULL, inv_scale, zero_point, dst, ldd, values, ldv};
+                             int top, uint8_t *dst, long ldd, float *values, long ldv) {
+    const rcnn_i8_requantize rq = {offset, scale, bias, act, NULL, inv_scale, zero_point, top, dst, ldd, values, ldv};
     rcnn_i8_requantize_block(isa, acc, ldacc, rows, n, &rq, 0, 0);
 }
 
 void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                        const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
-                       int zero_point, uint8_t *dst, long ldd, float *values, long ldv) {
-    const rcnn_i8_requantize rq = {offset, scale, bias, RCNN_I8_ACT_IDENTITY, shortcut, inv_scale, zero_point,
+                       int zero_point, int top, uint8_t *dst, long ldd, float *values, long ldv) {
+    const rcnn_i8_requantize rq = {offset, scale, bias, RCNN_I8_ACT_IDENTITY, shortcut, inv_scale, zero_point, top,
                                    dst, ldd, values, ldv};
     rcnn_i8_requantize_block(isa, acc, ldacc, rows, n, &rq, 0, 0);
 }
@@ -335,7 +335,7 @@ void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n,
 static void store_residual_block(const int32_t *acc, long ldacc, int r0, int count, int o0, int o1,
                                  const int32_t *offset, const float *scale, const float *bias,
                                  const float *residual, float *out, long plane, float inv_scale, float zp,
-                                 uint8_t *levels, int n) {
+                                 float top, uint8_t *levels, int n) {
     for (int o = o0; o < o1; o++) {
         const int32_t off = offset[o];
         const float s = scale[o], b = bias ? bias[o] : 0.0f;
@@ -346,7 +346,7 @@ static void store_residual_block(const int32_t *acc, long ldacc, int r0, int cou
             float v = dequantize(a[(size_t)i * ldacc], off, s, b, 0) + res[i];
             v = v <= 0.0f ? 0.0f : v;
             d[i] = v;
-            if (levels) levels[(size_t)(r0 + i) * n + o] = quantize(v, inv_scale, zp);
+            if (levels) levels[(size_t)(r0 + i) * n + o] = quantize(v, inv_scale, zp, top);
         }
     }
 }
@@ -356,10 +356,11 @@ __attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_
                                                                      int count, int n, const int32_t *offset,
                                                                      const float *scale, const float *bias,
                                                                      const float *residual, float *out, long plane,
-                                                                     float inv_scale, float zp, uint8_t *levels) {
+                                                                     float inv_scale, float zp, float top,
+                                                                     uint8_t *levels) {
     const int n8 = n / 8 * 8, full = count / 8 * 8;
     const __m256 zero = _mm256_setzero_ps();
-    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp);
+    const __m256 inv = _mm256_set1_ps(inv_scale), zpv = _mm256_set1_ps(zp), topv = _mm256_set1_ps(top);
     for (int o0 = 0; o0 < n8; o0 += 8) {
         const __m256i off = _mm256_loadu_si256((const __m256i *)(offset + o0));
         const __m256 s = _mm256_loadu_ps(scale + o0), b = bias ? _mm256_loadu_ps(bias + o0) : zero;
@@ -377,30 +378,31 @@ __attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_
             if (levels) {
                 transpose_8x8_ps(t, v); /* back to pixel rows */
                 for (int i = 0; i < 8; i++) {
-                    const __m256i q = levels8(v[i], inv, zpv);
+                    const __m256i q = levels8(v[i], inv, zpv, topv);
                     _mm_storel_epi64((__m128i *)(levels + (size_t)(r0 + i0 + i) * n + o0), pack16(q, q));
                 }
             }
         }
         if (full < count)
             store_residual_block(acc, ldacc, r0 + full, count - full, o0, o0 + 8, offset, scale, bias,
-                                 residual + full, out + full, plane, inv_scale, zp, levels, n);
+                                 residual + full, out + full, plane, inv_scale, zp, top, levels, n);
     }
     if (n8 < n)
         store_residual_block(acc, ldacc, r0, count, n8, n, offset, scale, bias, residual, out, plane, inv_scale, zp,
-                             levels, n);
+                             top, levels, n);
 }
 #endif
 
 void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
                                  const int32_t *offset, const float *scale, const float *bias, const float *residual,
-                                 float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels) {
+                                 float *dst, long plane, float inv_scale, int zero_point, int top_level,
+                                 uint8_t *levels) {
     int vector = 0;
 #if defined(__x86_64__)
     vector = isa != RCNN_I8_BASELINE && rcnn_i8_isa_supported(RCNN_I8_AVX2);
 #endif
     (void)isa;
-    const float zp = (float)zero_point;
+    const float zp = (float)zero_point, top = (float)top_level;
     long p = first;
     int r = 0;
     while (r < rows) {
@@ -411,11 +413,11 @@ void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long f
 #if defined(__x86_64__)
         if (vector)
             store_residual_run_avx2(acc, ldacc, r, run, n, offset, scale, bias, residual + at, dst + at, plane,
-                                    inv_scale, zp, levels);
+                                    inv_scale, zp, top, levels);
         else
 #endif
             store_residual_block(acc, ldacc, r, run, 0, n, offset, scale, bias, residual + at, dst + at, plane,
-                                 inv_scale, zp, levels, n);
+                                 inv_scale, zp, top, levels, n);
         r += run;
         p += run;
     }

@@ -12,13 +12,14 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-static inline uint8_t quantize(float x, float inv_scale, float zero_point) {
+/* x quantized to a level in 0...top (127 for 7-bit activations, 255 for 8-bit). */
+static inline uint8_t quantize(float x, float inv_scale, float zero_point, float top) {
     float v = x * inv_scale + zero_point;
     v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 */
-    v = v < (float)RCNN_I8_MAX_ACTIVATION ? v : (float)RCNN_I8_MAX_ACTIVATION;
+    v = v < top ? v : top;
     /* Round half to even without a library call (the baseline ISA has no rounding instruction):
      * adding 1.5 * 2^23 leaves no fraction bits, so the float addition rounds v to an integer in
-     * the current (nearest-even) mode; exact for 0 <= v <= 127. */
+     * the current (nearest-even) mode; exact for 0 <= v <= 255. */
     const float magic = 12582912.0f;
     return (uint8_t)(int)((v + magic) - magic);
 }
@@ -86,8 +87,8 @@ void rcnn_i8_requantize_block(int isa, const int32_t *acc, long ldacc, int rows,
 
 #if defined(__x86_64__)
 /* Eight floats to eight levels (as int32), as quantize() does each. */
-__attribute__((target("avx2"))) static inline __m256i levels8(__m256 x, __m256 inv, __m256 zp) {
-    const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps((float)RCNN_I8_MAX_ACTIVATION);
+__attribute__((target("avx2"))) static inline __m256i levels8(__m256 x, __m256 inv, __m256 zp, __m256 top) {
+    const __m256 zero = _mm256_setzero_ps();
     x = _mm256_add_ps(_mm256_mul_ps(x, inv), zp);
     /* max_ps returns its second operand when the first is NaN: NaN goes to 0. */
     x = _mm256_min_ps(_mm256_max_ps(x, zero), top);
@@ -95,7 +96,7 @@ __attribute__((target("avx2"))) static inline __m256i levels8(__m256 x, __m256 i
     return _mm256_cvtps_epi32(x);
 }
 
-/* Two vectors of eight int32 levels (0...127) to sixteen bytes, in order. */
+/* Two vectors of eight int32 levels (0...255) to sixteen bytes, in order. */
 __attribute__((target("avx2"))) static inline __m128i pack16(__m256i lo, __m256i hi) {
     const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8); /* 16-bit 0-7, 8-15 */
     return _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));

@@ -19,6 +19,8 @@ struct ModelInfo: Encodable {
     var floatLayers: Int?
     /// Int8 variants: bits of the weight levels (8 or 7).
     var weightBits: Int?
+    /// Int8 variants: bits of the activation levels (8 or 7).
+    var activationBits: Int?
     /// Int8 variants: how ResNet blocks join their residuals, "float" or "int8" (the table's
     /// `residual_joins`).
     var residualJoins: String?
@@ -50,6 +52,7 @@ struct ModelInfo: Encodable {
             int8Layers = q.layers.count
             floatLayers = q.floatLayers?.count ?? 0
             weightBits = q.effectiveWeightBits
+            activationBits = q.effectiveActivationBits
             residualJoins = q.residualJoins ?? "float"
         }
         if m.hasKeypoints {
@@ -63,7 +66,7 @@ struct ModelInfo: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton, precision
-        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits", residualJoins = "residual_joins"
+        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits", activationBits = "activation_bits", residualJoins = "residual_joins"
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

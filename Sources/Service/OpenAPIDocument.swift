@@ -246,6 +246,7 @@ enum OpenAPIDocument {
                                  "int8_layers": ["type": "integer", "description": "int8 variants: layers that run in int8."],
                                  "float_layers": ["type": "integer", "description": "int8 variants: layers left in float32."],
                                  "weight_bits": ["type": "integer", "enum": [7, 8], "description": "int8 variants: bits of the int8 layers' weight levels."],
+                                 "activation_bits": ["type": "integer", "enum": [7, 8], "description": "int8 variants: bits of the activation levels (7 for variants calibrated before 8-bit activations)."],
                                  "residual_joins": ["type": "string", "enum": ["float", "int8"], "description": "int8 variants: how ResNet blocks add their identity shortcut (int8: from the input's levels)."],
                                  "box_head_svd": ["type": "array", "description": "present when the box head runs its truncated SVD (svd_rank / svd_energy in the server config)",
                                                   "items": object(["out_features": int, "in_features": int, "rank": int, "energy": ["type": "number"]],

@@ -2,33 +2,61 @@ import CKernels
 import Foundation
 
 /// Per-tensor affine quantization of an activation: `q = clamp(round(x / scale) + zeroPoint, 0,
-/// maxLevel)` with 7-bit levels, so that the AVX2 multiply is exact and every instruction-set path
-/// computes the same integers (see `CKernels.h`). A value of exactly 0 is representable (the zero
-/// point), which convolution padding needs.
+/// maxLevel)` with 7-bit levels (0...127) or 8-bit ones (0...255). Every instruction-set path computes
+/// the same integers for either (see `CKernels.h`); 7 bits let AVX2 use its fastest kernels, 8 bits
+/// halve the quantization step. A value of exactly 0 is representable (the zero point), which
+/// convolution padding needs.
 public struct ActivationQuantization: Sendable, Equatable, Codable {
     public let scale: Float
     public let zeroPoint: Int
+    /// Bits of the levels: 7 or 8 (`bitChoices`).
+    public let bits: Int
 
-    /// The largest quantized level (127).
-    public static let maxLevel = Int(RCNN_I8_MAX_ACTIVATION)
+    /// The activation widths a model may be quantized to.
+    public static let bitChoices = [7, 8]
 
-    /// Checked construction from stored values: a positive finite scale and a zero point in
-    /// `0...maxLevel`, else nil.
-    public init?(scale: Float, zeroPoint: Int) {
-        guard scale.isFinite, scale > 0, (0...ActivationQuantization.maxLevel).contains(zeroPoint) else { return nil }
+    /// The largest level of `bits`-bit activations (127 or 255).
+    public static func maxLevel(bits: Int) -> Int { (1 << bits) - 1 }
+
+    /// The largest quantized level (127 or 255).
+    public var maxLevel: Int { Self.maxLevel(bits: bits) }
+
+    /// Checked construction from stored values: 7 or 8 bits, a positive finite scale and a zero
+    /// point in `0...maxLevel`, else nil.
+    public init?(scale: Float, zeroPoint: Int, bits: Int = 7) {
+        guard Self.bitChoices.contains(bits), scale.isFinite, scale > 0,
+              (0...Self.maxLevel(bits: bits)).contains(zeroPoint) else { return nil }
         self.scale = scale
         self.zeroPoint = zeroPoint
+        self.bits = bits
     }
 
     /// The quantization covering `[lower, upper]` widened to include 0 (a degenerate or non-finite
-    /// range gets the unit range).
-    public init(lower: Float, upper: Float) {
+    /// range gets the unit range), in `bits`-bit levels.
+    public init(lower: Float, upper: Float, bits: Int = 7) {
+        precondition(Self.bitChoices.contains(bits), "activation bits must be 7 or 8, got \(bits)")
         var lo = min(lower, 0), hi = max(upper, 0)
         if !lo.isFinite || !hi.isFinite || hi - lo <= Float.leastNormalMagnitude { lo = 0; hi = 1 }
-        let levels = Float(ActivationQuantization.maxLevel)
-        let s = (hi - lo) / levels
+        let top = Self.maxLevel(bits: bits)
+        let s = (hi - lo) / Float(top)
         scale = s
-        zeroPoint = min(ActivationQuantization.maxLevel, max(0, Int((-lo / s).rounded())))
+        zeroPoint = min(top, max(0, Int((-lo / s).rounded())))
+        self.bits = bits
+    }
+
+    private enum CodingKeys: String, CodingKey { case scale, zeroPoint, bits }
+
+    /// Decodes a stored quantization; one stored without `bits` (before 8-bit activations) has 7.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let scale = try c.decode(Float.self, forKey: .scale)
+        let zeroPoint = try c.decode(Int.self, forKey: .zeroPoint)
+        let bits = try c.decodeIfPresent(Int.self, forKey: .bits) ?? 7
+        guard let q = ActivationQuantization(scale: scale, zeroPoint: zeroPoint, bits: bits) else {
+            throw DecodingError.dataCorruptedError(forKey: .scale, in: c,
+                                                   debugDescription: "scale \(scale), zero point \(zeroPoint), bits \(bits) is not a quantization")
+        }
+        self = q
     }
 
     /// The real value of level `q`.
@@ -38,9 +66,12 @@ public struct ActivationQuantization: Sendable, Equatable, Codable {
     public func level(_ x: Float) -> Int {
         var v = x * (1 / scale) + Float(zeroPoint)
         v = v > 0 ? v : 0
-        v = min(v, Float(ActivationQuantization.maxLevel))
+        v = min(v, Float(maxLevel))
         return Int(v.rounded(.toNearestOrEven))
     }
+
+    /// The kernels' `top` argument.
+    var top: Int32 { Int32(maxLevel) }
 }
 
 /// The int8 kernels' instruction-set paths and the one in use.
@@ -73,7 +104,7 @@ public enum Int8Kernels {
 }
 
 /// Weights quantized per output channel to signed 8 bits (symmetric, levels -127...127; with 7 bits,
-/// -63...63, which the AVX2 path multiplies about 1.2x faster: see `narrow`) and packed
+/// -63...63, which the AVX2 path multiplies faster: see `narrow`) and packed
 /// for the int8 multiply, with the constants that turn its integer sums back into real values for
 /// one input quantization and the layer's bias: `y[o] = (acc[o] - offset[o]) * scale[o] + bias[o]`, where `offset[o]` is
 /// the input zero point times the sum of channel o's weight levels and `scale[o]` is the input scale
@@ -87,7 +118,8 @@ public final class PackedInt8Weights: @unchecked Sendable {
     public let bias: [Float]
     public let input: ActivationQuantization
     /// Whether every weight level lies in -64...63 (7-bit weights), which the AVX2 path multiplies
-    /// faster; checked on the levels, not assumed.
+    /// faster with 7-bit activations and without splitting 8-bit ones; checked on the levels, not
+    /// assumed.
     public let narrow: Bool
     let packed: UnsafeMutablePointer<Int8>
 
@@ -136,6 +168,12 @@ public final class PackedInt8Weights: @unchecked Sendable {
     /// Row stride of the u8 input matrix: k rounded up to 4.
     public var paddedK: Int { (k + 3) & ~3 }
 
+    /// The multiply's `flags`: narrow weights, and 8-bit input levels (which AVX2 multiplies with
+    /// another kernel to stay exact).
+    var flags: Int32 {
+        (narrow ? RCNN_I8_NARROW_WEIGHTS : 0) | (input.bits > 7 ? RCNN_I8_WIDE_ACTIVATIONS : 0)
+    }
+
     /// The weight levels, read back from the packed panels: output j's k levels at `j * k`.
     public func levels() -> [Int8] {
         let nr = Int(RCNN_I8_NR), kp = paddedK
@@ -149,7 +187,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
 
     /// `acc[i][j] = sum a[i][kk] * w[j][kk]` for `m` rows of `a` (`paddedK` bytes each, padding 0).
     func multiply(m: Int, a: UnsafePointer<UInt8>, lda: Int, into acc: UnsafeMutablePointer<Int32>, ldc: Int) {
-        let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), narrow ? 1 : 0, acc, ldc)
+        let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), flags, acc, ldc)
         precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
     }
 
@@ -162,7 +200,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         precondition(j >= 0 && j < n, "output \(j) of \(n)")
         let nr = Int(RCNN_I8_NR), first = j / nr * nr
         let rc = rcnn_i8_gemm(Int8Kernels.path.rawValue, Int32(m), a, lda, packed + first * paddedK, Int32(k),
-                              Int32(min(nr, n - first)), narrow ? 1 : 0, acc, nr)
+                              Int32(min(nr, n - first)), flags, acc, nr)
         precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
         return j - first
     }
@@ -200,7 +238,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         let act = Self.code(activation)
         withConstants { off, sc, b in
             rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, act,
-                                    1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
+                                    1 / next.scale, Int32(next.zeroPoint), next.top, dst, n, values, n)
         }
     }
 
@@ -217,10 +255,10 @@ public final class PackedInt8Weights: @unchecked Sendable {
         withConstants { off, sc, b in
             func run(_ join: UnsafePointer<rcnn_i8_shortcut>?) {
                 var rq = rcnn_i8_requantize(offset: off, scale: sc, bias: b, act: act, shortcut: join,
-                                            inv_scale: 1 / next.scale, zero_point: Int32(next.zeroPoint),
+                                            inv_scale: 1 / next.scale, zero_point: Int32(next.zeroPoint), top: next.top,
                                             dst: dst, ldd: n, values: values, ldv: n)
                 let rc = rcnn_i8_gemm_requantize(Int8Kernels.path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n),
-                                                 narrow ? 1 : 0, partialSums, n, &rq)
+                                                 flags, partialSums, n, &rq)
                 precondition(rc == 0, "int8 path \(Int8Kernels.path) is not supported by this CPU")
             }
             if let shortcut { withUnsafePointer(to: shortcut) { run($0) } } else { run(nil) }
@@ -236,7 +274,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         let act = Self.code(activation), j = columns.lowerBound
         withConstants { off, sc, b in
             rcnn_i8_requantize_rows(Int8Kernels.path.rawValue, acc + j, n, Int32(rows), Int32(columns.count), off + j,
-                                    sc + j, b + j, act, 1 / next.scale, Int32(next.zeroPoint), dst, ldd, nil, 0)
+                                    sc + j, b + j, act, 1 / next.scale, Int32(next.zeroPoint), next.top, dst, ldd, nil, 0)
         }
     }
 
@@ -258,7 +296,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
                              levels: UnsafeMutablePointer<UInt8>?) {
         withConstants { off, sc, b in
             rcnn_i8_store_nchw_residual(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b,
-                                        residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0),
+                                        residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0), next?.top ?? 127,
                                         levels)
         }
     }
@@ -272,7 +310,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
         withConstants { off, sc, b in
             withUnsafePointer(to: shortcut) { shortcut in
                 rcnn_i8_join_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, shortcut,
-                                  1 / next.scale, Int32(next.zeroPoint), dst, n, values, n)
+                                  1 / next.scale, Int32(next.zeroPoint), next.top, dst, n, values, n)
             }
         }
     }

@@ -33,14 +33,23 @@ struct Calibrate: ParsableCommand {
     @Option(name: .long, help: "Range of each input: percentile or minmax.")
     var method: String = "percentile"
 
-    @Option(name: .long, help: "Percentile of each side of a range (percentile method), in (50, 100].")
-    var percentile: Double = 99.995
+    @Option(name: .long, help: "Percentile of each side of a range (percentile method), in (50, 100]. Default: 99.999 with 8-bit activations, 99.995 with 7-bit.")
+    var percentile: Double?
 
     @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
     var floatLayers: [String] = []
 
-    @Option(name: .customLong("weight-bits"), help: "Bits of the int8 layers' weight levels: 8, or 7, which the AVX2 kernel (CPUs without VNNI) multiplies about 1.2x faster at a small cost in accuracy; every CPU computes the same results for either.")
-    var weightBits: Int = 8
+    @Option(name: .customLong("weight-bits"), help: "Bits of the int8 layers' weight levels: 8 or 7. Default: 8, or 7 where this CPU's int8 multiply is AVX2 without VNNI and the activations are 8-bit (its 8 x 8-bit kernel runs at about float32 speed, 8-bit activations with 7-bit weights at its 7-bit speed). Every CPU computes the same results for any widths.")
+    var weightBits: Int?
+
+    @Option(name: .customLong("activation-bits"), help: "Bits of the activation levels: 8 (0...255: half the quantization step of 7, closer to float32) or 7 (0...127: with --weight-bits 7, the fastest AVX2 kernel on CPUs without VNNI).")
+    var activationBits: Int = 8
+
+    /// The weight width: as asked, else 8, or 7 where AVX2 would multiply 8-bit activations by
+    /// 8-bit weights with its slow split kernel.
+    static func defaultWeightBits(activationBits: Int) -> Int {
+        Int8Kernels.path == .avx2 && activationBits == 8 ? 7 : 8
+    }
 
     @Flag(name: .customLong("all-int8"), help: "Run every int8-capable layer in int8, even where float32 is faster on this CPU (by default each layer is timed both ways on its first input and kept float32 unless int8 is at least 10% faster, then the whole model is timed on the first image with that choice and with every layer in int8, and every layer in int8 is kept when it is at least 10% faster, since a float32 layer also breaks a chain of int8 layers; calibrate with the --threads you serve with).")
     var allInt8 = false
@@ -56,8 +65,10 @@ struct Calibrate: ParsableCommand {
             throw ValidationError("--method must be percentile or minmax")
         }
         guard count > 0 else { throw ValidationError("--count must be positive") }
+        let weightBits = self.weightBits ?? Self.defaultWeightBits(activationBits: activationBits)
         guard PackedInt8Weights.weightBitChoices.contains(weightBits) else { throw ValidationError("--weight-bits must be 7 or 8") }
-        guard percentile > 50 && percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
+        guard ActivationQuantization.bitChoices.contains(activationBits) else { throw ValidationError("--activation-bits must be 7 or 8") }
+        if let percentile, !(percentile > 50 && percentile <= 100) { throw ValidationError("--percentile must be in (50, 100]") }
         guard !out.isEmpty, out.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) != nil, !out.hasPrefix(".") else {
             throw ValidationError("--out must be a model name (letters, digits, '_', '-', '.')")
         }
@@ -73,7 +84,7 @@ struct Calibrate: ParsableCommand {
             throw ValidationError("\(outURL.path) exists (--force replaces it)")
         }
         let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers), chooseBySpeed: !allInt8,
-                                              weightBits: weightBits)
+                                              weightBits: weightBits, activationBits: activationBits)
         let start = Date()
         try calibrator.recording {
             for (i, file) in files.enumerated() {
@@ -123,7 +134,7 @@ struct Calibrate: ParsableCommand {
                 }
             }
         }
-        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights), \(table.floatLayers?.count ?? 0) float32 layers; "
+        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights, \(table.effectiveActivationBits)-bit activations), \(table.floatLayers?.count ?? 0) float32 layers; "
               + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
         for f in table.floatLayers ?? [] { print("  float32: \(f.name) (\(f.reason))") }
         if let path = variant.backbone.residualPath {
@@ -137,8 +148,10 @@ struct Calibrate: ParsableCommand {
                          1000 * q, 1000 * f, q / max(1e-9, f), 1000 * all))
         }
         if let wholeModel { print(wholeModel) }
-        if weightBits == 8 && Int8Kernels.path == .avx2 {
-            print("note: this CPU multiplies int8 with AVX2 (no VNNI), where --weight-bits 7 runs the int8 layers about 1.2x faster")
+        if Int8Kernels.path == .avx2 {
+            print("note: this CPU multiplies int8 with AVX2 (no VNNI): \(activationBits)-bit activations with \(weightBits)-bit weights"
+                  + (activationBits == 8 && weightBits == 8 ? " take its split kernel, about twice the time of the others;" : ";")
+                  + " --activation-bits 7 --weight-bits 7 runs fastest, about 1.2x faster than one 8-bit width")
         }
         print("wrote \(outURL.path)")
     }

@@ -32,15 +32,20 @@ extension CLITests {
         XCTAssertEqual(written["weights_sha256"] as? String, original["weights_sha256"] as? String)
         let q = try XCTUnwrap(written["quantization"] as? [String: Any])
         XCTAssertEqual(q["precision"] as? String, "int8")
-        XCTAssertNil(q["weight_bits"], "8-bit weights, the default, are not written")
+        // The default weight width: 8 (not written), or 7 where the CPU multiplies int8 with AVX2.
+        let avx2 = r.output.contains("note: this CPU multiplies int8 with AVX2")
+        let weightBits = avx2 ? 7 : 8
+        XCTAssertEqual(q["weight_bits"] as? Int, avx2 ? 7 : nil, "8-bit weights, the default, are not written")
         XCTAssertNil(q["residual_joins"], "float joins, the default, are not written")
+        XCTAssertEqual(q["activation_bits"] as? Int, 8, "8-bit activations, the default, are written (a table without them has 7)")
         let layers = try XCTUnwrap(q["layers"] as? [[String: Any]])
         let floats = try XCTUnwrap(q["float_layers"] as? [[String: Any]])
         XCTAssertGreaterThan(layers.count, 40, "every dense layer of the default model")
         for l in layers {
             XCTAssertGreaterThan(l["scale"] as? Double ?? 0, 0)
-            XCTAssertTrue((0...127).contains(l["zero_point"] as? Int ?? -1))
+            XCTAssertTrue((0...255).contains(l["zero_point"] as? Int ?? -1))
         }
+        XCTAssertTrue(layers.contains { (l: [String: Any]) in (l["zero_point"] as? Int ?? 0) > 127 }, "8-bit zero points: some above 127")
         let reasons = Dictionary(uniqueKeysWithValues: floats.map { ($0["name"] as! String, $0["reason"] as! String) })
         XCTAssertEqual(reasons["backbone.body.0.0"], "first layer: its input is the normalized image")
         // MobileNetV3's depthwise convolutions and the mask head's 2x2 stride-2 upsampling run in int8
@@ -51,10 +56,11 @@ extension CLITests {
         XCTAssertEqual(Set(reasons.keys), ["backbone.body.0.0", "roi_heads.keypoint_predictor.kps_score_lowres"], "\(reasons)")
         XCTAssertTrue(Set(layers.map { $0["name"] as! String }).isDisjoint(with: reasons.keys))
         XCTAssertEqual((q["calibration"] as? [String: Any])?["images"] as? Int, 4)
+        XCTAssertEqual((q["calibration"] as? [String: Any])?["percentile"] as? Double, 99.999, "the 8-bit default percentile")
 
         let models = try run(binary, ["models", "--config", variant])
         XCTAssertEqual(models.status, 0, models.errors)
-        XCTAssertTrue(models.output.contains("precision: int8, \(layers.count) int8 layers (8-bit weights), \(floats.count) float32 layers"), models.output)
+        XCTAssertTrue(models.output.contains("precision: int8, \(layers.count) int8 layers (\(weightBits)-bit weights, 8-bit activations), \(floats.count) float32 layers"), models.output)
         XCTAssertTrue(try run(binary, ["models", "--config", source]).output.contains("precision: float32"))
 
         // Many detections compared (a low threshold), not only the confident ones. Near the threshold
@@ -174,13 +180,13 @@ extension CLITests {
             let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", name,
                                      "--all-int8", "--weight-bits", String(bits)])
             XCTAssertEqual(r.status, 0, r.errors)
-            XCTAssertTrue(r.output.contains("int8 layers (\(bits)-bit weights)"), r.output)
+            XCTAssertTrue(r.output.contains("int8 layers (\(bits)-bit weights, 8-bit activations)"), r.output)
         }
         let w7 = models.appendingPathComponent("w7.json").path, w8 = models.appendingPathComponent("w8.json").path
         let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: w7))) as? [String: Any])
         let q = try XCTUnwrap(doc["quantization"] as? [String: Any])
         XCTAssertEqual(q["weight_bits"] as? Int, 7)
-        XCTAssertTrue(try run(binary, ["models", "--config", w7]).output.contains("int8 layers (7-bit weights)"))
+        XCTAssertTrue(try run(binary, ["models", "--config", w7]).output.contains("int8 layers (7-bit weights, 8-bit activations)"))
 
         func compare(_ a: String, _ b: String) throws -> [String: Any] {
             let cmp = try run(binary, ["compare", "--config", a, "--with", b, "--images", "Samples", "--score-threshold", "0.05", "--features", "--json"])
@@ -217,6 +223,84 @@ extension CLITests {
         XCTAssertTrue(load.errors.contains("quantization: weight_bits must be 7 or 8 (got 9)"), load.errors)
     }
 
+    /// `--activation-bits 7` writes a variant with 7-bit activation levels (the table says so, its
+    /// zero points stay within 0...127, `rcnn models` shows it); its pyramid features are further
+    /// from float32 than the 8-bit variant's. A table written before 8-bit activations (no
+    /// `activation_bits`) loads as 7-bit and detects as with the field. Other widths, and zero
+    /// points beyond the width, are clear errors.
+    func testCalibrateWithSevenBitActivations() throws {
+        let root = try temporaryModelDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let models = root.appendingPathComponent("Config/models")
+        let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
+        for (bits, name) in [(7, "a7"), (8, "a8")] {
+            let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", name,
+                                     "--all-int8", "--activation-bits", String(bits), "--weight-bits", "8"])
+            XCTAssertEqual(r.status, 0, r.errors)
+            XCTAssertTrue(r.output.contains("int8 layers (8-bit weights, \(bits)-bit activations)"), r.output)
+        }
+        let a7 = models.appendingPathComponent("a7.json").path, a8 = models.appendingPathComponent("a8.json").path
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a7))) as? [String: Any])
+        let q = try XCTUnwrap(doc["quantization"] as? [String: Any])
+        XCTAssertEqual(q["activation_bits"] as? Int, 7)
+        XCTAssertEqual((q["calibration"] as? [String: Any])?["percentile"] as? Double, 99.995, "the 7-bit default percentile")
+        let zeroPoints = try XCTUnwrap(q["layers"] as? [[String: Any]]).map { $0["zero_point"] as? Int ?? -1 }
+        XCTAssertTrue(zeroPoints.allSatisfy { (0...127).contains($0) }, "\(zeroPoints)")
+        XCTAssertTrue(try run(binary, ["models", "--config", a7]).output.contains("(8-bit weights, 7-bit activations)"))
+
+        func meanFeatureError(_ variant: String) throws -> Double {
+            let cmp = try run(binary, ["compare", "--config", source, "--with", variant, "--images", "Samples", "--score-threshold", "0.05",
+                                       "--features", "--json"])
+            XCTAssertEqual(cmp.status, 0, cmp.errors)
+            let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: cmp.stdout) as? [String: Any])
+            XCTAssertGreaterThanOrEqual(doc["share"] as? Double ?? 0, 0.7, "\(doc)")
+            let errors = try XCTUnwrap(doc["feature_levels"] as? [[String: Any]]).map { $0["relative_error"] as? Double ?? -1 }
+            XCTAssertTrue(errors.allSatisfy { $0 > 0.001 && $0 < 0.25 }, "\(errors)")
+            return errors.reduce(0, +) / Double(errors.count)
+        }
+        let e7 = try meanFeatureError(a7), e8 = try meanFeatureError(a8)
+        XCTAssertLessThan(e8, 0.8 * e7, "8-bit activations are closer to float32 (7-bit \(e7), 8-bit \(e8))")
+
+        // A table from before 8-bit activations: no field, 7-bit levels. Both tables go through the
+        // same JSON writer, so their scales have the same digits.
+        var old = doc, oldQ = q
+        oldQ.removeValue(forKey: "activation_bits")
+        old["quantization"] = oldQ
+        let oldPath = models.appendingPathComponent("old.json").path, newPath = models.appendingPathComponent("new.json").path
+        try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: oldPath))
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: newPath))
+        XCTAssertTrue(try run(binary, ["models", "--config", oldPath]).output.contains("(8-bit weights, 7-bit activations)"))
+        let withField = try run(binary, ["detect", "--config", newPath, "--score-threshold", "0.05", Self.sample])
+        let without = try run(binary, ["detect", "--config", oldPath, "--score-threshold", "0.05", Self.sample])
+        XCTAssertEqual(withField.status, 0, withField.errors)
+        func detections(_ out: Data) throws -> Data {
+            let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: out) as? [String: Any])
+            return try JSONSerialization.data(withJSONObject: try XCTUnwrap(doc["detections"]), options: .sortedKeys)
+        }
+        XCTAssertEqual(try detections(without.stdout), try detections(withField.stdout))
+
+        let bad = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "a6", "--activation-bits", "6"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.errors.contains("--activation-bits must be 7 or 8"), bad.errors)
+        for (field, value, message) in [("activation_bits", 9 as Any, "quantization: activation_bits must be 7 or 8 (got 9)"),
+                                         ("zero_point", 200 as Any, "a zero point in 0...127")] {
+            var tampered = doc, tq = q
+            if field == "activation_bits" {
+                tq[field] = value
+            } else {
+                var layers = try XCTUnwrap(tq["layers"] as? [[String: Any]])
+                layers[0][field] = value
+                tq["layers"] = layers
+            }
+            tampered["quantization"] = tq
+            let path = models.appendingPathComponent("tampered.json").path
+            try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: path))
+            let load = try run(binary, ["detect", "--config", path, Self.sample])
+            XCTAssertEqual(load.status, 64)
+            XCTAssertTrue(load.errors.contains(message), load.errors)
+        }
+    }
+
     /// `--int8-joins` records `residual_joins: int8`, which `rcnn models` shows; on the default model
     /// (MobileNetV3, no ResNet blocks) calibration says that it changes nothing there. Other values
     /// in a table are a clear error.
@@ -226,14 +310,14 @@ extension CLITests {
         let models = root.appendingPathComponent("Config/models")
         let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
         let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "joins",
-                                 "--all-int8", "--int8-joins"])
+                                 "--all-int8", "--int8-joins", "--weight-bits", "8"])
         XCTAssertEqual(r.status, 0, r.errors)
         XCTAssertTrue(r.output.contains("--int8-joins: recorded, but this backbone joins its residuals in float32"), r.output)
         let path = models.appendingPathComponent("joins.json").path
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         var q = try XCTUnwrap(doc["quantization"] as? [String: Any])
         XCTAssertEqual(q["residual_joins"] as? String, "int8")
-        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("(8-bit weights, int8 residual joins)"))
+        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("(8-bit weights, 8-bit activations, int8 residual joins)"))
         XCTAssertEqual(try run(binary, ["detect", "--config", path, Self.sample]).status, 0)
 
         q["residual_joins"] = "fp16"

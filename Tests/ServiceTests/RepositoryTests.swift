@@ -222,6 +222,7 @@ extension RepositoryTests {
         XCTAssertEqual(info["int8_layers"] as? Int, table.layers.count)
         XCTAssertEqual(info["float_layers"] as? Int, table.floatLayers?.count)
         XCTAssertEqual(info["weight_bits"] as? Int, 8)
+        XCTAssertEqual(info["activation_bits"] as? Int, 8)
         XCTAssertEqual(info["residual_joins"] as? String, "float")
         XCTAssertGreaterThan(table.layers.count, 40)
         let jpeg = try ServiceFixture.sampleBytes()

@@ -66,7 +66,7 @@ extension Int8Tests {
                 // bits of the float32 join (NCHW, tested against the layers run one by one).
                 let (y, expectedLevels) = Conv2d.sequenceAddingReLU(floats, x, levels: nil, residual: d8.map { $0(x) } ?? x, next: reader)
                 XCTAssertGreaterThan(y.data.filter { $0 == 0 }.count, y.count / 20, "\(jc.name): the ReLU clips")
-                XCTAssertGreaterThan(y.data.filter { $0 > next.value(ActivationQuantization.maxLevel) }.count, 0,
+                XCTAssertGreaterThan(y.data.filter { $0 > next.value(next.maxLevel) }.count, 0,
                                      "\(jc.name): some outputs clip at the top level")
                 let exact: Int8Shortcut = d8.map { .downsample($0.int8!, levels) } ?? .values(x.channelsLast())
                 for keep in [true, false] {

@@ -40,13 +40,47 @@ final class Int8Tests: XCTestCase {
         }
     }
 
+    /// With 8-bit activations (`RCNN_I8_WIDE_ACTIVATIONS`) the multiply is exact on every path, with
+    /// 8-bit weights (AVX2's split kernel) and narrow ones (its plain kernel), on shapes that cross
+    /// every block edge, with the extreme products in row 0; and the split kernel really runs on
+    /// AVX2: without the flag the same product saturates.
+    func testEightBitActivationsAreExactOnEveryPath() throws {
+        let shapes: [(m: Int, k: Int, n: Int)] = [(1, 4, 1), (5, 7, 3), (13, 36, 17), (200, 300, 40), (37, 2400, 33),
+                                                  (6, 1153, 16), (401, 96, 70)]
+        for path in paths {
+            for narrow in [false, true] {
+                for (m, k, n) in shapes {
+                    let kp = (k + 3) & ~3, lda = kp + 4
+                    var a = [UInt8](repeating: 0, count: m * lda)
+                    for i in 0..<m { for j in 0..<k { a[i * lda + j] = UInt8.random(in: 0...255, using: &rng) } }
+                    let range: ClosedRange<Int8> = narrow ? Int8(RCNN_I8_NARROW_MIN)...Int8(RCNN_I8_NARROW_MAX) : -128...127
+                    var w = [Int8](repeating: 0, count: n * k)
+                    for i in w.indices { w[i] = Int8.random(in: range, using: &rng) }
+                    for kk in 0..<min(k, 8) { a[kk] = 255; w[kk] = range.lowerBound }
+                    let flags = RCNN_I8_WIDE_ACTIVATIONS | (narrow ? RCNN_I8_NARROW_WEIGHTS : 0)
+                    XCTAssertEqual(wrongSums(path, m: m, k: k, n: n, a: a, lda: lda, w: w, flags: flags), 0,
+                                   "8-bit activations, narrow \(narrow), \(path) m \(m) k \(k) n \(n)")
+                }
+            }
+        }
+        try Prerequisite.require(Int8Kernels.Path.avx2.isSupported, "an AVX2 CPU (this check runs the AVX2 kernel)",
+                                 provides: "CI runs on x86-64 machines with AVX2")
+        XCTAssertEqual(constantSum(.avx2, a: 255, w: -128, k: 8, flags: RCNN_I8_WIDE_ACTIVATIONS), 8 * 255 * -128)
+        XCTAssertNotEqual(constantSum(.avx2, a: 255, w: -128, k: 8, flags: 0), 8 * 255 * -128, "without the flag it saturates")
+    }
+
     /// How many of the multiply's m x n sums on `path` differ from the integer sum of a (rows of
     /// `lda` bytes) times w (n rows of k), counting any write past column n of the 3 padding columns.
     func wrongSums(_ path: Int8Kernels.Path, m: Int, k: Int, n: Int, a: [UInt8], lda: Int, w: [Int8], narrow: Bool) -> Int {
+        wrongSums(path, m: m, k: k, n: n, a: a, lda: lda, w: w, flags: narrow ? RCNN_I8_NARROW_WEIGHTS : 0)
+    }
+
+    /// The same with the multiply's `flags`.
+    func wrongSums(_ path: Int8Kernels.Path, m: Int, k: Int, n: Int, a: [UInt8], lda: Int, w: [Int8], flags: Int32) -> Int {
         var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
         rcnn_i8_pack(w, Int32(n), Int32(k), k, &packed)
         var c = [Int32](repeating: -1, count: m * (n + 3))
-        XCTAssertEqual(rcnn_i8_gemm(path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), narrow ? 1 : 0, &c, n + 3), 0)
+        XCTAssertEqual(rcnn_i8_gemm(path.rawValue, Int32(m), a, lda, packed, Int32(k), Int32(n), flags, &c, n + 3), 0)
         var wrong = 0
         for i in 0..<m {
             for j in 0..<n {
@@ -59,8 +93,8 @@ final class Int8Tests: XCTestCase {
         return wrong
     }
 
-    /// The AVX2 contract is real: 8-bit activations saturate its pair sums, which the exactness test
-    /// above would catch if the engine ever fed them (the test is not vacuous on AVX2).
+    /// The AVX2 contract is real: without `RCNN_I8_WIDE_ACTIVATIONS`, 8-bit activations saturate the
+    /// plain kernel's pair sums, so the flag (which 8-bit models pass) is what keeps them exact.
     func testAVX2SaturatesAbove7Bits() throws {
         try Prerequisite.require(Int8Kernels.Path.avx2.isSupported, "an AVX2 CPU (this check runs the AVX2 kernel)",
                                  provides: "CI runs on x86-64 machines with AVX2")
@@ -70,13 +104,18 @@ final class Int8Tests: XCTestCase {
 
     /// The first sum of a one-row multiply whose k activations all equal `a` and weights `w`.
     func constantSum(_ path: Int8Kernels.Path, a: UInt8, w: Int8, k: Int, narrow: Bool) -> Int32 {
+        constantSum(path, a: a, w: w, k: k, flags: narrow ? RCNN_I8_NARROW_WEIGHTS : 0)
+    }
+
+    /// The same with the multiply's `flags`.
+    func constantSum(_ path: Int8Kernels.Path, a: UInt8, w: Int8, k: Int, flags: Int32) -> Int32 {
         let n = 16
         let weights = [Int8](repeating: w, count: n * k)
         var packed = [Int8](repeating: 0, count: rcnn_i8_packed_bytes(Int32(k), Int32(n)))
         rcnn_i8_pack(weights, Int32(n), Int32(k), k, &packed)
         var c = [Int32](repeating: 0, count: n)
         rcnn_i8_gemm(path.rawValue, 1, [UInt8](repeating: a, count: (k + 3) & ~3), (k + 3) & ~3, packed, Int32(k), Int32(n),
-                     narrow ? 1 : 0, &c, n)
+                     flags, &c, n)
         return c[0]
     }
 
@@ -128,31 +167,34 @@ final class Int8Tests: XCTestCase {
     /// tiles, several images per call, and NaN, infinities, -0, values outside the range and exact
     /// half-level ties in the input.
     func testQuantizeAndStoreMatchTheBaselineOnEveryPath() {
-        let special: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 1e30, -1e30, 0.5, 1.5, 2.5, 126.5, 127.5]
+        let special: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 1e30, -1e30, 0.5, 1.5, 2.5, 126.5, 127.5, 254.5, 255.5]
+        for top in [RCNN_I8_MAX_ACTIVATION_7BIT, RCNN_I8_MAX_ACTIVATION_8BIT] {
         for (c, plane, first, count) in [(16, 40, 0, 40), (48, 300, 7, 260), (37, 129, 0, 129), (3, 50, 5, 33),
                                          (64, 16, 0, 16), (80, 1000, 13, 900)] {
             let src = (0..<(c * plane)).map { i -> Float in
-                i % 17 == 0 ? special[(i / 17) % special.count] : Float.random(in: -40...200, using: &rng)
+                i % 17 == 0 ? special[(i / 17) % special.count] : Float.random(in: -40...300, using: &rng)
             }
             var expected = [UInt8](repeating: 0xAB, count: c * plane)
-            rcnn_i8_quantize_to_nhwc(Int8Kernels.Path.baseline.rawValue, src, Int32(c), Int32(plane), 1, 0,
+            rcnn_i8_quantize_to_nhwc(Int8Kernels.Path.baseline.rawValue, src, Int32(c), Int32(plane), 1, 0, top,
                                      Int32(first), Int32(count), &expected)
             if first == 0 { XCTAssertEqual(expected[0], 0, "NaN (the first input) goes to level 0") }
+            XCTAssertEqual(expected.filter { $0 != 0xAB }.max(), UInt8(top), "the top level is \(top)")
             for path in paths {
                 var got = [UInt8](repeating: 0xAB, count: c * plane)
-                rcnn_i8_quantize_to_nhwc(path.rawValue, src, Int32(c), Int32(plane), 1, 0, Int32(first),
+                rcnn_i8_quantize_to_nhwc(path.rawValue, src, Int32(c), Int32(plane), 1, 0, top, Int32(first),
                                          Int32(count), &got)
-                XCTAssertEqual(got, expected, "quantize \(c) x \(plane) on \(path)")
+                XCTAssertEqual(got, expected, "quantize \(c) x \(plane) to \(top) on \(path)")
             }
             // A scale and zero point that make ties: x * 0.5 + 3 lands on k + 0.5 for odd x.
             rcnn_i8_quantize_to_nhwc(Int8Kernels.Path.baseline.rawValue, src.map { $0.rounded() }, Int32(c),
-                                     Int32(plane), 0.5, 3, Int32(first), Int32(count), &expected)
+                                     Int32(plane), 0.5, 3, top, Int32(first), Int32(count), &expected)
             for path in paths {
                 var got = [UInt8](repeating: 0xAB, count: c * plane)
-                rcnn_i8_quantize_to_nhwc(path.rawValue, src.map { $0.rounded() }, Int32(c), Int32(plane), 0.5, 3,
+                rcnn_i8_quantize_to_nhwc(path.rawValue, src.map { $0.rounded() }, Int32(c), Int32(plane), 0.5, 3, top,
                                          Int32(first), Int32(count), &got)
-                XCTAssertEqual(got, expected, "quantize ties \(c) x \(plane) on \(path)")
+                XCTAssertEqual(got, expected, "quantize ties \(c) x \(plane) to \(top) on \(path)")
             }
+        }
         }
         for (rows, n, plane, first, relu) in [(24, 16, 24, 0, true), (45, 40, 20, 5, false), (100, 13, 7, 3, true),
                                               (192, 256, 1000, 100, true), (9, 8, 4, 2, false)] {

@@ -82,20 +82,26 @@ void rcnn_maxpool_3x3s2(int vector, const float *src, int h, int w, float *dst);
 
 /* ---- int8: u8 activations x s8 weights -> s32 (int8_gemm.c) ---- */
 
-/* Instruction-set paths of the int8 multiply, all exact for activations in 0...RCNN_I8_MAX_ACTIVATION. */
+/* Instruction-set paths of the int8 multiply, all exact for u8 activations and s8 weights. */
 #define RCNN_I8_BASELINE 0   /* portable C */
 #define RCNN_I8_AVX2 1       /* vpmaddubsw + vpmaddwd */
 #define RCNN_I8_AVXVNNI 2    /* vpdpbusd, VEX */
 #define RCNN_I8_AVX512VNNI 3 /* vpdpbusd, EVEX on 256-bit vectors */
 /* Columns per packed weight panel. */
 #define RCNN_I8_NR 16
-/* Largest quantized activation: 7 bits, so that AVX2's saturating pair sums stay exact and every
- * path computes the same integers. */
-#define RCNN_I8_MAX_ACTIVATION 127
+/* Largest quantized activation of a model with 7-bit activations (the default before 8-bit ones, and
+ * what AVX2's fastest kernels need) and with 8-bit activations. Every function that quantizes takes
+ * its model's top level (`top`). */
+#define RCNN_I8_MAX_ACTIVATION_7BIT 127
+#define RCNN_I8_MAX_ACTIVATION_8BIT 255
 /* The weight range of a narrow (7-bit) layer: four products of a 7-bit activation and such a weight
  * sum to at most 4 * 127 * 64 = 32512 in magnitude, inside s16. */
 #define RCNN_I8_NARROW_MIN (-64)
 #define RCNN_I8_NARROW_MAX 63
+/* `flags` of the multiply: what the caller promises about its operands, which the AVX2 path needs to
+ * pick an exact kernel (the other paths are exact for any u8 x s8). */
+#define RCNN_I8_NARROW_WEIGHTS 1    /* every weight in RCNN_I8_NARROW_MIN...RCNN_I8_NARROW_MAX */
+#define RCNN_I8_WIDE_ACTIVATIONS 2  /* activations may exceed RCNN_I8_MAX_ACTIVATION_7BIT */
 
 int rcnn_i8_isa_supported(int isa);
 /* The fastest path this CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2, baseline). */
@@ -108,27 +114,30 @@ void rcnn_i8_pack(const int8_t *w, int n, int k, long ldw, int8_t *packed);
 
 /* c[i * ldc + j] = sum over kk < k of a[i * lda + kk] * B[kk][j], for i < m and j < n, with B packed by
  * rcnn_i8_pack. Rows of `a` hold k rounded up to 4 bytes (the padding multiplies zero weights).
- * `narrow` (nonzero only when every weight lies in RCNN_I8_NARROW_MIN...RCNN_I8_NARROW_MAX) lets the
- * AVX2 path add two pair sums in 16 bits before widening them (a third fewer multiply instructions);
- * the result is the same exact sum on every path.
+ * `flags` (RCNN_I8_NARROW_WEIGHTS, RCNN_I8_WIDE_ACTIVATIONS) pick the AVX2 kernel: with 7-bit
+ * activations and narrow weights it adds two pair sums in 16 bits before widening them (a third
+ * fewer multiply instructions); with 8-bit activations and 8-bit weights it splits each activation's
+ * top bit off (twice the multiply instructions). A flag must not be left out where its condition is
+ * false; the result is the same exact sum on every path.
  * Returns -1 when this CPU lacks `isa`, else 0. Single-threaded; callers split m. */
 int rcnn_i8_gemm(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
-                 int narrow, int32_t *c, long ldc);
+                 int flags, int32_t *c, long ldc);
 
-/* q = clamp(rint(x * inv_scale + zero_point), 0, RCNN_I8_MAX_ACTIVATION), NaN to 0. */
+/* Quantizing functions compute q = clamp(rint(x * inv_scale + zero_point), 0, top), NaN to 0, with
+ * `top` the model's largest level (RCNN_I8_MAX_ACTIVATION_7BIT or _8BIT). */
 
 /* Quantizes pixels [first, first + count) of planar src [channels][plane] into dst [plane][channels].
  * `isa` as for the multiply: the baseline runs scalar code, every other path AVX2 code; same bits. */
-void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane, float inv_scale, int zero_point,
+void rcnn_i8_quantize_to_nhwc(int isa, const float *src, int channels, int plane, float inv_scale, int zero_point, int top,
                               int first, int count, uint8_t *dst);
 /* Quantizes a rows x cols matrix, zeroing dst's columns up to cols rounded up to 4. */
-void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point,
+void rcnn_i8_quantize_rows(const float *src, long lds, int rows, int cols, float inv_scale, int zero_point, int top,
                            uint8_t *dst, long ldd);
 /* dst[i] += add[i] for i < n (the float32 add), and levels[i] = that sum quantized as
  * rcnn_i8_quantize_to_nhwc quantizes: one pixel of an FPN level's top-down merge, quantized for the
  * level's output layer in the same pass. `isa` as for rcnn_i8_quantize_to_nhwc; every path gives
  * the same sums and levels. */
-void rcnn_i8_add_quantize(int isa, float *dst, const float *add, int n, float inv_scale, int zero_point,
+void rcnn_i8_add_quantize(int isa, float *dst, const float *add, int n, float inv_scale, int zero_point, int top,
                           uint8_t *levels);
 /* Lowers output pixels [first, first + rows) (numbered over images, rows, columns) of a convolution
  * over src [images][h][w][channels] into dst rows of kh * kw * channels bytes in (ki, kj, channel)
@@ -160,14 +169,14 @@ void rcnn_i8_store_nchw(int isa, const int32_t *acc, long ldacc, long first, int
  * apart): a map kept as pixel rows and the next layer's levels from one pass over the sums. */
 void rcnn_i8_requantize_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                              const float *scale, const float *bias, int act, float inv_scale, int zero_point,
-                             uint8_t *dst, long ldd, float *values, long ldv);
+                             int top, uint8_t *dst, long ldd, float *values, long ldv);
 /* A convolution ending at a residual join: dst = max(dequantized + residual, 0) (residual laid out as
  * dst, the add-ReLU of the float32 path: v <= 0 gives +0), and, when levels is not NULL, the same
  * values quantized (inv_scale, zero_point) for the next layer into pixel-major levels, row r of
  * this call at levels + r * n. `isa` as for rcnn_i8_store_nchw. */
 void rcnn_i8_store_nchw_residual(int isa, const int32_t *acc, long ldacc, long first, int rows, int n,
                                  const int32_t *offset, const float *scale, const float *bias, const float *residual,
-                                 float *dst, long plane, float inv_scale, int zero_point, uint8_t *levels);
+                                 float *dst, long plane, float inv_scale, int zero_point, int top, uint8_t *levels);
 /* The shortcut of a residual join on pixel rows, the first non-NULL of: `levels` (u8 rows `ld`
  * apart: the block input's levels, value (level - zero_point) * scale), `values` (float rows `ld`
  * apart: the block input itself), or a downsampling layer's int32 `sums` (rows `ld` apart)
@@ -191,7 +200,7 @@ typedef struct {
  * every path gives the same levels and values. */
 void rcnn_i8_join_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                        const float *scale, const float *bias, const rcnn_i8_shortcut *shortcut, float inv_scale,
-                       int zero_point, uint8_t *dst, long ldd, float *values, long ldv);
+                       int zero_point, int top, uint8_t *dst, long ldd, float *values, long ldv);
 /* What rcnn_i8_gemm_requantize does with the sums in place of storing them: row i of the multiply
  * dequantized (offset, scale, bias: per output, bias may be NULL), activated (`act`) or, when
  * `shortcut` is not NULL, joined to the shortcut's row i, and quantized (inv_scale, zero_point) into
@@ -205,6 +214,7 @@ typedef struct {
     const rcnn_i8_shortcut *shortcut;
     float inv_scale;
     int zero_point;
+    int top;
     uint8_t *dst;
     long ldd;
     float *values;
@@ -217,7 +227,7 @@ typedef struct {
  * The same levels and values as rcnn_i8_gemm then the store, on every path. Returns -1 when this
  * CPU lacks `isa`, else 0. */
 int rcnn_i8_gemm_requantize(int isa, int m, const uint8_t *a, long lda, const int8_t *packed, int k, int n,
-                            int narrow, int32_t *c, long ldc, const rcnn_i8_requantize *rq);
+                            int flags, int32_t *c, long ldc, const rcnn_i8_requantize *rq);
 /* A transposed convolution whose kernel equals its stride (no overlap, no padding): rows of acc are
  * input pixels first... (numbered over images), columns j = tap * channels + o with tap = a * kw + b;
  * each value, dequantized as rcnn_i8_store_nchw does with offset/scale/bias[j], goes to output pixel

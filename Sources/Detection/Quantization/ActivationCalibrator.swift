@@ -7,10 +7,12 @@ import Tensor
 ///
 /// Ranges: `percentile` (default) averages, over the layer's calls, the given percentile of each
 /// side of its input (from an even sample of every `count / 65536`-th value, 65536 to 131071 values
-/// per call for a larger input), so that rare outliers do not spend the 127 levels; `minmax` takes
-/// the extremes seen. The default, 99.995 (about the 4th to 7th largest value of such a sample),
-/// kept more of the float32 detections than 99.99 or 99.999 on both the default model and a
-/// trained-head ResNet-50 (Docs/int8.md, the percentile study).
+/// per call for a larger input), so that rare outliers do not spend the levels; `minmax` takes the
+/// extremes seen. The default depends on the activation width (`defaultPercentile`): with 7-bit
+/// levels 99.995 (about the 4th to 7th largest value of such a sample) kept more of the float32
+/// detections than 99.99 or 99.999 on both the default model and a trained-head ResNet-50; with
+/// 8-bit levels, whose step is half as large, clipping less (99.999) does better on both
+/// (Docs/int8.md, the percentile studies).
 ///
 /// With `chooseBySpeed`, each int8-capable layer is also timed in float32 and in int8 on its first
 /// input (interleaved runs, the fastest of each, on this CPU with the current thread count; see
@@ -29,6 +31,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
     public let chooseBySpeed: Bool
     /// Bits of the int8 layers' weights (8 or 7), used by the timing runs and written to the table.
     public let weightBits: Int
+    /// Bits of the activations' levels (8 or 7), likewise.
+    public let activationBits: Int
 
     struct Stats {
         var calls = 0
@@ -46,12 +50,18 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// Set while a layer is being timed, so the timing runs are not observed themselves.
     private var timing = false
 
-    public init(method: Method = .percentile, percentile: Double = 99.995, keepFloat: Set<String> = [],
-                chooseBySpeed: Bool = true, weightBits: Int = 8) {
+    /// The default percentile for `activationBits`-bit levels: 99.999 for 8, 99.995 for 7.
+    public static func defaultPercentile(activationBits: Int) -> Double { activationBits == 8 ? 99.999 : 99.995 }
+
+    /// `percentile` nil takes `defaultPercentile(activationBits:)`.
+    public init(method: Method = .percentile, percentile: Double? = nil, keepFloat: Set<String> = [],
+                chooseBySpeed: Bool = true, weightBits: Int = 8, activationBits: Int = 8) {
         precondition(PackedInt8Weights.weightBitChoices.contains(weightBits), "weight bits must be 7 or 8")
+        precondition(ActivationQuantization.bitChoices.contains(activationBits), "activation bits must be 7 or 8")
         self.weightBits = weightBits
+        self.activationBits = activationBits
         self.method = method
-        self.percentile = min(100, max(50, percentile))
+        self.percentile = min(100, max(50, percentile ?? Self.defaultPercentile(activationBits: activationBits)))
         self.keepFloat = keepFloat
         self.chooseBySpeed = chooseBySpeed
     }
@@ -102,7 +112,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
         guard first else { return }
         timing = true
         defer { timing = false }
-        let probe = int8(ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1))
+        let probe = int8(ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1, bits: activationBits))
         let (f, q) = Self.compare(float, probe)
         recordTiming(name, floatSeconds: f, int8Seconds: q)
     }
@@ -237,13 +247,13 @@ public final class ActivationCalibrator: @unchecked Sendable {
             case .percentile: (lo, hi) = (Float(s.lowSum / Double(s.calls)), Float(s.highSum / Double(s.calls)))
             case .minmax: (lo, hi) = (s.minimum, s.maximum)
             }
-            let q = ActivationQuantization(lower: lo, upper: hi)
+            let q = ActivationQuantization(lower: lo, upper: hi, bits: activationBits)
             layers.append(.init(name: name, scale: Double(q.scale), zeroPoint: q.zeroPoint))
         }
         return QuantizationConfig(layers: layers, floatLayers: floats,
                                   calibration: .init(source: source, images: images, method: method.rawValue,
                                                      percentile: method == .percentile ? percentile : nil),
-                                  weightBits: weightBits == 8 ? nil : weightBits)
+                                  weightBits: weightBits == 8 ? nil : weightBits, activationBits: activationBits)
     }
 
     /// Total seconds of the timed float32 and int8 runs over the layers the table runs in int8 and

@@ -126,7 +126,7 @@ public enum RoIAlign {
                 case .nchw(let o):
                     rcnn_transpose(a, Int32(bins), Int32(c), c, o + rows[bi] * c * bins, bins)
                 case .levels(let o, let rowBytes, let q):
-                    rcnn_i8_quantize_rows(a, bins * c, 1, Int32(bins * c), 1 / q.scale, Int32(q.zeroPoint),
+                    rcnn_i8_quantize_rows(a, bins * c, 1, Int32(bins * c), 1 / q.scale, Int32(q.zeroPoint), Int32(q.maxLevel),
                                           o + rows[bi] * rowBytes, rowBytes)
                 }
             }

@@ -17,6 +17,11 @@ public struct QuantizationConfig: Codable, Sendable {
     /// run about 1.2x faster on CPUs whose int8 multiply is AVX2 without VNNI, at a small cost in
     /// accuracy; every path computes the same integers for either.
     public var weightBits: Int?
+    /// Bits of every activation's levels: 7 (the default when absent: 0...127, which AVX2 without
+    /// VNNI multiplies with its fastest kernels) or 8 (0...255: half the quantization step; AVX2
+    /// multiplies 8-bit levels with 8-bit weights at half its 7-bit speed). Every path computes the
+    /// same integers for either.
+    public var activationBits: Int?
     /// How a ResNet block whose layers are all int8 joins its residual: "float" (the default when
     /// absent: the float32 add of the float32 shortcut, fused into the last layer's store) or
     /// "int8" (the block runs on levels alone, the identity shortcut dequantized from the input's
@@ -60,17 +65,21 @@ public struct QuantizationConfig: Codable, Sendable {
     }
 
     public init(precision: String = "int8", layers: [Layer], floatLayers: [FloatLayer]?, calibration: Calibration?,
-                weightBits: Int? = nil, residualJoins: String? = nil) {
+                weightBits: Int? = nil, activationBits: Int? = nil, residualJoins: String? = nil) {
         self.precision = precision
         self.layers = layers
         self.floatLayers = floatLayers
         self.calibration = calibration
         self.weightBits = weightBits
+        self.activationBits = activationBits
         self.residualJoins = residualJoins
     }
 
     /// The weight width the layers are quantized to (8 when the table does not say).
     public var effectiveWeightBits: Int { weightBits ?? 8 }
+
+    /// The activation width (7 when the table does not say: tables written before 8-bit activations).
+    public var effectiveActivationBits: Int { activationBits ?? 7 }
 
     /// The accepted values of `residual_joins`.
     public static let residualJoinChoices = ["float", "int8"]
@@ -79,12 +88,16 @@ public struct QuantizationConfig: Codable, Sendable {
     public var int8Joins: Bool { residualJoins == "int8" }
 
     /// Each layer's input quantization by name, checked: a known precision, unique names, positive
-    /// finite scales that float32 keeps positive, zero points in 0...127.
+    /// finite scales that float32 keeps positive, zero points in 0...127 (0...255 with 8-bit activations).
     func inputs(file: String) throws -> [String: ActivationQuantization] {
         func fail(_ reason: String) -> WeightsError { .invalidConfig(file: file, reason: "quantization: " + reason) }
         guard precision == "int8" else { throw fail("precision '\(precision)' is not int8") }
         guard PackedInt8Weights.weightBitChoices.contains(effectiveWeightBits) else {
             throw fail("weight_bits must be 7 or 8 (got \(effectiveWeightBits))")
+        }
+        let activationBits = effectiveActivationBits
+        guard ActivationQuantization.bitChoices.contains(activationBits) else {
+            throw fail("activation_bits must be 7 or 8 (got \(activationBits))")
         }
         if let joins = residualJoins, !Self.residualJoinChoices.contains(joins) {
             throw fail("residual_joins must be \(Self.residualJoinChoices.joined(separator: " or ")) (got '\(joins)')")
@@ -94,8 +107,8 @@ public struct QuantizationConfig: Codable, Sendable {
             guard !layer.name.isEmpty else { throw fail("a layer has an empty name") }
             guard table[layer.name] == nil else { throw fail("layer '\(layer.name)' is listed twice") }
             guard layer.scale.isFinite, layer.scale > 0, layer.scale < 1e30,
-                  let q = ActivationQuantization(scale: Float(layer.scale), zeroPoint: layer.zeroPoint) else {
-                throw fail("layer '\(layer.name)' needs a positive finite scale and a zero point in 0...\(ActivationQuantization.maxLevel) (got \(layer.scale), \(layer.zeroPoint))")
+                  let q = ActivationQuantization(scale: Float(layer.scale), zeroPoint: layer.zeroPoint, bits: activationBits) else {
+                throw fail("layer '\(layer.name)' needs a positive finite scale and a zero point in 0...\(ActivationQuantization.maxLevel(bits: activationBits)) (got \(layer.scale), \(layer.zeroPoint))")
             }
             table[layer.name] = q
         }
