@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--int8", action="store_true", help="the int8 table: ours, ONNX Runtime and OpenVINO int8")
     ap.add_argument("--calib", help="calibration images for --int8 (default: a generated shapes split)")
     ap.add_argument("--calib-count", type=int, default=16, help="calibration images per runtime (default 16)")
+    ap.add_argument("--all-int8", action="store_true",
+                    help="calibrate ours with --all-int8 (every int8-capable layer in int8, no timed choice)")
     ap.add_argument("--int8-joins", action="store_true",
                     help="calibrate ours with --int8-joins (ResNet identity shortcuts from the input's levels)")
     ap.add_argument("--model-dir", metavar="DIR",

@@ -210,7 +210,8 @@ def int8_columns(name, model, x, cfg, rcnn, bench_ours, args, calib_dir):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     variant = ours_variant(rcnn, cfg, calib_dir, len(images), workdir, args.threads,
-                           ["--int8-joins"] if getattr(args, "int8_joins", False) else [])
+                           (["--int8-joins"] if getattr(args, "int8_joins", False) else [])
+                           + (["--all-int8"] if getattr(args, "all_int8", False) else []))
     row["variant"] = variant
     with open(variant) as f:
         q = json.load(f)["quantization"]
