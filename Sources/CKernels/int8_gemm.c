@@ -138,8 +138,7 @@ __attribute__((target("avx2"), always_inline)) static inline void store_acc(__m2
 
 /* The epilogue of an accumulator tile of `rows` rows x NR columns: a whole tile requantized from the
  * registers, an mr x nr corner through a stack tile and rcnn_i8_requantize_block. Each value goes
- * through the arithmetic of requantize_block_avx2 (int8_layout.c), so it has the separate store's
- * bits. */
+ * through requantize8, as in the separate store (int8_layout.c), so it has that store's bits. */
 __attribute__((target("avx2"), always_inline)) static inline void requantize_acc(__m256i acc[][2], int rows,
                                                                                 const int32_t *c, long ldc,
                                                                                 int accumulate, int mr, int nr,
@@ -177,21 +176,12 @@ __attribute__((target("avx2"), always_inline)) static inline void requantize_acc
             a0 = _mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(c + (size_t)r * ldc)));
             a1 = _mm256_add_epi32(a1, _mm256_loadu_si256((const __m256i *)(c + (size_t)r * ldc + 8)));
         }
-        __m256 v0 = dequantize8v(a0, off0, s0, b0), v1 = dequantize8v(a1, off1, s1, b1);
-        if (sc) {
-            v0 = join8(v0, shortcut8(sc, r, 0, shortcut_zp, shortcut_scale));
-            v1 = join8(v1, shortcut8(sc, r, 8, shortcut_zp, shortcut_scale));
-        } else {
-            v0 = activate8(v0, rq->act);
-            v1 = activate8(v1, rq->act);
-        }
         const size_t at = (size_t)(ep->row + r);
-        if (rq->values) {
-            float *v = rq->values + at * rq->ldv + col;
-            _mm256_storeu_ps(v, v0);
-            _mm256_storeu_ps(v + 8, v1);
-        }
-        _mm_storeu_si128((__m128i *)(rq->dst + at * rq->ldd + col), pack16(levels8(v0, inv, zpv, topv), levels8(v1, inv, zpv, topv)));
+        float *values = rq->values ? rq->values + at * rq->ldv + col : NULL;
+        const __m256i l0 = requantize8(a0, off0, s0, b0, rq->act, sc, r, 0, shortcut_zp, shortcut_scale, values, inv, zpv, topv);
+        const __m256i l1 = requantize8(a1, off1, s1, b1, rq->act, sc, r, 8, shortcut_zp, shortcut_scale,
+                                       values ? values + 8 : NULL, inv, zpv, topv);
+        _mm_storeu_si128((__m128i *)(rq->dst + at * rq->ldd + col), pack16(l0, l1));
     }
 }
 

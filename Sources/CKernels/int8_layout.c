@@ -261,15 +261,10 @@ __attribute__((target("avx2"))) static void requantize_block_avx2(const int32_t 
             __m256i level[2];
             for (int h = 0; h < 2; h++) {
                 const int j = o + 8 * h;
-                __m256 v = dequantize8(a + j, _mm256_loadu_si256((const __m256i *)(offset + j)),
-                                       _mm256_loadu_ps(scale + j), bias ? _mm256_loadu_ps(bias + j) : zero);
-                if (sc) {
-                    v = join8(v, shortcut8(sc, r, j, shortcut_zp, shortcut_scale));
-                } else {
-                    v = activate8(v, act);
-                }
-                if (values) _mm256_storeu_ps(values + (size_t)r * ldv + j, v);
-                level[h] = levels8(v, inv, zpv, topv);
+                level[h] = requantize8(_mm256_loadu_si256((const __m256i *)(a + j)),
+                                       _mm256_loadu_si256((const __m256i *)(offset + j)), _mm256_loadu_ps(scale + j),
+                                       bias ? _mm256_loadu_ps(bias + j) : zero, act, sc, r, j, shortcut_zp, shortcut_scale,
+                                       values ? values + (size_t)r * ldv + j : NULL, inv, zpv, topv);
             }
             _mm_storeu_si128((__m128i *)(d + o), pack16(level[0], level[1]));
         }
@@ -370,10 +365,8 @@ __attribute__((target("avx2"))) static void store_residual_run_avx2(const int32_
             transpose_8x8_ps(v, t);
             for (int i = 0; i < 8; i++) {
                 const size_t at = (size_t)(o0 + i) * plane + i0;
-                __m256 x = _mm256_add_ps(t[i], _mm256_loadu_ps(residual + at));
-                x = _mm256_andnot_ps(_mm256_cmp_ps(x, zero, _CMP_LE_OQ), x);
-                _mm256_storeu_ps(out + at, x);
-                t[i] = x;
+                t[i] = join8(t[i], _mm256_loadu_ps(residual + at));
+                _mm256_storeu_ps(out + at, t[i]);
             }
             if (levels) {
                 transpose_8x8_ps(t, v); /* back to pixel rows */

@@ -153,5 +153,19 @@ __attribute__((target("avx2"))) static inline __m256 activate8(__m256 v, int act
     if (act == RCNN_I8_ACT_HARDSWISH) return hardswish8(v);
     return v;
 }
+
+/* Eight sums of one row (the shortcut's row r, channels o...) to levels: dequantized, joined to
+ * `sc` or activated by `act`, the floats stored at `values` when it is not NULL, then quantized:
+ * requantized_value() and quantize() eight at a time. The separate store and the multiply's
+ * epilogue both run this, so they give the same bits. */
+__attribute__((target("avx2"))) static inline __m256i requantize8(__m256i sum, __m256i off, __m256 s, __m256 b, int act,
+                                                                   const rcnn_i8_shortcut *sc, int r, int o,
+                                                                   __m256i shortcut_zp, __m256 shortcut_scale,
+                                                                   float *values, __m256 inv, __m256 zp, __m256 top) {
+    __m256 v = dequantize8v(sum, off, s, b);
+    v = sc ? join8(v, shortcut8(sc, r, o, shortcut_zp, shortcut_scale)) : activate8(v, act);
+    if (values) _mm256_storeu_ps(values, v);
+    return levels8(v, inv, zp, top);
+}
 #endif
 #endif
