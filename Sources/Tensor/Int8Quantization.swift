@@ -242,8 +242,8 @@ public final class PackedInt8Weights: @unchecked Sendable {
         }
     }
 
-    /// `multiply` then `requantizeRows` (without a shortcut) or `joinRows` (with one), fused
-    /// (`rcnn_i8_gemm_requantize`): each tile of sums is requantized as its last k block is summed,
+    /// `multiply` then `requantizeRows` (without a shortcut) or a residual join on pixel rows (with
+    /// one: `rcnn_i8_join_rows`), fused (`rcnn_i8_gemm_requantize`): each tile of sums is requantized as its last k block is summed,
     /// so the sums of a one-block k never go to memory. The same levels and values as the two calls.
     /// `partialSums` (`n` per row) carries the earlier blocks' sums where k spans several blocks.
     func multiplyRequantizing(m: Int, a: UnsafePointer<UInt8>, lda: Int, partialSums: UnsafeMutablePointer<Int32>,
@@ -296,22 +296,8 @@ public final class PackedInt8Weights: @unchecked Sendable {
                              levels: UnsafeMutablePointer<UInt8>?) {
         withConstants { off, sc, b in
             rcnn_i8_store_nchw_residual(Int8Kernels.path.rawValue, acc, n, first, Int32(rows), Int32(n), off, sc, b,
-                                        residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0), next?.top ?? 127,
+                                        residual, dst, plane, next.map { 1 / $0.scale } ?? 1, Int32(next?.zeroPoint ?? 0), next?.top ?? RCNN_I8_MAX_ACTIVATION_7BIT,
                                         levels)
-        }
-    }
-
-    /// Dequantizes `rows` rows of sums, adds the shortcut (`rcnn_i8_shortcut`, its row r with row r
-    /// of `acc`), applies ReLU and quantizes the results as `next`'s input into row-major levels
-    /// (`n` per row), also storing the float results into `values` (`n` per row) when given: a
-    /// residual join on pixel rows.
-    func joinRows(_ acc: UnsafePointer<Int32>, rows: Int, shortcut: rcnn_i8_shortcut, for next: ActivationQuantization,
-                  into dst: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>?) {
-        withConstants { off, sc, b in
-            withUnsafePointer(to: shortcut) { shortcut in
-                rcnn_i8_join_rows(Int8Kernels.path.rawValue, acc, n, Int32(rows), Int32(n), off, sc, b, shortcut,
-                                  1 / next.scale, Int32(next.zeroPoint), next.top, dst, n, values, n)
-            }
         }
     }
 
@@ -348,17 +334,6 @@ public final class PackedInt8Weights: @unchecked Sendable {
     func multiplyInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
                          lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
                          store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
-        operandsInTasks(m: m, a: a, lower: lower) { rows, lda, acc, first, count in
-            multiply(m: count, a: rows, lda: lda, into: acc, ldc: n)
-            store(acc, first, count)
-        }
-    }
-
-    /// The tasks of `multiplyInTasks` without the multiply: `body(rows, lda, acc, first, count)`
-    /// gets each task's operand rows and scratch for its sums (`n` per row).
-    func operandsInTasks(m: Int, a: ((Int) -> (UnsafePointer<UInt8>, Int))?,
-                         lower: (Int, Int, UnsafeMutablePointer<UInt8>) -> Void,
-                         body: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
         let kp = paddedK
         Self.inTasks(m: m, columns: n, bytesPerRow: a == nil ? kp : 0) { acc, lowered, first, count in
             let (rows, lda): (UnsafePointer<UInt8>, Int)
@@ -368,7 +343,8 @@ public final class PackedInt8Weights: @unchecked Sendable {
                 lower(first, count, lowered)
                 (rows, lda) = (UnsafePointer(lowered), kp)
             }
-            body(rows, lda, acc, first, count)
+            multiply(m: count, a: rows, lda: lda, into: acc, ldc: n)
+            store(acc, first, count)
         }
     }
 

@@ -26,7 +26,7 @@ extension QuantizedActivations {
                         for x in 0..<w {
                             let p = (line * w + x) * c
                             rcnn_i8_add_quantize(Int8Kernels.path.rawValue, dst + p, from + xs[x] * c, Int32(c), inverse, zp,
-                                                 Int32(quantization.maxLevel),
+                                                 quantization.top,
                                                  levels + p)
                         }
                     }

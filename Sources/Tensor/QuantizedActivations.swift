@@ -37,7 +37,7 @@ public struct QuantizedActivations: @unchecked Sendable {
                 parallelFor(n * blocks) { t in
                     let b = t / blocks, first = (t % blocks) * block
                     rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, xs.baseAddress! + b * c * plane, Int32(c),
-                                             Int32(plane), inverse, zp, Int32(quantization.maxLevel), Int32(first), Int32(min(block, plane - first)),
+                                             Int32(plane), inverse, zp, quantization.top, Int32(first), Int32(min(block, plane - first)),
                                              levels + b * plane * c)
                 }
             }

@@ -241,9 +241,10 @@ public struct QuantizedConv2d: Sendable {
                 }
                 return
             }
-            weights.multiplyInTasks(m: m, a: readsInPlace ? { first in (quantized + first * c, c) } : nil, lower: { first, count, dst in
-                lower(quantized, x, first: first, count: count, into: dst)
-            }, store: store)
+            denseTasks(x, quantized) { rows, lda, acc, first, count in
+                weights.multiply(m: count, a: rows, lda: lda, into: acc, ldc: o)
+                store(acc, first, count)
+            }
         }
     }
 
@@ -262,12 +263,22 @@ public struct QuantizedConv2d: Sendable {
         let (oh, ow) = outputSize(h: x.h, w: x.w)
         FLOPCounter.add(2 * x.n * o * oh * ow * weights.k)
         x.withLevels { quantized in
-            weights.operandsInTasks(m: x.n * oh * ow, a: readsInPlace ? { first in (quantized + first * inChannels, inChannels) } : nil,
-                                    lower: { first, count, dst in lower(quantized, x, first: first, count: count, into: dst) }) {
-                rows, lda, acc, first, count in
+            denseTasks(x, quantized) { rows, lda, acc, first, count in
                 weights.multiplyRequantizing(m: count, a: rows, lda: lda, partialSums: acc, activation: activation, for: next,
                                              into: levels + first * o, values: values.map { $0 + first * o })
             }
+        }
+    }
+
+    /// A dense layer's output pixels in parallel tasks (`PackedInt8Weights.inTasks`):
+    /// `body(rows, lda, acc, first, count)` gets each task's operand rows (`operandRows` of the
+    /// levels at `quantized`) and scratch for its sums (`outChannels` per row).
+    private func denseTasks(_ x: QuantizedActivations, _ quantized: UnsafePointer<UInt8>,
+                            body: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
+        let (oh, ow) = outputSize(h: x.h, w: x.w)
+        PackedInt8Weights.inTasks(m: x.n * oh * ow, columns: outChannels, bytesPerRow: loweredBytesPerRow) { acc, scratch, first, count in
+            let (rows, lda) = operandRows(quantized, x, first: first, count: count, scratch: scratch)
+            body(rows, lda, acc, first, count)
         }
     }
 

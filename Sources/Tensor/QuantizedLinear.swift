@@ -42,12 +42,12 @@ public struct QuantizedLinear: Sendable {
             run(rows: rows, activation: activation, a: nil) { first, count, a in
                 let src = xs.baseAddress! + first * k
                 guard let (c, bins) = pooled else {
-                    return rcnn_i8_quantize_rows(src, k, Int32(count), Int32(k), inverse, zp, Int32(input.maxLevel), a, kp)
+                    return rcnn_i8_quantize_rows(src, k, Int32(count), Int32(k), inverse, zp, input.top, a, kp)
                 }
                 for r in 0..<count {
                     let row = a + r * kp
                     rcnn_i8_quantize_to_nhwc(Int8Kernels.path.rawValue, src + r * k, Int32(c), Int32(bins), inverse, zp,
-                                             Int32(input.maxLevel),
+                                             input.top,
                                              0, Int32(bins), row)
                     (row + k).initialize(repeating: 0, count: kp - k)
                 }

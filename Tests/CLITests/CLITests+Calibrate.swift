@@ -166,6 +166,21 @@ extension CLITests {
         }
     }
 
+    /// Calibrates the model at `source` on two samples with `option` 7 and then 8 (and `extra`),
+    /// into variants `names` beside it, checking each run succeeds and its summary contains
+    /// `summary(bits)`. Returns the two variants' paths.
+    func calibrateAtBothWidths(_ source: String, option: String, names: (String, String), extra: [String] = [],
+                               summary: (Int) -> String) throws -> (String, String) {
+        for (bits, name) in [(7, names.0), (8, names.1)] {
+            let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", name,
+                                     "--all-int8", option, String(bits)] + extra)
+            XCTAssertEqual(r.status, 0, r.errors)
+            XCTAssertTrue(r.output.contains(summary(bits)), r.output)
+        }
+        let models = URL(fileURLWithPath: source).deletingLastPathComponent()
+        return (models.appendingPathComponent(names.0 + ".json").path, models.appendingPathComponent(names.1 + ".json").path)
+    }
+
     /// `--weight-bits 7` writes a variant whose weights are quantized to 7 bits: the table says so,
     /// `rcnn models` shows it, its pyramid features differ from the 8-bit variant's by a little more
     /// than quantization noise and it still reproduces the float32 detections (on every CPU the same
@@ -176,13 +191,9 @@ extension CLITests {
         defer { try? FileManager.default.removeItem(at: root) }
         let models = root.appendingPathComponent("Config/models")
         let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
-        for (bits, name) in [(7, "w7"), (8, "w8")] {
-            let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", name,
-                                     "--all-int8", "--weight-bits", String(bits)])
-            XCTAssertEqual(r.status, 0, r.errors)
-            XCTAssertTrue(r.output.contains("int8 layers (\(bits)-bit weights, 8-bit activations)"), r.output)
+        let (w7, w8) = try calibrateAtBothWidths(source, option: "--weight-bits", names: ("w7", "w8")) {
+            "int8 layers (\($0)-bit weights, 8-bit activations)"
         }
-        let w7 = models.appendingPathComponent("w7.json").path, w8 = models.appendingPathComponent("w8.json").path
         let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: w7))) as? [String: Any])
         let q = try XCTUnwrap(doc["quantization"] as? [String: Any])
         XCTAssertEqual(q["weight_bits"] as? Int, 7)
@@ -233,13 +244,9 @@ extension CLITests {
         defer { try? FileManager.default.removeItem(at: root) }
         let models = root.appendingPathComponent("Config/models")
         let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
-        for (bits, name) in [(7, "a7"), (8, "a8")] {
-            let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", name,
-                                     "--all-int8", "--activation-bits", String(bits), "--weight-bits", "8"])
-            XCTAssertEqual(r.status, 0, r.errors)
-            XCTAssertTrue(r.output.contains("int8 layers (8-bit weights, \(bits)-bit activations)"), r.output)
+        let (a7, a8) = try calibrateAtBothWidths(source, option: "--activation-bits", names: ("a7", "a8"), extra: ["--weight-bits", "8"]) {
+            "int8 layers (8-bit weights, \($0)-bit activations)"
         }
-        let a7 = models.appendingPathComponent("a7.json").path, a8 = models.appendingPathComponent("a8.json").path
         let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a7))) as? [String: Any])
         let q = try XCTUnwrap(doc["quantization"] as? [String: Any])
         XCTAssertEqual(q["activation_bits"] as? Int, 7)
