@@ -121,7 +121,10 @@ struct Calibrate: ParsableCommand {
                 let image = try ImageDecoder.decode(try Data(contentsOf: files[files.startIndex]))
                 let perLayer = variant
                 let allLayers = try written(every)
-                let (a, b) = ActivationCalibrator.compare({ Self.probe(perLayer, image) }, { Self.probe(allLayers, image) })
+                // Both start with OpenBLAS's workers stopped: the per-layer model's last float32
+                // layers would otherwise leave them spinning into the other's run.
+                let (a, b) = ActivationCalibrator.compare({ Self.probe(perLayer, image) }, { Self.probe(allLayers, image) },
+                                                          beforeA: { BLAS.stopWorkerThreads() }, beforeB: { BLAS.stopWorkerThreads() })
                 let keepAll = b < ActivationCalibrator.speedMargin * a
                 wholeModel = String(format: "whole model on the first image: %.0f ms with the per-layer choice, %.0f ms with every layer in int8; kept %@",
                                     1000 * a, 1000 * b, keepAll ? "every layer in int8" : "the per-layer choice")

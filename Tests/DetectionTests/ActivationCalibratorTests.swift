@@ -28,6 +28,16 @@ final class ActivationCalibratorTests: XCTestCase {
         XCTAssertTrue((4...16).contains(calls.count / 2), "\(calls.count / 2) runs per side")
     }
 
+    func testCompareRunsEachSidesSetUpBeforeEveryRunOfThatSideOnly() {
+        var calls: [String] = []
+        let t = Tensor(shape: [1])
+        _ = ActivationCalibrator.compare({ calls.append("a"); return t }, { calls.append("b"); return t },
+                                         beforeA: { calls.append("setA") }, beforeB: { calls.append("setB") })
+        XCTAssertEqual(calls.count % 4, 0)
+        for (i, c) in calls.enumerated() { XCTAssertEqual(c, ["setA", "a", "setB", "b"][i % 4], "call \(i)") }
+        XCTAssertGreaterThanOrEqual(calls.count / 4, 4, "a warm-up and at least 3 rounds")
+    }
+
     func testCompareStopsAfterThreeRoundsOnceBothSidesRan20Milliseconds() {
         var runs = 0
         let t = Tensor(shape: [1])

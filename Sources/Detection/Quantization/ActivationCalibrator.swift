@@ -75,18 +75,21 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// the machine hits both alike: one untimed run of each, then rounds of one run of each until
     /// each side has run at least 3 times and for at least 20 ms in all (at most 15 rounds).
     /// Returns each side's fastest run in seconds; the minimum is the estimate least moved by
-    /// other work on the machine.
-    public static func compare<T>(_ a: () -> T, _ b: () -> T) -> (Double, Double) {
-        func once(_ body: () -> T) -> Double {
+    /// other work on the machine. `beforeA` and `beforeB` run, untimed, before every run of their
+    /// side: they set the machine up as that side finds it in a model run (see `timeFirstCall`).
+    public static func compare<T>(_ a: () -> T, _ b: () -> T, beforeA: () -> Void = {},
+                                  beforeB: () -> Void = {}) -> (Double, Double) {
+        func once(_ before: () -> Void, _ body: () -> T) -> Double {
+            before()
             let start = DispatchTime.now().uptimeNanoseconds
             _ = body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        _ = a()
-        _ = b()
+        _ = once(beforeA, a)
+        _ = once(beforeB, b)
         var bestA = Double.infinity, bestB = Double.infinity, sumA = 0.0, sumB = 0.0
         for round in 1...15 {
-            let ta = once(a), tb = once(b)
+            let ta = once(beforeA, a), tb = once(beforeB, b)
             bestA = min(bestA, ta)
             bestB = min(bestB, tb)
             sumA += ta
@@ -105,6 +108,12 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// (ResNet's first block after max pooling, a head's first convolution after RoIAlign, any layer
     /// with `RCNN_INT8_CHAINS=0`) does quantize its float input, so its timing favours int8 by that
     /// step; those layers have many outputs per input value, so the step is a small part of their run.
+    ///
+    /// Each float32 run starts with OpenBLAS's worker threads running, as after the float32 layer
+    /// before it; each int8 run with them stopped (`BLAS.stopWorkerThreads`), as after the int8
+    /// layer before it: right after a float32 run the workers spin for about 0.1 s and took a core
+    /// from the int8 run, which then timed up to twice as slow (ResNet-50's layer3 and the FPN
+    /// kept float32 by noise, not by speed).
     private func timeFirstCall(_ name: String, _ x: Tensor, float: () -> Tensor,
                                int8: (ActivationQuantization) -> () -> Tensor) {
         guard chooseBySpeed, !keepFloat.contains(name) else { return }
@@ -113,7 +122,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
         timing = true
         defer { timing = false }
         let probe = int8(ActivationQuantization(lower: x.data.min() ?? 0, upper: x.data.max() ?? 1, bits: activationBits))
-        let (f, q) = Self.compare(float, probe)
+        let (f, q) = Self.compare(float, probe, beforeA: { BLAS.startWorkerThreads() },
+                                  beforeB: { BLAS.stopWorkerThreads() })
         recordTiming(name, floatSeconds: f, int8Seconds: q)
     }
 
