@@ -316,7 +316,7 @@ public final class PackedInt8Weights: @unchecked Sendable {
     static func inTasks(m: Int, columns: Int, bytesPerRow: Int,
                         _ body: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UInt8>, Int, Int) -> Void) {
         let rows = rowsPerTask(m)
-        parallelFor((m + rows - 1) / rows) { t in
+        parallelFor((m + rows - 1) / rows, schedule: .claimed) { t in
             let first = t * rows, count = min(rows, m - first)
             Scratch.with(count * columns + (count * bytesPerRow + 3) / 4) { buf in
                 let raw = UnsafeMutableRawPointer(buf)
