@@ -14,6 +14,22 @@ extension CLITests {
         return root
     }
 
+    /// Writes `doc` (a variant's config) as tampered.json in `models` with its quantization table
+    /// changed by `edit`, and checks that `rcnn detect` refuses to load it (exit 64) with `message`.
+    func assertTamperedTableRefused(_ doc: [String: Any], in models: URL, message: String,
+                                    file: StaticString = #filePath, line: UInt = #line,
+                                    _ edit: (inout [String: Any]) throws -> Void) throws {
+        var tampered = doc
+        var q = try XCTUnwrap(doc["quantization"] as? [String: Any], file: file, line: line)
+        try edit(&q)
+        tampered["quantization"] = q
+        let path = models.appendingPathComponent("tampered.json").path
+        try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: path))
+        let load = try run(binary, ["detect", "--config", path, Self.sample])
+        XCTAssertEqual(load.status, 64, file: file, line: line)
+        XCTAssertTrue(load.errors.contains(message), load.errors, file: file, line: line)
+    }
+
     /// `rcnn calibrate` writes an int8 variant beside its float32 model that loads, lists its
     /// precision, and reproduces the float32 detections (`rcnn compare`); the table records every
     /// layer it saw, int8 or float32 with a reason; bad options and tampered tables are clear errors.
@@ -109,39 +125,22 @@ extension CLITests {
         XCTAssertTrue(twice.errors.contains("is already int8"), twice.errors)
 
         // Tampered tables: a bad scale, and a layer the model does not have.
-        func tampered(_ edit: (inout [String: Any]) -> Void) throws -> ProcessResult {
-            var doc = written
-            edit(&doc)
-            let path = root.appendingPathComponent("Config/models/tampered.json").path
-            try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: path))
-            return try run(binary, ["detect", "--config", path, Self.sample])
-        }
-        let negative = try tampered { doc in
-            var q = doc["quantization"] as! [String: Any]
-            var ls = q["layers"] as! [[String: Any]]
+        let modelDir = root.appendingPathComponent("Config/models")
+        try assertTamperedTableRefused(written, in: modelDir,
+                                       message: "quantization: layer '\(layers[0]["name"] as! String)' needs a positive finite scale") { q in
+            var ls = try XCTUnwrap(q["layers"] as? [[String: Any]])
             ls[0]["scale"] = -1.0
             q["layers"] = ls
-            doc["quantization"] = q
         }
-        XCTAssertEqual(negative.status, 64)
-        XCTAssertTrue(negative.errors.contains("quantization: layer '\(layers[0]["name"] as! String)' needs a positive finite scale"), negative.errors)
         // The table with one more layer listed.
-        func adding(_ name: String) throws -> ProcessResult {
-            try tampered { doc in
-                var q = doc["quantization"] as! [String: Any]
-                q["layers"] = (q["layers"] as! [[String: Any]]) + [["name": name, "scale": 0.1, "zero_point": 0]]
-                doc["quantization"] = q
+        for (name, message) in [("backbone.body.99.conv", "quantization: layer 'backbone.body.99.conv' is not an int8-capable layer of this model"),
+                                ("backbone.body.1.block.0.0", "layer 'backbone.body.1.block.0.0' is listed twice"),
+                                ("roi_heads.keypoint_predictor.kps_score_lowres",
+                                 "is a transposed convolution whose kernel is not its stride (or has padding), which has no int8 precision")] {
+            try assertTamperedTableRefused(written, in: modelDir, message: message) { q in
+                q["layers"] = try XCTUnwrap(q["layers"] as? [[String: Any]]) + [["name": name, "scale": 0.1, "zero_point": 0]]
             }
         }
-        let stranger = try adding("backbone.body.99.conv")
-        XCTAssertEqual(stranger.status, 64)
-        XCTAssertTrue(stranger.errors.contains("quantization: layer 'backbone.body.99.conv' is not an int8-capable layer of this model"), stranger.errors)
-        let twiceListed = try adding("backbone.body.1.block.0.0")
-        XCTAssertEqual(twiceListed.status, 64)
-        XCTAssertTrue(twiceListed.errors.contains("layer 'backbone.body.1.block.0.0' is listed twice"), twiceListed.errors)
-        let overlapping = try adding("roi_heads.keypoint_predictor.kps_score_lowres")
-        XCTAssertEqual(overlapping.status, 64)
-        XCTAssertTrue(overlapping.errors.contains("is a transposed convolution whose kernel is not its stride (or has padding), which has no int8 precision"), overlapping.errors)
 
         // By default each layer is timed both ways and the faster kept: every layer seen is listed
         // once, int8 or float32 with its reason.
@@ -223,15 +222,7 @@ extension CLITests {
         let bad = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "w6", "--weight-bits", "6"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.errors.contains("--weight-bits must be 7 or 8"), bad.errors)
-        var tampered = doc
-        var tq = q
-        tq["weight_bits"] = 9
-        tampered["quantization"] = tq
-        let path = models.appendingPathComponent("tampered.json").path
-        try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: path))
-        let load = try run(binary, ["detect", "--config", path, Self.sample])
-        XCTAssertEqual(load.status, 64)
-        XCTAssertTrue(load.errors.contains("quantization: weight_bits must be 7 or 8 (got 9)"), load.errors)
+        try assertTamperedTableRefused(doc, in: models, message: "quantization: weight_bits must be 7 or 8 (got 9)") { $0["weight_bits"] = 9 }
     }
 
     /// `--activation-bits 7` writes a variant with 7-bit activation levels (the table says so, its
@@ -289,22 +280,13 @@ extension CLITests {
         let bad = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "a6", "--activation-bits", "6"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.errors.contains("--activation-bits must be 7 or 8"), bad.errors)
-        for (field, value, message) in [("activation_bits", 9 as Any, "quantization: activation_bits must be 7 or 8 (got 9)"),
-                                         ("zero_point", 200 as Any, "a zero point in 0...127")] {
-            var tampered = doc, tq = q
-            if field == "activation_bits" {
-                tq[field] = value
-            } else {
-                var layers = try XCTUnwrap(tq["layers"] as? [[String: Any]])
-                layers[0][field] = value
-                tq["layers"] = layers
-            }
-            tampered["quantization"] = tq
-            let path = models.appendingPathComponent("tampered.json").path
-            try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: path))
-            let load = try run(binary, ["detect", "--config", path, Self.sample])
-            XCTAssertEqual(load.status, 64)
-            XCTAssertTrue(load.errors.contains(message), load.errors)
+        try assertTamperedTableRefused(doc, in: models, message: "quantization: activation_bits must be 7 or 8 (got 9)") {
+            $0["activation_bits"] = 9
+        }
+        try assertTamperedTableRefused(doc, in: models, message: "a zero point in 0...127") { q in
+            var layers = try XCTUnwrap(q["layers"] as? [[String: Any]])
+            layers[0]["zero_point"] = 200
+            q["layers"] = layers
         }
     }
 
@@ -321,17 +303,14 @@ extension CLITests {
         XCTAssertEqual(r.status, 0, r.errors)
         XCTAssertTrue(r.output.contains("--int8-joins: recorded, but this backbone joins its residuals in float32"), r.output)
         let path = models.appendingPathComponent("joins.json").path
-        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        var q = try XCTUnwrap(doc["quantization"] as? [String: Any])
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let q = try XCTUnwrap(doc["quantization"] as? [String: Any])
         XCTAssertEqual(q["residual_joins"] as? String, "int8")
         XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("(8-bit weights, 8-bit activations, int8 residual joins)"))
         XCTAssertEqual(try run(binary, ["detect", "--config", path, Self.sample]).status, 0)
 
-        q["residual_joins"] = "fp16"
-        doc["quantization"] = q
-        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: path))
-        let load = try run(binary, ["detect", "--config", path, Self.sample])
-        XCTAssertEqual(load.status, 64)
-        XCTAssertTrue(load.errors.contains("quantization: residual_joins must be float or int8 (got 'fp16')"), load.errors)
+        try assertTamperedTableRefused(doc, in: models, message: "quantization: residual_joins must be float or int8 (got 'fp16')") {
+            $0["residual_joins"] = "fp16"
+        }
     }
 }
