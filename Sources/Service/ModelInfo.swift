@@ -17,6 +17,8 @@ struct ModelInfo: Encodable {
     /// Int8 variants: the layers in int8 and in float32.
     var int8Layers: Int?
     var floatLayers: Int?
+    /// Int8 variants: how many of the int8 layers read levels with float32 weights.
+    var floatWeightLayers: Int?
     /// Int8 variants: bits of the weight levels (8 or 7).
     var weightBits: Int?
     /// Int8 variants: bits of the activation levels (8 or 7).
@@ -51,6 +53,7 @@ struct ModelInfo: Encodable {
         if let q = m.config.quantization {
             int8Layers = q.layers.count
             floatLayers = q.floatLayers?.count ?? 0
+            floatWeightLayers = q.floatWeightLayerCount
             weightBits = q.effectiveWeightBits
             activationBits = q.effectiveActivationBits
             residualJoins = q.residualJoins ?? "float"
@@ -66,7 +69,7 @@ struct ModelInfo: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, pipelines, classes, weights, ready, keypoints, skeleton, precision
-        case int8Layers = "int8_layers", floatLayers = "float_layers", weightBits = "weight_bits", activationBits = "activation_bits", residualJoins = "residual_joins"
+        case int8Layers = "int8_layers", floatLayers = "float_layers", floatWeightLayers = "float_weight_layers", weightBits = "weight_bits", activationBits = "activation_bits", residualJoins = "residual_joins"
         case minSize = "min_size", maxSize = "max_size", weightsSha256 = "weights_sha256", boxHeadSVD = "box_head_svd"
     }
 }

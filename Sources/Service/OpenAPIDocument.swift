@@ -245,6 +245,7 @@ enum OpenAPIDocument {
                                  "precision": ["type": "string", "enum": ["float32", "int8"], "description": "int8 for a variant written by rcnn calibrate."],
                                  "int8_layers": ["type": "integer", "description": "int8 variants: layers that run in int8."],
                                  "float_layers": ["type": "integer", "description": "int8 variants: layers left in float32."],
+                                 "float_weight_layers": ["type": "integer", "description": "int8 variants: int8 layers that read their input levels with float32 weights (the RPN's objectness and box layers)."],
                                  "weight_bits": ["type": "integer", "enum": [7, 8], "description": "int8 variants: bits of the int8 layers' weight levels."],
                                  "activation_bits": ["type": "integer", "enum": [7, 8], "description": "int8 variants: bits of the activation levels (7 for variants calibrated before 8-bit activations)."],
                                  "residual_joins": ["type": "string", "enum": ["float", "int8"], "description": "int8 variants: how ResNet blocks add their identity shortcut (int8: from the input's levels)."],

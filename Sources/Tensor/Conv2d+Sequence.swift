@@ -84,7 +84,15 @@ extension Conv2d {
         case .levels(let l): levels = l
         case .float(let y): levels = heads[0].int8!.quantize(y)
         }
-        return heads.map { $0.int8!(levels, activation: $0.activation) }
+        // Heads with float32 weights dequantize each band of the levels once for all of them.
+        let floatWeights = heads.indices.filter { heads[$0].int8!.floatWeights != nil }
+        var outputs = [Tensor?](repeating: nil, count: heads.count)
+        if floatWeights.count > 1 {
+            let ys = FloatWeightsOnLevels.run(floatWeights.map { heads[$0].int8!.floatWeights! }, on: levels,
+                                              activations: floatWeights.map { heads[$0].activation })
+            for (i, y) in zip(floatWeights, ys) { outputs[i] = y }
+        }
+        return heads.indices.map { i in outputs[i] ?? heads[i].int8!(levels, activation: heads[i].activation) }
     }
 
     /// `sequence(convs, x)` followed by a residual join, `max(y + residual, 0)`, as a ResNet block
@@ -136,7 +144,7 @@ extension Conv2d {
         var levels = input
         for (i, conv) in convs.enumerated() {
             let next = i + 1 < convs.count ? convs[i + 1].int8?.input : consumer
-            if let int8 = conv.int8, let next, PackedInt8Weights.requantizable(conv.activation) {
+            if let int8 = conv.int8, int8.floatWeights == nil, let next, PackedInt8Weights.requantizable(conv.activation) {
                 levels = int8(levels ?? int8.quantize(float), activation: conv.activation, quantizedFor: next)
             } else if let int8 = conv.int8, let l = levels {
                 float = int8(l, activation: conv.activation)

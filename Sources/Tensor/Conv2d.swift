@@ -101,9 +101,13 @@ public struct Conv2d: Sendable {
     public var quantizable: Bool { groups == 1 || (groups == inChannels && groups == outChannels) }
 
     /// The same convolution run in int8 for inputs quantized as `input`, weights to `weightBits` (8
-    /// or 7) (float weights kept for reference; the Winograd filters are dropped).
-    public func quantized(input: ActivationQuantization, weightBits: Int = 8) -> Conv2d {
-        Conv2d(self, activation: activation, int8: QuantizedConv2d(self, input: input, weightBits: weightBits), winograd: nil)
+    /// or 7) (float weights kept for reference; the Winograd filters are dropped). With
+    /// `floatWeights` (1x1 layers only, `FloatWeightsOnLevels.applies`) the input is quantized as
+    /// `input` but multiplied by the float32 weights: a layer that reads another's levels and
+    /// writes float32 outputs.
+    public func quantized(input: ActivationQuantization, weightBits: Int = 8, floatWeights: Bool = false) -> Conv2d {
+        Conv2d(self, activation: activation,
+               int8: QuantizedConv2d(self, input: input, weightBits: weightBits, floatWeights: floatWeights), winograd: nil)
     }
 
     /// Output spatial size for an input of `h` x `w`.

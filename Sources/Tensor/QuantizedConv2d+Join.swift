@@ -26,6 +26,7 @@ extension QuantizedConv2d {
                                quantizedFor next: ActivationQuantization,
                                keepValues: Bool) -> (QuantizedActivations, Tensor?) {
         precondition(!isDepthwise, "a residual join on pixel rows follows a dense convolution")
+        precondition(floatWeights == nil, "a layer with float32 weights on levels produces float32 outputs only")
         let (oh, ow) = checkedOutputSize(x)
         let o = outChannels, m = x.n * oh * ow
         FLOPCounter.add(2 * m * o * weights.k)

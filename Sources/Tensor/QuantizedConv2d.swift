@@ -26,10 +26,16 @@ public struct QuantizedConv2d: Sendable {
     public var isDepthwise: Bool { depthwiseWeights != nil }
     /// A depthwise layer's weight levels as `rcnn_i8_depthwise` reads them: [tap][channel], as int32.
     private let depthwiseWeights: [Int32]?
+    /// Float32 weights that multiply the input levels' values instead of the integer multiply
+    /// (`init(_:input:weightBits:floatWeights:)`); only `callAsFunction(_:activation:)` runs such a layer.
+    public let floatWeights: FloatWeightsOnLevels?
 
     /// Quantizes `conv`'s weights (to `weightBits`, 8 or 7) for inputs quantized as `input`.
-    /// `conv.groups` must be 1, or equal to its input and output channels (depthwise).
-    public init(_ conv: Conv2d, input: ActivationQuantization, weightBits: Int = 8) {
+    /// `conv.groups` must be 1, or equal to its input and output channels (depthwise). With
+    /// `floatWeights` (a 1x1 layer, `FloatWeightsOnLevels.applies`) the layer reads levels quantized
+    /// as `input` and multiplies their values by its float32 weights: it produces float32 outputs
+    /// only (`callAsFunction(_:activation:)`), never levels, rows or joins.
+    public init(_ conv: Conv2d, input: ActivationQuantization, weightBits: Int = 8, floatWeights: Bool = false) {
         let depthwise = conv.groups > 1 && conv.groups == conv.inChannels && conv.groups == conv.outChannels
         precondition(conv.groups == 1 || depthwise,
                      "int8 convolutions are dense (groups 1) or depthwise, got groups \(conv.groups) for \(conv.inChannels) -> \(conv.outChannels) channels")
@@ -61,6 +67,7 @@ public struct QuantizedConv2d: Sendable {
         } else {
             depthwiseWeights = nil
         }
+        self.floatWeights = floatWeights ? FloatWeightsOnLevels(conv) : nil
     }
 
     /// Output spatial size for an input of `h` x `w`.
@@ -82,6 +89,7 @@ public struct QuantizedConv2d: Sendable {
     /// Convolves a quantized input into an NCHW float output, applying `activation`.
     public func callAsFunction(_ x: QuantizedActivations, activation: Activation) -> Tensor {
         let (oh, ow) = checkedOutputSize(x)
+        if let floatWeights { return floatWeights(x, activation: activation) }
         var y = Tensor.uninitialized([x.n, outChannels, oh, ow])
         y.data.withUnsafeMutableBufferPointer { ys in
             let dst = ys.baseAddress!
@@ -108,7 +116,7 @@ public struct QuantizedConv2d: Sendable {
         precondition(channels.allSatisfy { (0..<outChannels).contains($0) }, "channels outside 0..<\(outChannels)")
         let (oh, ow) = checkedOutputSize(x)
         let plane = oh * ow
-        guard readsInPlace, depthwiseWeights == nil else { return self(x, activation: activation).channels(perImage: channels) }
+        guard readsInPlace, depthwiseWeights == nil, floatWeights == nil else { return self(x, activation: activation).channels(perImage: channels) }
         var y = Tensor.uninitialized([x.n, 1, oh, ow])
         let c = inChannels, nr = Int(RCNN_I8_NR)
         let panelWidths = channels.reduce(0) { $0 + min(nr, outChannels - $1 / nr * nr) }
@@ -221,6 +229,7 @@ public struct QuantizedConv2d: Sendable {
     /// `count` rows of `outChannels` sums for output pixels `first...` (numbered over images).
     private func run(_ x: QuantizedActivations,
                      store: (UnsafeMutablePointer<Int32>, Int, Int) -> Void) {
+        precondition(floatWeights == nil, "a layer with float32 weights on levels produces float32 outputs only")
         let c = inChannels, h = x.h, w = x.w
         let (oh, ow) = outputSize(h: h, w: w)
         let o = outChannels
@@ -253,6 +262,7 @@ public struct QuantizedConv2d: Sendable {
     /// `values` when given (`outChannels` per output pixel, numbered over images).
     private func run(_ x: QuantizedActivations, activation: Activation, quantizedFor next: ActivationQuantization,
                      into levels: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<Float>?) {
+        precondition(floatWeights == nil, "a layer with float32 weights on levels produces float32 outputs only")
         let o = outChannels
         guard depthwiseWeights == nil else {
             return run(x) { acc, first, count in
@@ -296,6 +306,7 @@ public struct QuantizedConv2d: Sendable {
     /// (`loweredBytesPerRow` per row) first.
     func multiplyRows(_ levels: UnsafePointer<UInt8>, _ x: QuantizedActivations, first: Int, count: Int,
                       scratch: UnsafeMutablePointer<UInt8>, into acc: UnsafeMutablePointer<Int32>) {
+        precondition(floatWeights == nil, "a layer with float32 weights on levels produces float32 outputs only")
         let (rows, lda) = operandRows(levels, x, first: first, count: count, scratch: scratch)
         weights.multiply(m: count, a: rows, lda: lda, into: acc, ldc: outChannels)
     }

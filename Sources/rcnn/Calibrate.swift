@@ -39,6 +39,9 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
     var floatLayers: [String] = []
 
+    @Option(name: .customLong("float-weights"), parsing: .upToNextOption, help: "Layer names to run on int8 input levels with float32 weights (the RPN's 1x1 objectness and box layers, rpn.head.cls_logits and rpn.head.bbox_pred, take it): their outputs move every proposal, and their multiply is a few percent of the RPN convolution's.")
+    var floatWeightLayers: [String] = []
+
     @Option(name: .customLong("weight-bits"), help: "Bits of the int8 layers' weight levels: 8 or 7. Default: 8, or 7 where this CPU's int8 multiply is AVX2 without VNNI and the activations are 8-bit (its 8 x 8-bit kernel runs at about float32 speed, 8-bit activations with 7-bit weights at its 7-bit speed). Every CPU computes the same results for any widths.")
     var weightBits: Int?
 
@@ -83,7 +86,11 @@ struct Calibrate: ParsableCommand {
         if FileManager.default.fileExists(atPath: outURL.path) && !force {
             throw ValidationError("\(outURL.path) exists (--force replaces it)")
         }
-        let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers), chooseBySpeed: !allInt8,
+        if let both = Set(floatLayers).intersection(floatWeightLayers).sorted().first {
+            throw ValidationError("\(both) is given with --float and --float-weights; choose one")
+        }
+        let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers),
+                                              floatWeights: Set(floatWeightLayers), chooseBySpeed: !allInt8,
                                               weightBits: weightBits, activationBits: activationBits)
         let start = Date()
         try calibrator.recording {
@@ -99,6 +106,9 @@ struct Calibrate: ParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
         if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
+        if let name = Set(floatWeightLayers).subtracting(calibrator.layerNames).sorted().first {
+            throw ValidationError("--float-weights \(name): the model ran no layer of that name")
+        }
         var table = calibrator.configuration(source: detector.name, images: files.count)
         if int8Joins { table.residualJoins = "int8" }
         // The variant must load as written.
@@ -137,7 +147,7 @@ struct Calibrate: ParsableCommand {
                 }
             }
         }
-        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights, \(table.effectiveActivationBits)-bit activations), \(table.floatLayers?.count ?? 0) float32 layers; "
+        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights, \(table.effectiveActivationBits)-bit activations\(table.floatWeightsSummary)), \(table.floatLayers?.count ?? 0) float32 layers; "
               + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
         for f in table.floatLayers ?? [] { print("  float32: \(f.name) (\(f.reason))") }
         if let path = variant.backbone.residualPath {

@@ -313,4 +313,66 @@ extension CLITests {
             $0["residual_joins"] = "fp16"
         }
     }
+    /// `--float-weights` runs the RPN's objectness and box layers on the RPN convolution's levels with
+    /// float32 weights: the table marks them, `rcnn models` counts them, the variant loads and its
+    /// detections differ from the integer-weight variant's (same ranges) while reproducing the
+    /// float32 model's; other layers, unknown names, a layer also kept --float and tampered tables
+    /// are clear errors.
+    func testFloatWeightsForTheRPNOutputs() throws {
+        let root = try temporaryModelDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let models = root.appendingPathComponent("Config/models")
+        let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
+        let outputs = ["rpn.head.cls_logits", "rpn.head.bbox_pred"]
+        let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "fw",
+                                 "--all-int8", "--float-weights"] + outputs)
+        XCTAssertEqual(r.status, 0, r.errors)
+        XCTAssertTrue(r.output.contains("8-bit activations, 2 with float32 weights)"), r.output)
+        let plain = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "plain", "--all-int8"])
+        XCTAssertEqual(plain.status, 0, plain.errors)
+        let path = models.appendingPathComponent("fw.json").path, plainPath = models.appendingPathComponent("plain.json").path
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let layers = try XCTUnwrap((doc["quantization"] as? [String: Any])?["layers"] as? [[String: Any]])
+        let marked = layers.filter { $0["weights"] != nil }
+        XCTAssertEqual(Set(marked.map { $0["name"] as? String }), Set(outputs))
+        XCTAssertTrue(marked.allSatisfy { $0["weights"] as? String == "float32" })
+        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("8-bit activations, 2 with float32 weights)"))
+
+        // The same ranges with integer weights give other detections; both reproduce the float32 model's.
+        func agreement(_ reference: String, _ other: String) throws -> [String: Any] {
+            let cmp = try run(binary, ["compare", "--config", reference, "--with", other, "--images", "Samples",
+                                       "--score-threshold", "0.05", "--json"])
+            XCTAssertEqual(cmp.status, 0, cmp.errors)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: cmp.stdout) as? [String: Any])
+        }
+        let between = try agreement(plainPath, path)
+        XCTAssertGreaterThan(between["mean_score_difference"] as? Double ?? 0, 0, "float32 weights changed the RPN's outputs")
+        let toFloat = try agreement(source, path)
+        XCTAssertGreaterThan(toFloat["reference_detections"] as? Int ?? 0, 100)
+        XCTAssertGreaterThanOrEqual(toFloat["share"] as? Double ?? 0, 0.75, "\(toFloat)")
+
+        for (args, message) in [(["--float-weights", "no.such.layer"], "--float-weights no.such.layer: the model ran no layer of that name"),
+                                (["--float-weights", outputs[0], "--float", outputs[0]],
+                                 "rpn.head.cls_logits is given with --float and --float-weights; choose one")] {
+            let bad = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "bad"] + args)
+            XCTAssertEqual(bad.status, 64)
+            XCTAssertTrue(bad.errors.contains(message), bad.errors)
+        }
+        // A layer that does not read the RPN convolution's levels cannot keep float32 weights, in
+        // calibration or in a tampered table; the weights value is checked.
+        let backbone = try XCTUnwrap(layers.first { ($0["name"] as? String ?? "").hasPrefix("backbone.body.") }?["name"] as? String)
+        let refused = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "bad",
+                                       "--all-int8", "--float-weights", backbone])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.errors.contains("layer '\(backbone)' has weights float32, which only the RPN's 1x1 objectness and box layers take"), refused.errors)
+        for (value, message) in [("float32", "layer '\(backbone)' has weights float32, which only the RPN's 1x1 objectness and box layers take"),
+                                 ("int4", "layer '\(backbone)': weights must be int8 or float32 (got 'int4')")] {
+            try assertTamperedTableRefused(doc, in: models, message: message) { q in
+                var ls = try XCTUnwrap(q["layers"] as? [[String: Any]])
+                let i = try XCTUnwrap(ls.firstIndex { $0["name"] as? String == backbone })
+                ls[i]["weights"] = value
+                q["layers"] = ls
+            }
+        }
+    }
 }

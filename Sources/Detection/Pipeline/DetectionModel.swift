@@ -35,7 +35,8 @@ public final class DetectionModel: Sendable {
         var loader = LayerLoader(file: file)
         let plan = try config.quantization.map { QuantizationPlan(inputs: try $0.inputs(file: configURL.path), file: configURL.path,
                                                                       weightBits: $0.effectiveWeightBits,
-                                                                      int8Joins: $0.int8Joins) }
+                                                                      int8Joins: $0.int8Joins,
+                                                                      floatWeights: Set($0.layers.filter(\.floatWeights).map(\.name))) }
         loader.quantization = plan
         self.config = config
         self.configURL = configURL

@@ -28,8 +28,8 @@ public struct RegionProposalNetwork: Sendable {
             try loader.convNormAct("rpn.head.conv.\(i)", norm: false, in: channels, out: channels, kernel: 3, activation: .relu)
         }
         let a = anchorGenerator.anchorsPerLocation
-        objectness = try loader.conv("rpn.head.cls_logits", in: channels, out: a, kernel: 1)
-        deltas = try loader.conv("rpn.head.bbox_pred", in: channels, out: 4 * a, kernel: 1)
+        objectness = try loader.conv("rpn.head.cls_logits", in: channels, out: a, kernel: 1, takesFloatWeights: true)
+        deltas = try loader.conv("rpn.head.bbox_pred", in: channels, out: 4 * a, kernel: 1, takesFloatWeights: true)
     }
 
     /// Runs the head on every level.

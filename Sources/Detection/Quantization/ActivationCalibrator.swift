@@ -27,6 +27,9 @@ public final class ActivationCalibrator: @unchecked Sendable {
     public let percentile: Double
     /// Layer names kept float32 on request.
     public let keepFloat: Set<String>
+    /// Layer names that read int8 levels with float32 weights (`weights: float32` in the table):
+    /// never timed, never kept float32 for speed.
+    public let floatWeights: Set<String>
     /// Whether layers whose int8 run is not faster than float32 stay float32.
     public let chooseBySpeed: Bool
     /// Bits of the int8 layers' weights (8 or 7), used by the timing runs and written to the table.
@@ -55,7 +58,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
 
     /// `percentile` nil takes `defaultPercentile(activationBits:)`.
     public init(method: Method = .percentile, percentile: Double? = nil, keepFloat: Set<String> = [],
-                chooseBySpeed: Bool = true, weightBits: Int = 8, activationBits: Int = 8) {
+                floatWeights: Set<String> = [], chooseBySpeed: Bool = true, weightBits: Int = 8, activationBits: Int = 8) {
         precondition(PackedInt8Weights.weightBitChoices.contains(weightBits), "weight bits must be 7 or 8")
         precondition(ActivationQuantization.bitChoices.contains(activationBits), "activation bits must be 7 or 8")
         self.weightBits = weightBits
@@ -63,6 +66,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
         self.method = method
         self.percentile = min(100, max(50, percentile ?? Self.defaultPercentile(activationBits: activationBits)))
         self.keepFloat = keepFloat
+        self.floatWeights = floatWeights
         self.chooseBySpeed = chooseBySpeed
     }
 
@@ -116,7 +120,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
     /// kept float32 by noise, not by speed).
     private func timeFirstCall(_ name: String, _ x: Tensor, float: () -> Tensor,
                                int8: (ActivationQuantization) -> () -> Tensor) {
-        guard chooseBySpeed, !keepFloat.contains(name) else { return }
+        guard chooseBySpeed, !keepFloat.contains(name), !floatWeights.contains(name) else { return }
         let first = lock.withLock { (stats[name]?.floatSeconds ?? 0) == 0 }
         guard first else { return }
         timing = true
@@ -247,7 +251,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
                 floats.append(.init(name: name, reason: "kept float32 by request"))
                 continue
             }
-            if chooseBySpeed && s.floatSeconds > 0 && s.int8Seconds > Self.speedMargin * s.floatSeconds {
+            if chooseBySpeed && !floatWeights.contains(name) && s.floatSeconds > 0 && s.int8Seconds > Self.speedMargin * s.floatSeconds {
                 floats.append(.init(name: name, reason: String(format: "int8 is not 10%% faster on the calibrating CPU (%.2f ms float32, %.2f ms int8)",
                                                               1000 * s.floatSeconds, 1000 * s.int8Seconds)))
                 continue
@@ -258,7 +262,8 @@ public final class ActivationCalibrator: @unchecked Sendable {
             case .minmax: (lo, hi) = (s.minimum, s.maximum)
             }
             let q = ActivationQuantization(lower: lo, upper: hi, bits: activationBits)
-            layers.append(.init(name: name, scale: Double(q.scale), zeroPoint: q.zeroPoint))
+            layers.append(.init(name: name, scale: Double(q.scale), zeroPoint: q.zeroPoint,
+                                weights: floatWeights.contains(name) ? "float32" : nil))
         }
         return QuantizationConfig(layers: layers, floatLayers: floats,
                                   calibration: .init(source: source, images: images, method: method.rawValue,
@@ -271,7 +276,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
     public func timedSeconds(of table: QuantizationConfig) -> (Double, Double, Double) {
         lock.lock()
         defer { lock.unlock() }
-        let int8 = Set(table.layers.map(\.name))
+        let int8 = Set(table.layers.filter { !$0.floatWeights }.map(\.name))
         let chosen = stats.filter { int8.contains($0.key) }.values
         return (chosen.reduce(0) { $0 + $1.floatSeconds }, chosen.reduce(0) { $0 + $1.int8Seconds },
                 stats.values.reduce(0) { $0 + $1.floatSeconds })
@@ -281,7 +286,7 @@ public final class ActivationCalibrator: @unchecked Sendable {
     public func int8Share(of table: QuantizationConfig) -> Double {
         lock.lock()
         defer { lock.unlock() }
-        let int8 = Set(table.layers.map(\.name))
+        let int8 = Set(table.layers.filter { !$0.floatWeights }.map(\.name))
         let total = stats.values.reduce(0) { $0 + $1.multiplyAdds }
         let quantized = stats.filter { int8.contains($0.key) }.values.reduce(0) { $0 + $1.multiplyAdds }
         return total > 0 ? quantized / total : 0

@@ -29,9 +29,12 @@ struct LayerLoader {
 
     /// A convolution from `prefix.weight` (and `prefix.bias` when present), with the batch norm at
     /// `normPrefix` folded into its weights before it is built.
+    /// `takesFloatWeights`: the layer may run with float32 weights on int8 levels where the table
+    /// says `weights: float32` (the RPN's objectness and box layers); elsewhere that is an error.
     func conv(_ prefix: String, in cin: Int, out cout: Int? = nil, kernel: Int, stride: Int = 1,
               padding: Int? = nil, dilation: Int = 1, groups: Int = 1,
-              activation: Activation = .identity, normPrefix: String? = nil) throws -> Conv2d {
+              activation: Activation = .identity, normPrefix: String? = nil,
+              takesFloatWeights: Bool = false) throws -> Conv2d {
         let wname = prefix + ".weight"
         guard let entry = file.entries[wname] else { throw WeightsError.missingTensor(file: path, name: wname) }
         let outChannels = cout ?? entry.shape.first ?? 0
@@ -48,7 +51,11 @@ struct LayerLoader {
         guard conv.quantizable else {
             throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a grouped convolution that is not depthwise, which has no int8 precision")
         }
-        return conv.quantized(input: q, weightBits: quantization!.weightBits)
+        let floatWeights = quantization!.floatWeights.contains(prefix)
+        if floatWeights && !(takesFloatWeights && FloatWeightsOnLevels.applies(to: conv)) {
+            throw quantization!.floatWeightsRefused(prefix)
+        }
+        return conv.quantized(input: q, weightBits: quantization!.weightBits, floatWeights: floatWeights)
     }
 
     func batchNorm(_ prefix: String, channels: Int) throws -> BatchNorm {
@@ -91,6 +98,7 @@ struct LayerLoader {
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: o) : nil
         let layer = Linear(weight: w, bias: b, activation: activation, name: prefix)
         guard let q = quantization?.take(prefix) else { return layer }
+        if quantization!.floatWeights.contains(prefix) { throw quantization!.floatWeightsRefused(prefix) }
         return layer.quantized(input: q, weightBits: quantization!.weightBits, pooled: pooled)
     }
 
@@ -100,6 +108,7 @@ struct LayerLoader {
         let b = file.contains(prefix + ".bias") ? try vector(prefix + ".bias", count: cout) : nil
         let layer = ConvTranspose2d(weight: w, bias: b, stride: stride, padding: padding, activation: activation, name: prefix)
         guard let q = quantization?.take(prefix) else { return layer }
+        if quantization!.floatWeights.contains(prefix) { throw quantization!.floatWeightsRefused(prefix) }
         guard layer.quantizable else {
             throw WeightsError.invalidConfig(file: quantization!.file, reason: "quantization: layer '\(prefix)' is a transposed convolution whose kernel is not its stride (or has padding), which has no int8 precision")
         }

@@ -32,12 +32,32 @@ public struct QuantizationConfig: Codable, Sendable {
         public var name: String
         public var scale: Double
         public var zeroPoint: Int
-        public init(name: String, scale: Double, zeroPoint: Int) {
+        /// "int8" (the default when absent: weights quantized per output channel) or "float32":
+        /// the layer reads its input as levels (this entry's scale and zero point) and multiplies
+        /// their values by its float32 weights. Taken by the RPN's objectness and box layers, 1x1
+        /// layers on the RPN convolution's levels whose outputs move every proposal.
+        public var weights: String?
+        public init(name: String, scale: Double, zeroPoint: Int, weights: String? = nil) {
             self.name = name
             self.scale = scale
             self.zeroPoint = zeroPoint
+            self.weights = weights
         }
+
+        /// Whether the layer keeps float32 weights on int8 input levels (`weights: float32`).
+        public var floatWeights: Bool { weights == "float32" }
     }
+
+    /// Layers that read int8 levels with float32 weights (`weights: float32`).
+    public var floatWeightLayerCount: Int { layers.filter(\.floatWeights).count }
+
+    /// ", N with float32 weights" for a summary's parenthesis, or "" when no layer keeps them.
+    public var floatWeightsSummary: String {
+        floatWeightLayerCount > 0 ? ", \(floatWeightLayerCount) with float32 weights" : ""
+    }
+
+    /// The accepted values of a layer's `weights`.
+    public static let layerWeightChoices = ["int8", "float32"]
 
     public struct FloatLayer: Codable, Sendable, Equatable {
         public var name: String
@@ -106,6 +126,9 @@ public struct QuantizationConfig: Codable, Sendable {
         for layer in layers {
             guard !layer.name.isEmpty else { throw fail("a layer has an empty name") }
             guard table[layer.name] == nil else { throw fail("layer '\(layer.name)' is listed twice") }
+            if let weights = layer.weights, !Self.layerWeightChoices.contains(weights) {
+                throw fail("layer '\(layer.name)': weights must be \(Self.layerWeightChoices.joined(separator: " or ")) (got '\(weights)')")
+            }
             guard layer.scale.isFinite, layer.scale > 0, layer.scale < 1e30,
                   let q = ActivationQuantization(scale: Float(layer.scale), zeroPoint: layer.zeroPoint, bits: activationBits) else {
                 throw fail("layer '\(layer.name)' needs a positive finite scale and a zero point in 0...\(ActivationQuantization.maxLevel(bits: activationBits)) (got \(layer.scale), \(layer.zeroPoint))")
@@ -125,13 +148,23 @@ final class QuantizationPlan: @unchecked Sendable {
     let weightBits: Int
     /// Whether ResNet blocks join their residuals in int8.
     let int8Joins: Bool
+    /// Layers that keep float32 weights on their int8 input levels (`weights: float32`).
+    let floatWeights: Set<String>
     private(set) var used: Set<String> = []
 
-    init(inputs: [String: ActivationQuantization], file: String, weightBits: Int = 8, int8Joins: Bool = false) {
+    init(inputs: [String: ActivationQuantization], file: String, weightBits: Int = 8, int8Joins: Bool = false,
+         floatWeights: Set<String> = []) {
         self.inputs = inputs
         self.file = file
         self.weightBits = weightBits
         self.int8Joins = int8Joins
+        self.floatWeights = floatWeights
+    }
+
+    /// The error for a layer whose table entry asks for float32 weights where the model cannot
+    /// run them: only the RPN's objectness and box layers take them.
+    func floatWeightsRefused(_ name: String) -> WeightsError {
+        .invalidConfig(file: file, reason: "quantization: layer '\(name)' has weights float32, which only the RPN's 1x1 objectness and box layers take (they read the RPN convolution's levels)")
     }
 
     func take(_ name: String) -> ActivationQuantization? {
