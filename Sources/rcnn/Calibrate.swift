@@ -13,7 +13,9 @@ struct Calibrate: ParsableCommand {
         NAME.json next to the source config: the same weights file, with a quantization table that \
         runs every dense and depthwise layer and the mask head's upsampling in int8 (weights per \
         output channel, inputs per tensor) except the first layer, other grouped convolutions, \
-        transposed convolutions with overlapping taps and the layers given with --float. The \
+        transposed convolutions with overlapping taps and the layers given with --float; the RPN's \
+        objectness and box layers read the RPN convolution's int8 levels with float32 weights \
+        (--int8-rpn-outputs quantizes their weights too). The \
         variant is an \
         ordinary model: list it with `rcnn models`, serve it from the model directory, compare it \
         with `rcnn eval`.
@@ -39,8 +41,14 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("float"), parsing: .upToNextOption, help: "Layer names (as in the weights file) to keep in float32.")
     var floatLayers: [String] = []
 
-    @Option(name: .customLong("float-weights"), parsing: .upToNextOption, help: "Layer names to run on int8 input levels with float32 weights (the RPN's 1x1 objectness and box layers, rpn.head.cls_logits and rpn.head.bbox_pred, take it): their outputs move every proposal, and their multiply is a few percent of the RPN convolution's.")
-    var floatWeightLayers: [String] = []
+    @Option(name: .customLong("float-weights"), parsing: .upToNextOption, help: "Layer names to run on int8 input levels with float32 weights; only the RPN's 1x1 objectness and box layers take it. Default: both of them (rpn.head.cls_logits, rpn.head.bbox_pred), whose outputs move every proposal; their multiply is a few percent of the RPN convolution's.")
+    var floatWeightLayers: [String]?
+
+    @Flag(name: .customLong("int8-rpn-outputs"), help: "Quantize the RPN's objectness and box layers' weights too, instead of the default float32 weights on int8 levels.")
+    var int8RPNOutputs = false
+
+    /// The RPN's output layers, which keep float32 weights on int8 levels unless asked otherwise.
+    static let rpnOutputLayers = ["rpn.head.cls_logits", "rpn.head.bbox_pred"]
 
     @Option(name: .customLong("weight-bits"), help: "Bits of the int8 layers' weight levels: 8 or 7. Default: 8, or 7 where this CPU's int8 multiply is AVX2 without VNNI and the activations are 8-bit (its 8 x 8-bit kernel runs at about float32 speed, 8-bit activations with 7-bit weights at its 7-bit speed). Every CPU computes the same results for any widths.")
     var weightBits: Int?
@@ -86,11 +94,17 @@ struct Calibrate: ParsableCommand {
         if FileManager.default.fileExists(atPath: outURL.path) && !force {
             throw ValidationError("\(outURL.path) exists (--force replaces it)")
         }
-        if let both = Set(floatLayers).intersection(floatWeightLayers).sorted().first {
+        if int8RPNOutputs && floatWeightLayers != nil {
+            throw ValidationError("--int8-rpn-outputs and --float-weights: choose one")
+        }
+        if let both = Set(floatLayers).intersection(floatWeightLayers ?? []).sorted().first {
             throw ValidationError("\(both) is given with --float and --float-weights; choose one")
         }
+        // Layers the model does not have are never marked, so the default needs no check.
+        let floatWeights = floatWeightLayers.map(Set.init)
+            ?? (int8RPNOutputs ? [] : Set(Self.rpnOutputLayers).subtracting(floatLayers))
         let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers),
-                                              floatWeights: Set(floatWeightLayers), chooseBySpeed: !allInt8,
+                                              floatWeights: floatWeights, chooseBySpeed: !allInt8,
                                               weightBits: weightBits, activationBits: activationBits)
         let start = Date()
         try calibrator.recording {
@@ -106,7 +120,7 @@ struct Calibrate: ParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
         if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
-        if let name = Set(floatWeightLayers).subtracting(calibrator.layerNames).sorted().first {
+        if let name = Set(floatWeightLayers ?? []).subtracting(calibrator.layerNames).sorted().first {
             throw ValidationError("--float-weights \(name): the model ran no layer of that name")
         }
         var table = calibrator.configuration(source: detector.name, images: files.count)
@@ -147,7 +161,7 @@ struct Calibrate: ParsableCommand {
                 }
             }
         }
-        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights, \(table.effectiveActivationBits)-bit activations\(table.floatWeightsSummary)), \(table.floatLayers?.count ?? 0) float32 layers; "
+        print("\(variant.name): int8 variant of \(detector.name), \(table.layers.count) int8 layers (\(table.effectiveWeightBits)-bit weights, \(table.effectiveActivationBits)-bit activations), \(table.floatLayers?.count ?? 0) float32 layers\(table.floatWeightsSummary); "
               + String(format: "%.1f%% of the calibration runs' multiply-adds in int8; %d images in %.1f s", 100 * calibrator.int8Share(of: table), files.count, Date().timeIntervalSince(start)))
         for f in table.floatLayers ?? [] { print("  float32: \(f.name) (\(f.reason))") }
         if let path = variant.backbone.residualPath {

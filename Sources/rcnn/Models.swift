@@ -16,7 +16,7 @@ struct Models: ParsableCommand {
         if let q = c.quantization {
             let source = q.calibration.map { " calibrated from \($0.source) on \($0.images) images (\($0.method))" } ?? ""
             let joins = q.int8Joins ? ", int8 residual joins" : ""
-            print("precision: int8, \(q.layers.count) int8 layers (\(q.effectiveWeightBits)-bit weights, \(q.effectiveActivationBits)-bit activations\(joins)\(q.floatWeightsSummary)), \(q.floatLayers?.count ?? 0) float32 layers\(source)")
+            print("precision: int8, \(q.layers.count) int8 layers (\(q.effectiveWeightBits)-bit weights, \(q.effectiveActivationBits)-bit activations\(joins)), \(q.floatLayers?.count ?? 0) float32 layers\(q.floatWeightsSummary)\(source)")
         } else {
             print("precision: float32")
         }

@@ -313,30 +313,42 @@ extension CLITests {
             $0["residual_joins"] = "fp16"
         }
     }
-    /// `--float-weights` runs the RPN's objectness and box layers on the RPN convolution's levels with
-    /// float32 weights: the table marks them, `rcnn models` counts them, the variant loads and its
-    /// detections differ from the integer-weight variant's (same ranges) while reproducing the
-    /// float32 model's; other layers, unknown names, a layer also kept --float and tampered tables
-    /// are clear errors.
+    /// By default (and with `--float-weights`) the RPN's objectness and box layers run on the RPN
+    /// convolution's levels with float32 weights: the table marks them, `rcnn models` counts them, the
+    /// variant loads and its detections differ from the `--int8-rpn-outputs` variant's (same ranges)
+    /// while reproducing the float32 model's; other layers, unknown names, a layer also kept --float,
+    /// both options at once and tampered tables are clear errors.
     func testFloatWeightsForTheRPNOutputs() throws {
         let root = try temporaryModelDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let models = root.appendingPathComponent("Config/models")
         let source = models.appendingPathComponent("shapes_mask_rcnn.json").path
         let outputs = ["rpn.head.cls_logits", "rpn.head.bbox_pred"]
-        let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "fw",
-                                 "--all-int8", "--float-weights"] + outputs)
+        let r = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "fw", "--all-int8"])
         XCTAssertEqual(r.status, 0, r.errors)
-        XCTAssertTrue(r.output.contains("8-bit activations, 2 with float32 weights)"), r.output)
-        let plain = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "plain", "--all-int8"])
+        XCTAssertTrue(r.output.contains("float32 layers (2 of the int8 layers with float32 weights on int8 levels)"), r.output)
+        let plain = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "plain", "--all-int8",
+                                     "--int8-rpn-outputs"])
         XCTAssertEqual(plain.status, 0, plain.errors)
+        XCTAssertFalse(plain.output.contains("with float32 weights"), plain.output)
+        // Naming them gives the same table.
+        let named = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "2", "--out", "named",
+                                     "--all-int8", "--float-weights"] + outputs)
+        XCTAssertEqual(named.status, 0, named.errors)
+        let namedDoc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: models.appendingPathComponent("named.json"))) as? [String: Any])
         let path = models.appendingPathComponent("fw.json").path, plainPath = models.appendingPathComponent("plain.json").path
         let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         let layers = try XCTUnwrap((doc["quantization"] as? [String: Any])?["layers"] as? [[String: Any]])
         let marked = layers.filter { $0["weights"] != nil }
         XCTAssertEqual(Set(marked.map { $0["name"] as? String }), Set(outputs))
         XCTAssertTrue(marked.allSatisfy { $0["weights"] as? String == "float32" })
-        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("8-bit activations, 2 with float32 weights)"))
+        let namedLayers = try XCTUnwrap((namedDoc["quantization"] as? [String: Any])?["layers"] as? [[String: Any]])
+        XCTAssertEqual(namedLayers.filter { $0["weights"] != nil }.map { $0["name"] as? String }, marked.map { $0["name"] as? String })
+        let plainDoc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainPath))) as? [String: Any])
+        let plainLayers = try XCTUnwrap((plainDoc["quantization"] as? [String: Any])?["layers"] as? [[String: Any]])
+        XCTAssertTrue(plainLayers.allSatisfy { $0["weights"] == nil })
+        XCTAssertEqual(plainLayers.count, layers.count)
+        XCTAssertTrue(try run(binary, ["models", "--config", path]).output.contains("float32 layers (2 of the int8 layers with float32 weights on int8 levels)"))
 
         // The same ranges with integer weights give other detections; both reproduce the float32 model's.
         func agreement(_ reference: String, _ other: String) throws -> [String: Any] {
@@ -353,7 +365,8 @@ extension CLITests {
 
         for (args, message) in [(["--float-weights", "no.such.layer"], "--float-weights no.such.layer: the model ran no layer of that name"),
                                 (["--float-weights", outputs[0], "--float", outputs[0]],
-                                 "rpn.head.cls_logits is given with --float and --float-weights; choose one")] {
+                                 "rpn.head.cls_logits is given with --float and --float-weights; choose one"),
+                                (["--float-weights", outputs[0], "--int8-rpn-outputs"], "--int8-rpn-outputs and --float-weights: choose one")] {
             let bad = try run(binary, ["calibrate", "--config", source, "--images", "Samples", "--count", "1", "--out", "bad"] + args)
             XCTAssertEqual(bad.status, 64)
             XCTAssertTrue(bad.errors.contains(message), bad.errors)

@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 import TestSupport
 import XCTest
@@ -7,13 +8,15 @@ import XCTest
 extension Int8Tests {
     /// The output is the float32 convolution of the dequantized levels (to float32 rounding),
     /// across pixel bands (a plane larger than one band), images, signed and unsigned levels, ReLU
-    /// and identity; the float-tensor entry point gives the levels entry point's bits; and the
-    /// result is not the integer multiply's (whose weight rounding it avoids).
+    /// and identity, channel counts with and without a tail past 8-channel lanes, more than 8 outputs;
+    /// every kernel path gives the same bits; the float-tensor entry point gives the levels entry
+    /// point's bits; and the result is not the integer multiply's (whose weight rounding it avoids).
     func testFloatWeightsOnLevelsAreTheFloatConvolutionOfTheLevelsValues() {
         let cases: [(g: Geometry, range: ClosedRange<Float>, activation: Activation)] = [
             (Geometry(n: 2, c: 256, o: 12, h: 37, w: 31, kh: 1, kw: 1), 0...6, .identity),   // 1147 pixels: two bands
             (Geometry(n: 1, c: 256, o: 3, h: 20, w: 24, kh: 1, kw: 1), -1...2, .identity),
             (Geometry(n: 3, c: 6, o: 5, h: 5, w: 7, kh: 1, kw: 1), -2...1, .relu),
+            (Geometry(n: 1, c: 37, o: 17, h: 23, w: 19, kh: 1, kw: 1), 0...3, .identity),      // 8-lane and tail channels, three output groups
         ]
         for (g, range, activation) in cases {
             let conv = makeConv(g, activation: activation)
@@ -24,6 +27,12 @@ extension Int8Tests {
             let int8 = try! XCTUnwrap(layer.int8)
             XCTAssertNotNil(int8.floatWeights)
             let got = int8(levels, activation: activation)
+            // Every path (the portable code and AVX2 + FMA) gives the same bits.
+            for path in paths {
+                Int8Kernels.path = path
+                XCTAssertEqual(int8(levels, activation: activation).data, got.data, "\(path) \(g)")
+            }
+            Int8Kernels.path = Int8Kernels.Path(rawValue: rcnn_i8_best_isa()) ?? .baseline
             let expected = conv(levels.dequantized())
             XCTAssertEqual(got.shape, expected.shape)
             var worst: Float = 0

@@ -240,4 +240,13 @@ void rcnn_i8_store_upsampled(const int32_t *acc, long ldacc, long first, int row
 void rcnn_i8_store_rows(int isa, const int32_t *acc, long ldacc, int rows, int n, const int32_t *offset,
                         const float *scale, const float *bias, int relu, float *dst, long ldd);
 
+/* A 1x1 convolution on int8 levels with float32 weights (levels_conv1x1.c): for `count` pixels of
+ * `c` levels each (pixel-major), out[j * ldo + p] = bias[j] + sum over ch of w[j * c + ch] *
+ * ((levels[p * c + ch] - zero_point) * scale), j < o (bias may be NULL). `w` holds o rows rounded up
+ * to a multiple of 8 (rows past o are read, not used: zeros). The baseline runs scalar
+ * code, every other `isa` AVX2 + FMA code; same bits. Returns -1 when the CPU lacks AVX2, else 0.
+ * Single-threaded; callers split the pixels. */
+int rcnn_levels_conv1x1(int isa, const uint8_t *levels, int c, int count, float scale, int zero_point, const float *w,
+                        const float *bias, int o, float *out, long ldo);
+
 #endif
