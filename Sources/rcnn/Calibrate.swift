@@ -42,7 +42,7 @@ struct Calibrate: ParsableCommand {
     var floatLayers: [String] = []
 
     @Option(name: .customLong("float-weights"), parsing: .upToNextOption, help: "Layer names to run on int8 input levels with float32 weights; only the RPN's 1x1 objectness and box layers take it. Default: both of them (rpn.head.cls_logits, rpn.head.bbox_pred), whose outputs move every proposal; their multiply is a few percent of the RPN convolution's.")
-    var floatWeightLayers: [String]?
+    var floatWeightLayers: [String] = []
 
     @Flag(name: .customLong("int8-rpn-outputs"), help: "Quantize the RPN's objectness and box layers' weights too, instead of the default float32 weights on int8 levels.")
     var int8RPNOutputs = false
@@ -94,15 +94,15 @@ struct Calibrate: ParsableCommand {
         if FileManager.default.fileExists(atPath: outURL.path) && !force {
             throw ValidationError("\(outURL.path) exists (--force replaces it)")
         }
-        if int8RPNOutputs && floatWeightLayers != nil {
+        if int8RPNOutputs && !floatWeightLayers.isEmpty {
             throw ValidationError("--int8-rpn-outputs and --float-weights: choose one")
         }
-        if let both = Set(floatLayers).intersection(floatWeightLayers ?? []).sorted().first {
+        if let both = Set(floatLayers).intersection(floatWeightLayers).sorted().first {
             throw ValidationError("\(both) is given with --float and --float-weights; choose one")
         }
         // Layers the model does not have are never marked, so the default needs no check.
-        let floatWeights = floatWeightLayers.map(Set.init)
-            ?? (int8RPNOutputs ? [] : Set(Self.rpnOutputLayers).subtracting(floatLayers))
+        let floatWeights = !floatWeightLayers.isEmpty ? Set(floatWeightLayers)
+            : int8RPNOutputs ? [] : Set(Self.rpnOutputLayers).subtracting(floatLayers)
         let calibrator = ActivationCalibrator(method: method, percentile: percentile, keepFloat: Set(floatLayers),
                                               floatWeights: floatWeights, chooseBySpeed: !allInt8,
                                               weightBits: weightBits, activationBits: activationBits)
@@ -120,7 +120,7 @@ struct Calibrate: ParsableCommand {
         FileHandle.standardError.write(Data("\n".utf8))
         let unknown = Set(floatLayers).subtracting(calibrator.layerNames)
         if let name = unknown.sorted().first { throw ValidationError("--float \(name): the model ran no layer of that name") }
-        if let name = Set(floatWeightLayers ?? []).subtracting(calibrator.layerNames).sorted().first {
+        if let name = Set(floatWeightLayers).subtracting(calibrator.layerNames).sorted().first {
             throw ValidationError("--float-weights \(name): the model ran no layer of that name")
         }
         var table = calibrator.configuration(source: detector.name, images: files.count)
