@@ -84,10 +84,10 @@ extension Conv2d {
         case .levels(let l): levels = l
         case .float(let y): levels = heads[0].int8!.quantize(y)
         }
-        // Heads with float32 weights dequantize each band of the levels once for all of them.
+        // Heads with float32 weights run together, each task reading its pixels' levels once for all.
         let floatWeights = heads.indices.filter { heads[$0].int8!.floatWeights != nil }
         var outputs = [Tensor?](repeating: nil, count: heads.count)
-        if floatWeights.count > 1 {
+        if !floatWeights.isEmpty {
             let ys = FloatWeightsOnLevels.run(floatWeights.map { heads[$0].int8!.floatWeights! }, on: levels,
                                               activations: floatWeights.map { heads[$0].activation })
             for (i, y) in zip(floatWeights, ys) { outputs[i] = y }

@@ -51,8 +51,8 @@ public struct QuantizationConfig: Codable, Sendable {
     /// Layers that read int8 levels with float32 weights (`weights: float32`).
     public var floatWeightLayerCount: Int { layers.filter(\.floatWeights).count }
 
-    /// ", N of them with float32 weights" for a summary after its layer counts, or "" when no layer
-    /// keeps them.
+    /// " (N of the int8 layers with float32 weights on int8 levels)" for a summary after its layer
+    /// counts, or "" when no layer keeps them.
     public var floatWeightsSummary: String {
         floatWeightLayerCount > 0 ? " (\(floatWeightLayerCount) of the int8 layers with float32 weights on int8 levels)" : ""
     }
